@@ -1,0 +1,15 @@
+"""icsabm: an agent-based model of collaboration between ICS partner organisations."""
+
+from model.batch import run_replicates
+from model.scenario import Scenario, ScenarioError, load_scenario
+
+__version__ = "0.1.0"
+__all__ = ["ICSModel", "Scenario", "ScenarioError", "load_scenario", "run_replicates"]
+
+
+def __getattr__(name: str):
+    if name == "ICSModel":  # imported lazily: mesa is heavier than the kernels
+        from model.ics_model import ICSModel
+
+        return ICSModel
+    raise AttributeError(f"module 'model' has no attribute {name!r}")

@@ -1,0 +1,125 @@
+"""`ICSModel`: the Mesa model, holding the state arrays and calling the kernel.
+
+The model owns one replicate's arrays (`model.state`) and advances them with
+`model.kernel.step`, the same function the batch runner calls. Organisations
+are `agents.Organisation` views onto those arrays; a `DataCollector` records
+every time-series column of CONTRACT.md and the `organisations.parquet`
+columns; a `mesa.discrete_space.Network` holds the partnership graph with
+edges weighted by mutual trust, for the browser UI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mesa
+import networkx as nx
+import numpy as np
+from mesa.discrete_space import Network
+
+from agents.kinds import SECTOR_CULTURE, kind_table
+from agents.organisation import Organisation
+from model import kernel
+from model import state as S
+from model.regimes import REGIMES, classify
+from model.rng import stream_state
+from model.scenario import Scenario, load_scenario
+
+AGENT_REPORTERS = ("kind", "size", "trust_in_others", "trusted_by_others", "faith", "capacity",
+                   "behaviour", "active", "maturity")
+
+
+def _metric(index: int):
+    def report(model: ICSModel) -> float:
+        return float(model.state.metrics[index])
+
+    return report
+
+
+class ICSModel(mesa.Model):
+    """One replicate of a scenario as a Mesa model.
+
+    Args:
+        scenario: a `Scenario`, a bundled scenario name or a path to a TOML file.
+        seed: the replicate's integer seed. `ICSModel(scenario, seed=s)`
+            reproduces the replicate of `run_replicates` whose `seed` column is
+            `s`, bit for bit. None draws a fresh seed (recorded in `self.seed`).
+        overrides: dotted-key overrides applied when `scenario` is a name or path.
+        steps: months after which `running` turns False (default: the scenario's).
+        network: keep the Mesa `Network` space and its trust weights up to date.
+    """
+
+    def __init__(self, scenario: Scenario | str | Path = "ics_mandated", seed: int | None = None,
+                 overrides: dict[str, Any] | None = None, steps: int | None = None,
+                 network: bool = True) -> None:
+        if seed is None:
+            seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+        super().__init__(seed=int(seed))
+        if not isinstance(scenario, Scenario):
+            scenario = load_scenario(scenario, overrides=overrides)
+        elif overrides:
+            raise ValueError("overrides apply to a scenario name or path, not a Scenario")
+        self.scenario = scenario
+        self.seed = int(seed)
+        self.max_steps = scenario.steps if steps is None else int(steps)
+        roster = scenario.roster
+        self.state = S.State.allocate(roster.kinds, SECTOR_CULTURE.shape[1], scenario.packed(),
+                                      stream_state(self.seed))
+        self._timeline = scenario.timeline_array()
+        st = self.state
+        kernel.init_state(st.org, st.pair, st.culture, st.kind, st.sector, st.world, st.params,
+                          st.rng, roster.size, roster.x_km, roster.y_km, kind_table(),
+                          SECTOR_CULTURE)
+        kernel.measure(st.org, st.pair, st.world, st.metrics)
+
+        self.organisations = [Organisation(self, i, name) for i, name in enumerate(roster.names)]
+        self.network = None
+        if network:
+            graph = nx.complete_graph(len(self.organisations))
+            self.network = Network(graph, random=self.random)
+            for org, cell in zip(self.organisations, self.network.all_cells, strict=True):
+                org.cell = cell
+            self._update_network()
+        self.datacollector = mesa.DataCollector(
+            model_reporters={name: _metric(i) for i, name in enumerate(S.METRICS)},
+            agent_reporters={name: name for name in AGENT_REPORTERS},
+        )
+        self.datacollector.collect(self)
+
+    def step(self) -> None:
+        """Advance one month with the shared kernel, then record it."""
+        st = self.state
+        kernel.step(st.org, st.pair, st.culture, st.kind, st.sector, st.world, st.params, st.rng,
+                    self._timeline)
+        kernel.measure(st.org, st.pair, st.world, st.metrics)
+        if self.network is not None:
+            self._update_network()
+        self.datacollector.collect(self)
+        if self.steps >= self.max_steps:
+            self.running = False
+
+    def run_for(self, months: int) -> None:
+        """Step `months` times (CONTRACT: Python API)."""
+        for _ in range(int(months)):
+            self.step()
+
+    def _update_network(self) -> None:
+        trust = self.state.pair[S.TRUST]
+        mutual = 0.5 * (trust + trust.T)
+        active = self.state.org[S.ACTIVE] == 1.0
+        for i, j, data in self.network.G.edges(data=True):
+            data["weight"] = float(mutual[i, j]) if active[i] and active[j] else 0.0
+
+    @property
+    def month(self) -> int:
+        return int(self.state.world[S.MONTH])
+
+    @property
+    def regime(self) -> tuple[str, int | None]:
+        """(regime, time to synergy) judged on the months run so far (THEORY §4)."""
+        frame = self.datacollector.get_model_vars_dataframe()
+        code, months = classify(frame["mean_behaviour"].to_numpy(), frame["output"].to_numpy(),
+                                frame["active_members"].to_numpy(),
+                                float(len(self.organisations)), self.state.params)
+        return REGIMES[code], (int(months) if months >= 0 else None)

@@ -1,0 +1,586 @@
+"""The one implementation of the model's rules: numba kernels over the state arrays.
+
+`init_state` sets month 0 from the context (THEORY §5 step 1, C01-C08);
+`step` advances one month through the schedule of THEORY §5 (steps 2-13);
+`measure` writes the time-series row. `ICSModel.step` and the batch runner
+both call these same functions, so the Mesa path and the batch path are the
+same arithmetic. Every term cites its CMOC id; docs/ODD.md has the equations.
+
+Randomness: every draw comes from the replicate's own stream `rng`, and the
+number of draws per month does not depend on the state (a fixed budget per
+organisation and per pair), so two contexts run with the same seed share
+their random numbers (common random numbers) as far as the schedule allows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from agents.kinds import KT_CAPACITY_OFFSET, KT_SECTOR, KT_SIZE_MEDIAN, KT_SIZE_SIGMA
+from model import params as P
+from model import state as S
+from model.rng import normal, uniform
+
+
+@njit(cache=True, inline="always")
+def _clip01(x):
+    return min(1.0, max(0.0, x))
+
+
+@njit(cache=True, inline="always")
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+@njit(cache=True)
+def funded_level(p, capacity_offset):
+    """Funded capacity level of one organisation (C08 funding, C51 economic pressure)."""
+    return _clip01(
+        p[P.CAPACITY_BASE]
+        + p[P.CAPACITY_FUNDING] * p[P.FUNDING]
+        - p[P.CAPACITY_PRESSURE] * p[P.ECONOMIC_PRESSURE]
+        + capacity_offset
+    )
+
+
+@njit(cache=True)
+def faith_anchor(p, world, org, i):
+    """The level faith relaxes toward, set by the context.
+
+    Legitimacy (C02 mandate, C03 stakeholders), complexity (C07), capacity
+    (C08), clear shared vision (C16), leadership (C18), mistrust of regulators
+    (C06), inspiring ambition (C22) and champions (C25).
+    """
+    return _clip01(
+        p[P.FAITH_BASE]
+        + p[P.FAITH_LEGITIMACY] * (world[S.LEGITIMACY] - 0.5)
+        - p[P.FAITH_COMPLEXITY] * world[S.COMPLEXITY]
+        + p[P.FAITH_CAPACITY] * (org[S.CAPACITY, i] - 0.5)
+        + p[P.FAITH_VISION] * (p[P.SHARED_VISION] - 0.5)
+        + p[P.FAITH_LEADERSHIP] * (org[S.LEADERSHIP, i] - 0.5)
+        - p[P.FAITH_REGULATOR_MISTRUST] * p[P.REGULATOR_MISTRUST]
+        + p[P.FAITH_AMBITION] * p[P.AMBITION]
+        + p[P.FAITH_CHAMPION] * org[S.CHAMPION, i]
+    )
+
+
+@njit(cache=True)
+def cultural_distance(culture, i, j):
+    """Euclidean distance between two cultures, scaled to [0, 1] (C30, C34)."""
+    d2 = 0.0
+    for k in range(culture.shape[1]):
+        diff = culture[i, k] - culture[j, k]
+        d2 += diff * diff
+    return np.sqrt(d2 / culture.shape[1])
+
+
+@njit(cache=True)
+def expected_progress(p, month):
+    """The bar perceived progress is judged against.
+
+    It ramps up over `patience_months` because partners know collaboration
+    costs before it pays back (C28, THEORY §5.1), and rises with ambition
+    (C22: over-ambition makes real progress look small).
+    """
+    ramp = min(1.0, month / p[P.PATIENCE_MONTHS])
+    return _clip01(p[P.EXPECTED_PROGRESS] * ramp * (0.5 + p[P.AMBITION]))
+
+
+@njit(cache=True)
+def derive_behaviour(org, pair, world, p):
+    """Confidence, risk tolerance and collaborative behaviour of every member.
+
+    Confidence C_ij (C11) grows with formalisation, more under a mandate and in
+    integrative forms, and with the partner's accountability. Risk tolerance
+    R_i = mean_j 1 - (1 - T_ij)(1 - C_ij): trust and confidence substitute
+    (C10, C11). Behaviour B_i = (capacity / reference)^omega *
+    sigmoid(s (sqrt(R_i F_i) - theta)) * (1 - strain): trust-or-confidence and
+    faith are both needed (C40), capacity limits it (C43, C51) and turbulence
+    pulls organisations inward (C50).
+    """
+    n = org.shape[1]
+    trust = pair[S.TRUST]
+    scale = p[P.FORMALISATION] * (
+        p[P.CONFIDENCE_BASE]
+        + p[P.CONFIDENCE_MANDATE] * p[P.MANDATED]
+        + p[P.CONFIDENCE_INTEGRATION] * p[P.INTEGRATION]
+    )
+    floor = p[P.CONFIDENCE_ACCOUNTABILITY_FLOOR]
+    withheld = _clip01(p[P.STRAIN_BEHAVIOUR] * world[S.STRAIN])
+    for i in range(n):
+        if org[S.ACTIVE, i] == 0.0:
+            org[S.CONFIDENCE, i] = 0.0
+            org[S.RISK_TOLERANCE, i] = 0.0
+            org[S.BEHAVIOUR, i] = 0.0
+            continue
+        sum_c = 0.0
+        sum_r = 0.0
+        count = 0
+        for j in range(n):
+            if j == i or org[S.ACTIVE, j] == 0.0:
+                continue
+            c = _clip01(scale * (floor + (1.0 - floor) * org[S.ACCOUNTABILITY, j]))
+            sum_c += c
+            sum_r += 1.0 - (1.0 - trust[i, j]) * (1.0 - c)
+            count += 1
+        if count == 0:
+            org[S.CONFIDENCE, i] = 0.0
+            org[S.RISK_TOLERANCE, i] = 0.0
+            org[S.BEHAVIOUR, i] = 0.0
+            continue
+        org[S.CONFIDENCE, i] = sum_c / count
+        r = sum_r / count
+        org[S.RISK_TOLERANCE, i] = r
+        driver = np.sqrt(r * org[S.FAITH, i])
+        able = min(1.0, org[S.CAPACITY, i] / p[P.CAPACITY_REFERENCE]) ** p[P.CAPACITY_EXPONENT]
+        willing = _sigmoid(p[P.BEHAVIOUR_SLOPE] * (driver - p[P.BEHAVIOUR_THRESHOLD]))
+        org[S.BEHAVIOUR, i] = able * willing * (1.0 - withheld)
+
+
+@njit(cache=True)
+def init_state(org, pair, culture, kind, sector, world, p, rng,
+               size_given, x_given, y_given, kind_table, sector_culture):
+    """Month 0 from the context (THEORY §5 step 1; C01-C08, C17, C34).
+
+    `size_given`, `x_given`, `y_given` hold a roster's values, or NaN where the
+    value is to be drawn (log-normal size per kind, uniform position in the
+    footprint).
+    """
+    n = kind.shape[0]
+    d = culture.shape[1]
+    footprint = p[P.FOOTPRINT_KM]
+    max_weight = 0.0
+    for i in range(n):
+        k = kind[i]
+        sector[i] = int(kind_table[k, KT_SECTOR])
+        z = normal(rng)
+        if np.isnan(size_given[i]):
+            org[S.SIZE, i] = kind_table[k, KT_SIZE_MEDIAN] * np.exp(kind_table[k, KT_SIZE_SIGMA] * z)
+        else:
+            org[S.SIZE, i] = size_given[i]
+        ux = uniform(rng)
+        uy = uniform(rng)
+        org[S.X_KM, i] = ux * footprint if np.isnan(x_given[i]) else x_given[i]
+        org[S.Y_KM, i] = uy * footprint if np.isnan(y_given[i]) else y_given[i]
+        org[S.LEADERSHIP, i] = _clip01(p[P.LEADERSHIP] + p[P.LEADERSHIP_NOISE] * normal(rng))
+        org[S.ACCOUNTABILITY, i] = _clip01(
+            p[P.ACCOUNTABILITY] + p[P.ACCOUNTABILITY_NOISE] * normal(rng)
+        )
+        org[S.CHAMPION, i] = 1.0 if uniform(rng) < p[P.CHAMPIONS] else 0.0  # C25
+        for c in range(d):  # C34: cultures scatter around their sector's centre
+            culture[i, c] = _clip01(sector_culture[sector[i], c] + p[P.CULTURE_NOISE] * normal(rng))
+        org[S.CAPACITY_OFFSET, i] = (
+            kind_table[k, KT_CAPACITY_OFFSET] + p[P.CAPACITY_NOISE] * normal(rng)
+        )
+        org[S.FUNDED, i] = funded_level(p, org[S.CAPACITY_OFFSET, i])
+        org[S.CAPACITY, i] = org[S.FUNDED, i]  # C08
+        org[S.ACTIVE, i] = 1.0
+        weight = org[S.SIZE, i] ** p[P.POWER_EXPONENT]
+        org[S.POWER, i] = weight
+        max_weight = max(max_weight, weight)
+    for i in range(n):
+        org[S.POWER, i] /= max_weight  # C17: power from size, largest partner = 1
+
+    # C07: task complexity from partners, size, sector mix, regulation,
+    # deprivation and ambition, less IT interoperability.
+    cross = 0.0
+    log_size = 0.0
+    for i in range(n):
+        log_size += np.log10(org[S.SIZE, i])
+        for j in range(n):
+            if sector[i] != sector[j]:
+                cross += 1.0
+    cross /= max(1.0, n * (n - 1.0))
+    world[S.COMPLEXITY] = _clip01(
+        p[P.COMPLEXITY_PARTNERS] * np.log(n) / np.log(100.0)
+        + p[P.COMPLEXITY_SIZE] * (log_size / n) / 4.0
+        + p[P.COMPLEXITY_CROSS_SECTOR] * cross
+        + p[P.COMPLEXITY_REGULATION] * (1.0 - p[P.REGULATORY_FAVOURABILITY])
+        + p[P.COMPLEXITY_DEPRIVATION] * p[P.DEPRIVATION]
+        + p[P.COMPLEXITY_AMBITION] * p[P.AMBITION]
+        - p[P.COMPLEXITY_IT] * p[P.IT_INTEROPERABILITY]
+    )
+    # C02, C03: legitimacy falls under a mandate, rises with involvement.
+    world[S.LEGITIMACY] = _clip01(
+        p[P.LEGITIMACY_BASE]
+        - p[P.LEGITIMACY_MANDATE] * p[P.MANDATED]
+        + p[P.LEGITIMACY_STAKEHOLDERS] * p[P.STAKEHOLDER_INVOLVEMENT]
+        + p[P.FORM_REPUTATION]
+    )
+
+    base_trust = (
+        p[P.TRUST_BASE]
+        - p[P.TRUST_HISTORY] * p[P.HISTORY_OF_COMPETITION]  # C04
+        + p[P.TRUST_PRIOR_SUCCESS] * p[P.PRIOR_SUCCESS]  # C05
+        - p[P.TRUST_MANDATE] * p[P.MANDATED]  # C01
+        - p[P.TRUST_REGULATOR_MISTRUST] * p[P.REGULATOR_MISTRUST]  # C06
+    )
+    for i in range(n):
+        for j in range(n):
+            z = normal(rng)
+            dx = org[S.X_KM, i] - org[S.X_KM, j]
+            dy = org[S.Y_KM, i] - org[S.Y_KM, j]
+            pair[S.PROXIMITY, i, j] = np.exp(-np.sqrt(dx * dx + dy * dy) / p[P.PROXIMITY_SCALE_KM])
+            gap = max(0.0, org[S.POWER, j] - org[S.POWER, i])
+            pair[S.POWER_GAP, i, j] = gap  # C17
+            pair[S.CULTURE_DISTANCE, i, j] = cultural_distance(culture, i, j)
+            if i == j:
+                pair[S.TRUST, i, j] = 1.0
+            else:
+                pair[S.TRUST, i, j] = _clip01(
+                    base_trust - p[P.TRUST_POWER_GAP] * gap + p[P.TRUST_NOISE] * z
+                )
+            pair[S.TRUST_INITIAL, i, j] = pair[S.TRUST, i, j]
+
+    for i in range(n):
+        org[S.FAITH, i] = _clip01(faith_anchor(p, world, org, i) + p[P.FAITH_NOISE] * normal(rng))
+    world[S.EXPECTED_PROGRESS] = expected_progress(p, 0.0)
+    derive_behaviour(org, pair, world, p)
+
+
+@njit(cache=True)
+def apply_timeline(p, timeline, month):
+    """Scenario timeline: set context parameters at a given month (THEORY §5 step 2)."""
+    for e in range(timeline.shape[0]):
+        if timeline[e, 0] == month:
+            p[int(timeline[e, 1])] = timeline[e, 2]
+
+
+@njit(cache=True)
+def step(org, pair, culture, kind, sector, world, p, rng, timeline):
+    """Advance one month through the schedule of THEORY §5, steps 2-13."""
+    n = kind.shape[0]
+    month = world[S.MONTH] + 1.0
+    world[S.MONTH] = month
+    active = org[S.ACTIVE]
+    trust = pair[S.TRUST]
+    comm = pair[S.COMMUNICATION]
+    tension = pair[S.TENSION]
+    mandated = p[P.MANDATED]
+
+    # --- 2. shocks and timeline ----------------------------------------------
+    apply_timeline(p, timeline, month)
+    cut = np.zeros(n)
+    for i in range(n):  # C27: funding withdrawn is a capacity cut
+        level = funded_level(p, org[S.CAPACITY_OFFSET, i])
+        if active[i] == 1.0:
+            cut[i] = max(0.0, org[S.FUNDED, i] - level)
+        org[S.FUNDED, i] = level
+    shock = uniform(rng) < p[P.TURBULENCE_RATE]
+    world[S.SHOCKS] = 1.0 if shock else 0.0
+    if shock:  # C50: a system-wide shock strains everyone
+        world[S.STRAIN] = _clip01(world[S.STRAIN] + p[P.TURBULENCE_SIZE] * 2.0)
+    for i in range(n):
+        intensity = 0.5 + uniform(rng)
+        if shock and active[i] == 1.0:  # C50: shocks cut capacity
+            loss = min(org[S.CAPACITY, i], p[P.TURBULENCE_SIZE] * intensity * org[S.CAPACITY, i])
+            org[S.CAPACITY, i] -= loss
+            cut[i] += loss
+    for i in range(n):  # C27: cuts hit faith and trust critically
+        if cut[i] > 0.0:
+            org[S.FAITH, i] = _clip01(org[S.FAITH, i] - p[P.FUNDING_CUT_FAITH] * cut[i])
+            keep = _clip01(1.0 - p[P.FUNDING_CUT_TRUST] * cut[i])
+            for j in range(n):
+                if j != i:
+                    trust[i, j] *= keep
+
+    # --- 3. communication (C13-C15, C51) --------------------------------------
+    complexity = world[S.COMPLEXITY]
+    reach = 1.0 - p[P.COMMUNICATION_COMPLEXITY] * complexity  # C15
+    roles = p[P.COMMUNICATION_SHARED_ROLES] * p[P.SHARED_ROLES]  # C51
+    base = p[P.COMMUNICATION_BASE]
+    for i in range(n):
+        comm[i, i] = 0.0
+        for j in range(i + 1, n):
+            c = 0.0
+            if active[i] == 1.0 and active[j] == 1.0:
+                engaged = base + (1.0 - base) * np.sqrt(org[S.BEHAVIOUR, i] * org[S.BEHAVIOUR, j])
+                c = _clip01((pair[S.PROXIMITY, i, j] + roles) * reach * engaged)  # C14
+            comm[i, j] = c
+            comm[j, i] = c
+
+    # --- 4. trust (C12, C13, C17, C18, C19, C21, C41) -------------------------
+    tolerance = p[P.CULTURE_TOLERANCE]
+    overformal = (1.0 - mandated) * (1.0 - p[P.INTEGRATION]) * max(
+        0.0, p[P.FORMALISATION] - p[P.OVERFORMALISATION_THRESHOLD]
+    )  # C12: obligation read into formality in voluntary, loose forms
+    domination_scale = (1.0 + p[P.POWER_MANDATE_AMPLIFIER] * mandated) * (
+        1.0 - p[P.AUTONOMY_PROTECTION] * p[P.AUTONOMY]
+    )  # C17 amplified by mandate, C19 protected by autonomy
+    quick = p[P.QUICK_WINS] if month <= p[P.QUICK_WIN_MONTHS] else 0.0  # C21
+    success = world[S.REAL_PROGRESS]  # C41: last month's joint progress
+    for i in range(n):
+        if active[i] == 0.0:
+            continue
+        for j in range(n):
+            if j == i or active[j] == 0.0:
+                continue
+            t = trust[i, j]
+            c = comm[i, j]
+            compatible = max(0.0, 1.0 - pair[S.CULTURE_DISTANCE, i, j] / tolerance)
+            gain = (
+                p[P.TRUST_FROM_COMMUNICATION] * c * compatible * (1.0 - tension[i, j])  # C13
+                + p[P.TRUST_FROM_LEADERSHIP] * c * org[S.LEADERSHIP, j]  # C18
+                + p[P.TRUST_FROM_SUCCESS] * success  # C41
+                + p[P.TRUST_FROM_QUICK_WINS] * quick  # C21
+            )
+            loss = (
+                p[P.TRUST_LOSS_TENSION] * c * tension[i, j]  # C13: talking amid conflict
+                + p[P.TRUST_LOSS_POWER] * pair[S.POWER_GAP, i, j] * domination_scale  # C17, C19
+                + p[P.TRUST_LOSS_OVERFORMALISATION] * overformal  # C12
+            )
+            trust[i, j] = _clip01(t + gain * (1.0 - t) - loss * t)
+
+    # --- 5. conflict and its resolution (C16, C17, C30-C33, C36) ---------------
+    expected = expected_progress(p, month)
+    world[S.EXPECTED_PROGRESS] = expected
+    raised = 0.0
+    resolved = 0.0
+    for i in range(n):
+        for j in range(i + 1, n):
+            u_raise = uniform(rng)
+            u_resolve = uniform(rng)
+            tension[i, j] *= p[P.TENSION_DECAY]
+            tension[j, i] = tension[i, j]
+            if active[i] == 0.0 or active[j] == 0.0:
+                continue
+            stall = max(0.0, expected - 0.5 * (org[S.PERCEIVED_PROGRESS, i]
+                                               + org[S.PERCEIVED_PROGRESS, j]))
+            drive = (
+                p[P.CONFLICT_CULTURE] * pair[S.CULTURE_DISTANCE, i, j]  # C30, C34
+                + p[P.CONFLICT_POWER] * abs(org[S.POWER, i] - org[S.POWER, j])  # C17
+                + p[P.CONFLICT_VISION] * (1.0 - p[P.SHARED_VISION])  # C16
+                + p[P.CONFLICT_STALL] * stall  # C33
+                + p[P.CONFLICT_MANDATE] * mandated  # C01
+            )
+            if u_raise < p[P.CONFLICT_RATE] * comm[i, j] * drive:  # C30: needs contact
+                raised += 1.0
+                accountable = 0.5 * (org[S.ACCOUNTABILITY, i] + org[S.ACCOUNTABILITY, j])
+                floor = p[P.RESOLUTION_ACCOUNTABILITY_FLOOR]
+                if u_resolve < p[P.CONFLICT_RESOLUTION] * (floor + (1.0 - floor) * accountable):
+                    resolved += 1.0  # C32: resolved constructively, no damage
+                else:  # C31: unresolved conflict cuts trust and faith on both sides
+                    keep = 1.0 - p[P.CONFLICT_TRUST_LOSS]
+                    trust[i, j] *= keep
+                    trust[j, i] *= keep
+                    org[S.FAITH, i] = _clip01(org[S.FAITH, i] - p[P.CONFLICT_FAITH_LOSS])
+                    org[S.FAITH, j] = _clip01(org[S.FAITH, j] - p[P.CONFLICT_FAITH_LOSS])
+                    org[S.GRIEVANCE, i] += 1.0  # C36
+                    org[S.GRIEVANCE, j] += 1.0
+                    tension[i, j] = 1.0
+                    tension[j, i] = 1.0
+    world[S.CONFLICTS] = raised
+    world[S.CONFLICTS_RESOLVED] = resolved
+
+    # --- 6. culture drift (C35) -----------------------------------------------
+    drift = p[P.CULTURE_DRIFT] * (1.0 + p[P.CULTURE_DUE_DILIGENCE] * p[P.DUE_DILIGENCE])
+    pull = np.zeros(culture.shape)
+    for i in range(n):
+        if active[i] == 0.0:
+            continue
+        rate = drift * org[S.LEADERSHIP, i] / max(1.0, n - 1.0)  # inclusive leadership
+        for j in range(n):
+            if comm[i, j] > 0.0:
+                for k in range(culture.shape[1]):
+                    pull[i, k] += rate * comm[i, j] * (culture[j, k] - culture[i, k])
+    for i in range(n):
+        for k in range(culture.shape[1]):
+            culture[i, k] = _clip01(culture[i, k] + pull[i, k])
+    for i in range(n):
+        for j in range(i + 1, n):
+            dist = cultural_distance(culture, i, j)
+            pair[S.CULTURE_DISTANCE, i, j] = dist
+            pair[S.CULTURE_DISTANCE, j, i] = dist
+
+    # --- 7-8. confidence, risk tolerance, behaviour (C10, C11, C40, C50) -------
+    derive_behaviour(org, pair, world, p)
+    behaviour = org[S.BEHAVIOUR]
+
+    # --- 9. output (C42, C43, C28) --------------------------------------------
+    value = 0.0
+    pairs = 0.0
+    comp = p[P.COMPLEMENTARITY]
+    for i in range(n):
+        if active[i] == 0.0:
+            continue
+        for j in range(i + 1, n):
+            if active[j] == 0.0:
+                continue
+            pairs += 1.0
+            mutual = 0.5 * (trust[i, j] + trust[j, i])
+            complement = (1.0 + comp) if sector[i] != sector[j] else 1.0
+            value += (
+                behaviour[i] * behaviour[j] * (0.5 + 0.5 * mutual) * complement / (1.0 + comp)
+            )  # C42: both must act; trust and complementarity add value
+    output = value / pairs if pairs > 0.0 else 0.0
+    world[S.OUTPUT] = output
+    world[S.CUMULATIVE_OUTPUT] += output
+    world[S.PIPELINE] += (output - world[S.PIPELINE]) / p[P.RETURN_LAG]  # C28: returns lag
+
+    # --- 10. capacity (C08, C27, C28, C43) -------------------------------------
+    for i in range(n):
+        if active[i] == 0.0:
+            continue
+        sum_t = 0.0
+        count = 0
+        for j in range(n):
+            if j != i and active[j] == 1.0:
+                sum_t += trust[i, j]
+                count += 1
+        trust_in_others = sum_t / count if count > 0 else 0.0
+        spend = behaviour[i] * (
+            p[P.BEHAVIOUR_COST]  # C28: collaboration costs capacity first
+            + p[P.TRANSACTION_COST] * (1.0 - trust_in_others)  # C43: falls as trust rises
+        )
+        org[S.CAPACITY, i] = _clip01(
+            org[S.CAPACITY, i]
+            + p[P.CAPACITY_RELAXATION] * (org[S.FUNDED, i] - org[S.CAPACITY, i])  # C08
+            - spend
+            + p[P.RETURN_SHARE] * world[S.PIPELINE]  # C28: pays back later
+        )
+
+    # --- 11. perceived progress (C20-C23) ---------------------------------------
+    real = _clip01(np.sqrt(output))  # roughly linear in behaviour (THEORY §5.1)
+    world[S.REAL_PROGRESS] = real
+    boost = p[P.QUICK_WIN_SIZE] * quick  # C21
+    noise_sd = (1.0 - p[P.EVALUATION]) * p[P.PERCEPTION_NOISE]  # C23
+    rate = min(1.0, p[P.PROGRESS_RATE] * (1.0 + p[P.EVALUATION_SPEEDUP] * p[P.EVALUATION]))
+    for i in range(n):
+        z = normal(rng)
+        if active[i] == 0.0:
+            continue
+        signal = real + boost + noise_sd * z
+        org[S.PERCEIVED_PROGRESS, i] = _clip01(
+            org[S.PERCEIVED_PROGRESS, i] + rate * (signal - org[S.PERCEIVED_PROGRESS, i])
+        )
+
+    # --- 12. faith (C18, C20, C25, C26, and the anchor of C02-C08) -------------
+    mean_progress = 0.0
+    members = 0.0
+    for i in range(n):
+        if active[i] == 1.0:
+            mean_progress += org[S.PERCEIVED_PROGRESS, i]
+            members += 1.0
+    gain = p[P.FAITH_FROM_PROGRESS] * (1.0 + p[P.PEER_AMPLIFIER] * p[P.PEER_COMPARISON])  # C26
+    faith_now = org[S.FAITH].copy()
+    for i in range(n):
+        if active[i] == 0.0:
+            continue
+        spread = 0.0
+        for j in range(n):  # C25: faith spreads along communication, most from champions
+            if j != i and active[j] == 1.0:
+                weight = comm[i, j] * (1.0 + p[P.CHAMPION_INFLUENCE] * org[S.CHAMPION, j])
+                spread += weight * (faith_now[j] - faith_now[i])
+        spread /= max(1.0, members - 1.0)
+        org[S.FAITH, i] = _clip01(
+            faith_now[i]
+            + gain * (org[S.PERCEIVED_PROGRESS, i] - expected)  # C20
+            + p[P.FAITH_ANCHOR_RATE] * (faith_anchor(p, world, org, i) - faith_now[i])
+            + p[P.FAITH_DIFFUSION] * spread
+        )
+
+    # --- 13a. leadership turnover (C24) ----------------------------------------
+    for i in range(n):
+        u = uniform(rng)
+        z = normal(rng)
+        if active[i] == 0.0 or u >= p[P.LEADERSHIP_TURNOVER]:
+            continue
+        org[S.FAITH, i] *= 1.0 - p[P.TURNOVER_FAITH_LOSS]  # vision must be re-learned
+        org[S.LEADERSHIP, i] = _clip01(p[P.LEADERSHIP] + p[P.LEADERSHIP_NOISE] * z)
+        reset = p[P.TURNOVER_TRUST_RESET]
+        for j in range(n):  # trust-building restarts, both ways
+            if j != i:
+                trust[i, j] -= reset * max(0.0, trust[i, j] - pair[S.TRUST_INITIAL, i, j])
+                trust[j, i] -= reset * max(0.0, trust[j, i] - pair[S.TRUST_INITIAL, j, i])
+
+    # --- 13b. exit, voluntary only (C20, C36) -----------------------------------
+    exits = 0.0
+    for i in range(n):
+        org[S.GRIEVANCE, i] *= p[P.GRIEVANCE_DECAY]
+        if active[i] == 0.0:
+            continue
+        if org[S.FAITH, i] < p[P.EXIT_FAITH]:
+            org[S.LOW_FAITH_MONTHS, i] += 1.0
+        else:
+            org[S.LOW_FAITH_MONTHS, i] = 0.0
+        if mandated == 1.0:
+            continue  # under a mandate nobody leaves; behaviour can still fall to nothing
+        if (org[S.LOW_FAITH_MONTHS, i] >= p[P.EXIT_PATIENCE]  # C20
+                or org[S.GRIEVANCE, i] >= p[P.EXIT_GRIEVANCE]):  # C36
+            active[i] = 0.0
+            org[S.BEHAVIOUR, i] = 0.0
+            exits += 1.0
+    world[S.EXITS] = exits
+    world[S.STRAIN] *= p[P.STRAIN_DECAY]
+
+
+@njit(cache=True)
+def measure(org, pair, world, out):
+    """Write the time-series row of the current month into `out` (state.METRICS)."""
+    n = org.shape[1]
+    active = org[S.ACTIVE]
+    trust = pair[S.TRUST]
+    members = 0.0
+    for name_index in range(out.shape[0]):
+        out[name_index] = 0.0
+    for i in range(n):
+        if active[i] == 0.0:
+            continue
+        members += 1.0
+        out[S.M_MEAN_FAITH] += org[S.FAITH, i]
+        out[S.M_MEAN_CAPACITY] += org[S.CAPACITY, i]
+        out[S.M_MEAN_BEHAVIOUR] += org[S.BEHAVIOUR, i]
+        out[S.M_MEAN_CONFIDENCE] += org[S.CONFIDENCE, i]
+        out[S.M_MEAN_RISK_TOLERANCE] += org[S.RISK_TOLERANCE, i]
+        out[S.M_MEAN_PERCEIVED_PROGRESS] += org[S.PERCEIVED_PROGRESS, i]
+    pairs = 0.0
+    for i in range(n):
+        if active[i] == 0.0:
+            continue
+        for j in range(n):
+            if j != i and active[j] == 1.0:
+                out[S.M_MEAN_TRUST] += trust[i, j]
+                out[S.M_COMMUNICATION] += pair[S.COMMUNICATION, i, j]
+                pairs += 1.0
+    if members > 0.0:
+        out[S.M_MEAN_FAITH] /= members
+        out[S.M_MEAN_CAPACITY] /= members
+        out[S.M_MEAN_BEHAVIOUR] /= members
+        out[S.M_MEAN_CONFIDENCE] /= members
+        out[S.M_MEAN_RISK_TOLERANCE] /= members
+        out[S.M_MEAN_PERCEIVED_PROGRESS] /= members
+    if pairs > 0.0:
+        out[S.M_MEAN_TRUST] /= pairs
+        out[S.M_COMMUNICATION] /= pairs
+    out[S.M_CONFLICTS] = world[S.CONFLICTS]
+    out[S.M_CONFLICTS_RESOLVED] = world[S.CONFLICTS_RESOLVED]
+    out[S.M_OUTPUT] = world[S.OUTPUT]
+    out[S.M_CUMULATIVE_OUTPUT] = world[S.CUMULATIVE_OUTPUT]
+    out[S.M_REAL_PROGRESS] = world[S.REAL_PROGRESS]
+    out[S.M_STRAIN] = world[S.STRAIN]
+    out[S.M_SHOCKS] = world[S.SHOCKS]
+    out[S.M_EXITS] = world[S.EXITS]
+    out[S.M_ACTIVE_MEMBERS] = members
+
+
+@njit(cache=True)
+def record_organisations(org, pair, out):
+    """Write the per-organisation row of `organisations.parquet` (state.ORG_RECORD)."""
+    n = org.shape[1]
+    trust = pair[S.TRUST]
+    for i in range(n):
+        out_sum = 0.0
+        in_sum = 0.0
+        count = 0
+        for j in range(n):
+            if j != i and org[S.ACTIVE, j] == 1.0:
+                out_sum += trust[i, j]
+                in_sum += trust[j, i]
+                count += 1
+        out[i, S.R_TRUST_IN_OTHERS] = out_sum / count if count > 0 else 0.0
+        out[i, S.R_TRUSTED_BY_OTHERS] = in_sum / count if count > 0 else 0.0
+        out[i, S.R_FAITH] = org[S.FAITH, i]
+        out[i, S.R_CAPACITY] = org[S.CAPACITY, i]
+        out[i, S.R_BEHAVIOUR] = org[S.BEHAVIOUR, i]
+        out[i, S.R_ACTIVE] = org[S.ACTIVE, i]

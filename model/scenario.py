@@ -1,0 +1,464 @@
+"""Scenario files (TOML, CONTRACT.md): loading, strict validation and overrides.
+
+A scenario is data: a name and description, the regime and form, the number
+of months, the organisations (counts per kind or a roster CSV), the context
+(`[context]`), optional free constants (`[constants]`) and an optional
+`[[timeline]]` of context changes. Anything not in the parameter table is
+rejected with the list of valid keys; values outside their range are
+rejected with the range. Every error is a `ScenarioError` whose message is
+one line naming the file or key, the value given and what is allowed.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.kinds import KIND_INDEX, KIND_NAMES
+from model import params as P
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+
+#: Integration depth and reputation of each collaboration form [M23 ch. 2].
+FORMS: dict[str, tuple[float, float]] = {
+    "network": (0.1, 0.0),
+    "buddying": (0.4, -0.05),
+    "alliance": (0.5, 0.05),
+    "research": (0.3, 0.05),
+    "ics": (0.7, 0.0),
+    "merger": (1.0, -0.05),
+}
+REGIMES = ("mandated", "voluntary")
+TOP_KEYS = ("name", "description", "sources", "regime", "form", "steps", "organisations",
+            "context", "constants", "timeline")
+MAX_STEPS = 1200
+MAX_ORGANISATIONS = 2000
+ROSTER_COLUMNS = ("name", "kind", "size", "x_km", "y_km")
+
+
+class ScenarioError(ValueError):
+    """A scenario, override or roster that cannot be used; the message is one line."""
+
+
+@dataclass
+class Roster:
+    """The organisations of a scenario, one entry each."""
+
+    names: list[str]
+    kinds: np.ndarray  # int64 kind index
+    size: np.ndarray  # float64, NaN = draw from the kind's distribution
+    x_km: np.ndarray  # float64, NaN = draw uniformly in the footprint
+    y_km: np.ndarray
+    path: str | None = None
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {k: int(np.sum(self.kinds == i)) for i, k in enumerate(KIND_NAMES)}
+
+
+@dataclass
+class Scenario:
+    """A validated scenario. Build one with `load_scenario`."""
+
+    name: str
+    description: str
+    regime: str
+    form: str
+    steps: int
+    roster: Roster
+    context: dict[str, float]
+    constants: dict[str, float]
+    timeline: list[tuple[int, dict[str, float]]] = field(default_factory=list)
+    sources: str = ""
+    path: str | None = None
+
+    @property
+    def n_organisations(self) -> int:
+        return len(self.roster.names)
+
+    def packed(self) -> np.ndarray:
+        """The packed float64 parameter array the kernels read (params.PARAMS order)."""
+        values = P.DEFAULTS.copy()
+        integration, reputation = FORMS[self.form]
+        values[P.MANDATED] = 1.0 if self.regime == "mandated" else 0.0
+        values[P.INTEGRATION] = integration
+        values[P.FORM_REPUTATION] = reputation
+        for group in (self.context, self.constants):
+            for key, value in group.items():
+                values[P.index(key)] = value
+        return values
+
+    def timeline_array(self) -> np.ndarray:
+        """Timeline events as float64 `[E, 3]`: month, parameter index, value."""
+        rows = [
+            (month, P.index(key), value) for month, changes in self.timeline
+            for key, value in changes.items()
+        ]
+        return np.array(rows, dtype=np.float64).reshape(len(rows), 3)
+
+    def flat(self) -> dict[str, Any]:
+        """Every scenario parameter under its dotted name (summary columns).
+
+        The top-level keys appear as `scenario.name`, `scenario.regime`,
+        `scenario.form` and `scenario.steps`, so they never collide with the
+        outcome columns (`regime` is the outcome: synergy, inertia, dissolution).
+        """
+        out: dict[str, Any] = {"scenario.name": self.name, "scenario.regime": self.regime,
+                               "scenario.form": self.form, "scenario.steps": self.steps}
+        for kind, count in self.roster.counts.items():
+            out[f"organisations.{kind}"] = count
+        out.update(self.context)
+        out.update(self.constants)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved scenario as plain data (for manifests)."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "sources": self.sources,
+            "regime": self.regime,
+            "form": self.form,
+            "steps": self.steps,
+            "organisations": self.roster.counts,
+            "roster": {
+                "path": self.roster.path,
+                "names": self.roster.names,
+                "kinds": [KIND_NAMES[k] for k in self.roster.kinds],
+                "size": [None if math.isnan(v) else v for v in self.roster.size],
+                "x_km": [None if math.isnan(v) else v for v in self.roster.x_km],
+                "y_km": [None if math.isnan(v) else v for v in self.roster.y_km],
+            },
+            "context": {k.split(".", 1)[1]: v for k, v in self.context.items()},
+            "constants": {k.split(".", 1)[1]: v for k, v in self.constants.items()},
+            "timeline": [{"month": m, "set": {k.split(".", 1)[1]: v for k, v in c.items()}}
+                         for m, c in self.timeline],
+        }
+
+    def digest(self) -> str:
+        """SHA-256 of the resolved scenario (what the model runs, not the file's text)."""
+        data = self.to_dict()
+        data.pop("description")
+        data.pop("sources")
+        data["roster"].pop("path")
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def bundled_scenarios() -> dict[str, Path]:
+    """Bundled scenario files by name (sweep files, which have `[sweep]`, excluded)."""
+    out = {}
+    for path in sorted(SCENARIO_DIR.glob("*.toml")):
+        try:
+            with path.open("rb") as fh:
+                if "sweep" in tomllib.load(fh):
+                    continue
+        except (OSError, tomllib.TOMLDecodeError):
+            pass
+        out[path.stem] = path
+    return out
+
+
+def resolve_path(scenario: str | Path) -> Path:
+    """A scenario argument (a path, or a bare bundled name) as an existing file."""
+    path = Path(scenario)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise ScenarioError(f"scenario file {str(path)!r} does not exist")
+        return path
+    bundled = bundled_scenarios()
+    if str(scenario) in bundled:
+        return bundled[str(scenario)]
+    raise ScenarioError(
+        f"unknown scenario {str(scenario)!r}: not a file; bundled scenarios are "
+        + ", ".join(bundled)
+    )
+
+
+def parse_value(text: str) -> Any:
+    """A `--set` value: a TOML literal (number, boolean, quoted string) or a bare word."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """`KEY=VALUE` strings (from `--set`) as a dict of dotted keys to values."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ScenarioError(f"--set {item!r}: expected KEY=VALUE, e.g. context.funding=0.6")
+        out[key.strip()] = parse_value(value.strip())
+    return out
+
+
+def load_scenario(scenario: str | Path | dict, overrides: dict[str, Any] | None = None,
+                  steps: int | None = None) -> Scenario:
+    """Load, override and validate a scenario.
+
+    Args:
+        scenario: a bundled name (`"ics_mandated"`), a path to a TOML file, or
+            the parsed contents of one as a dict.
+        overrides: dotted keys to values, applied before validation
+            (`{"context.formalisation": 0.8, "regime": "voluntary"}`).
+        steps: months to run, overriding the file's `steps`.
+
+    Raises:
+        ScenarioError: with a one-line message naming the problem.
+    """
+    if isinstance(scenario, dict):
+        raw, source, base_dir = _copy(scenario), "scenario", Path.cwd()
+    else:
+        path = resolve_path(scenario)
+        source, base_dir = str(path), path.parent
+        try:
+            with path.open("rb") as fh:
+                raw = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ScenarioError(f"{path}: malformed TOML: {exc}") from None
+        except OSError as exc:
+            raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
+        raw.setdefault("name", path.stem)
+    for key, value in (overrides or {}).items():
+        _apply_override(raw, key, value)
+    if steps is not None:
+        raw["steps"] = steps
+    return _validate(raw, source, base_dir)
+
+
+def _copy(data: dict) -> dict:
+    return json.loads(json.dumps(data))
+
+
+def _apply_override(raw: dict, key: str, value: Any) -> None:
+    parts = key.split(".")
+    if len(parts) == 1:
+        if key not in ("regime", "form", "steps", "name", "description"):
+            raise ScenarioError(
+                f"--set {key}: unknown key; valid keys are regime, form, steps, name, "
+                "description, organisations.<kind>, organisations.roster, context.<name>, "
+                "constants.<name>"
+            )
+        raw[key] = value
+        return
+    if len(parts) != 2 or parts[0] not in ("organisations", "context", "constants"):
+        raise ScenarioError(
+            f"--set {key}: unknown key; dotted keys start with organisations., context. "
+            "or constants."
+        )
+    group, name = parts
+    if group == "organisations":
+        valid = (*KIND_NAMES, "roster")
+    else:
+        valid = tuple(n.split(".", 1)[1] for n in P.keys(group))
+    if name not in valid:
+        raise ScenarioError(f"--set {key}: unknown key; valid {group} keys are {', '.join(valid)}")
+    table = raw.setdefault(group, {})
+    if not isinstance(table, dict):
+        raise ScenarioError(f"--set {key}: [{group}] in the scenario is not a table")
+    if group == "organisations" and name != "roster":
+        table.pop("roster", None)  # counts replace a roster
+    if group == "organisations" and name == "roster":
+        for kind in KIND_NAMES:
+            table.pop(kind, None)
+    table[name] = value
+
+
+def _number(source: str, key: str, value: Any, lo: float, hi: float, integer: bool) -> float:
+    allowed = f"{'a whole number' if integer else 'a number'} in [{lo:g}, {hi:g}]"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ScenarioError(f"{source}: {key} = {value!r} is not {allowed}")
+    if integer and isinstance(value, float) and not value.is_integer():
+        raise ScenarioError(f"{source}: {key} = {value!r} is not {allowed}")
+    if not math.isfinite(value) or not lo <= value <= hi:
+        raise ScenarioError(f"{source}: {key} = {value!r} is out of range; allowed: {allowed}")
+    return float(value)
+
+
+def _text(source: str, key: str, value: Any, choices: tuple[str, ...] | None = None) -> str:
+    if not isinstance(value, str):
+        raise ScenarioError(f"{source}: {key} = {value!r} is not a string")
+    if choices is not None and value not in choices:
+        raise ScenarioError(f"{source}: {key} = {value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def _table(source: str, raw: dict, key: str) -> dict:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise ScenarioError(f"{source}: [{key}] must be a table, got {value!r}")
+    return value
+
+
+def _group(source: str, raw: dict, group: str) -> dict[str, float]:
+    table = _table(source, raw, group)
+    valid = {p.name: p for p in P.PARAMS if p.group == group}
+    out = {}
+    for name, value in table.items():
+        if name not in valid:
+            raise ScenarioError(
+                f"{source}: unknown key {group}.{name}; valid {group} keys are "
+                + ", ".join(valid)
+            )
+    for name, param in valid.items():
+        value = table.get(name, param.default)
+        out[param.key] = _number(source, param.key, value, param.lo, param.hi,
+                                 param.key in P.INTEGER_KEYS)
+    return out
+
+
+def _validate(raw: dict, source: str, base_dir: Path) -> Scenario:
+    for key in raw:
+        if key not in TOP_KEYS:
+            raise ScenarioError(
+                f"{source}: unknown key {key!r}; valid top-level keys are {', '.join(TOP_KEYS)}"
+            )
+    for key in ("regime", "form"):
+        if key not in raw:
+            raise ScenarioError(f"{source}: missing key {key!r}")
+    name = _text(source, "name", raw.get("name", "scenario"))
+    description = _text(source, "description", raw.get("description", ""))
+    sources = _text(source, "sources", raw.get("sources", ""))
+    regime = _text(source, "regime", raw["regime"], REGIMES)
+    form = _text(source, "form", raw["form"], tuple(FORMS))
+    steps = int(_number(source, "steps", raw.get("steps", 60), 1, MAX_STEPS, True))
+    roster = _roster(source, _table(source, raw, "organisations"), base_dir)
+    context = _group(source, raw, "context")
+    constants = _group(source, raw, "constants")
+    timeline = _timeline(source, raw.get("timeline", []), steps)
+    return Scenario(name=name, description=description, regime=regime, form=form, steps=steps,
+                    roster=roster, context=context, constants=constants, timeline=timeline,
+                    sources=sources, path=None if source == "scenario" else source)
+
+
+def _roster(source: str, table: dict, base_dir: Path) -> Roster:
+    if "roster" in table:
+        extra = [k for k in table if k != "roster"]
+        if extra:
+            raise ScenarioError(
+                f"{source}: organisations.roster cannot be combined with counts ({extra[0]})"
+            )
+        path = Path(_text(source, "organisations.roster", table["roster"]))
+        if not path.is_absolute():
+            path = base_dir / path
+        return read_roster(path)
+    for kind in table:
+        if kind not in KIND_INDEX:
+            raise ScenarioError(
+                f"{source}: unknown organisation kind {kind!r}; valid kinds are "
+                + ", ".join(KIND_NAMES) + ", or roster"
+            )
+    kinds: list[int] = []
+    for kind in KIND_NAMES:
+        count = int(_number(source, f"organisations.{kind}", table.get(kind, 0), 0,
+                            MAX_ORGANISATIONS, True))
+        kinds.extend([KIND_INDEX[kind]] * count)
+    if not 2 <= len(kinds) <= MAX_ORGANISATIONS:
+        raise ScenarioError(
+            f"{source}: [organisations] gives {len(kinds)} organisations; "
+            f"allowed: 2 to {MAX_ORGANISATIONS}"
+        )
+    n = len(kinds)
+    names = [f"{KIND_NAMES[k]}_{i + 1}" for i, k in enumerate(kinds)]
+    nan = np.full(n, np.nan)
+    return Roster(names, np.array(kinds, np.int64), nan.copy(), nan.copy(), nan.copy())
+
+
+def read_roster(path: Path) -> Roster:
+    """Read a roster CSV (`name,kind,size[,x_km,y_km]`), one organisation a row."""
+    where = str(path)
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+    except OSError as exc:
+        raise ScenarioError(f"roster {where}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"roster {where}: not a UTF-8 text file") from None
+    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    if not rows:
+        raise ScenarioError(f"roster {where}: empty; expected a header name,kind,size[,x_km,y_km]")
+    header = [h.strip() for h in rows[0]]
+    if header[:3] != ["name", "kind", "size"] or header not in (
+        ["name", "kind", "size"], list(ROSTER_COLUMNS)
+    ):
+        raise ScenarioError(
+            f"roster {where}: header {','.join(header)!r}; expected name,kind,size or "
+            "name,kind,size,x_km,y_km"
+        )
+    body = rows[1:]
+    if not 2 <= len(body) <= MAX_ORGANISATIONS:
+        raise ScenarioError(
+            f"roster {where}: {len(body)} organisations; allowed: 2 to {MAX_ORGANISATIONS}"
+        )
+    names, kinds, sizes, xs, ys = [], [], [], [], []
+    for line, row in enumerate(body, start=2):
+        cells = [c.strip() for c in row]
+        if len(cells) != len(header):
+            raise ScenarioError(
+                f"roster {where} line {line}: {len(cells)} fields; expected {len(header)}"
+            )
+        name, kind = cells[0], cells[1]
+        if not name:
+            raise ScenarioError(f"roster {where} line {line}: empty name")
+        if kind not in KIND_INDEX:
+            raise ScenarioError(
+                f"roster {where} line {line}: kind {kind!r} is not one of {', '.join(KIND_NAMES)}"
+            )
+        values = []
+        for column, cell in zip(header[2:], cells[2:], strict=True):
+            try:
+                number = float(cell)
+            except ValueError:
+                number = math.nan
+            low = 1.0 if column == "size" else 0.0
+            if not math.isfinite(number) or number < low or number > 1e7:
+                raise ScenarioError(
+                    f"roster {where} line {line}: {column} = {cell!r}; allowed: a number "
+                    f"in [{low:g}, 1e7]"
+                )
+            values.append(number)
+        names.append(name)
+        kinds.append(KIND_INDEX[kind])
+        sizes.append(values[0])
+        xs.append(values[1] if len(values) > 1 else math.nan)
+        ys.append(values[2] if len(values) > 1 else math.nan)
+    if len(set(names)) != len(names):
+        raise ScenarioError(f"roster {where}: organisation names must be unique")
+    f = np.float64
+    return Roster(names, np.array(kinds, np.int64), np.array(sizes, f), np.array(xs, f),
+                  np.array(ys, f), path=where)
+
+
+def _timeline(source: str, events: Any, steps: int) -> list[tuple[int, dict[str, float]]]:
+    if not isinstance(events, list):
+        raise ScenarioError(f"{source}: timeline must be an array of tables ([[timeline]])")
+    valid = {p.name: p for p in P.PARAMS if p.group == "context"}
+    out = []
+    for number, event in enumerate(events, start=1):
+        where = f"{source}: timeline event {number}"
+        if not isinstance(event, dict) or set(event) != {"month", "set"}:
+            raise ScenarioError(f"{where}: needs exactly the keys month and set")
+        month = int(_number(where, "month", event["month"], 1, steps, True))
+        changes = event["set"]
+        if not isinstance(changes, dict) or not changes:
+            raise ScenarioError(f"{where}: set must be a non-empty table of context keys")
+        resolved = {}
+        for name, value in changes.items():
+            if name not in valid:
+                raise ScenarioError(
+                    f"{where}: unknown context key {name!r}; valid keys are " + ", ".join(valid)
+                )
+            param = valid[name]
+            resolved[param.key] = _number(where, param.key, value, param.lo, param.hi, False)
+        out.append((month, resolved))
+    return out
