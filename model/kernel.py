@@ -156,7 +156,8 @@ def init_state(org, pair, culture, kind, sector, world, p, rng,
         sector[i] = int(kind_table[k, KT_SECTOR])
         z = normal(rng)
         if np.isnan(size_given[i]):
-            org[S.SIZE, i] = kind_table[k, KT_SIZE_MEDIAN] * np.exp(kind_table[k, KT_SIZE_SIGMA] * z)
+            median, sigma = kind_table[k, KT_SIZE_MEDIAN], kind_table[k, KT_SIZE_SIGMA]
+            org[S.SIZE, i] = median * np.exp(sigma * z)
         else:
             org[S.SIZE, i] = size_given[i]
         ux = uniform(rng)

@@ -304,7 +304,7 @@ def _group(source: str, raw: dict, group: str) -> dict[str, float]:
     table = _table(source, raw, group)
     valid = {p.name: p for p in P.PARAMS if p.group == group}
     out = {}
-    for name, value in table.items():
+    for name in table:
         if name not in valid:
             raise ScenarioError(
                 f"{source}: unknown key {group}.{name}; valid {group} keys are "
