@@ -1,7 +1,11 @@
 """icsabm: an agent-based model of collaboration between ICS partner organisations."""
 
-from model.batch import run_replicates
-from model.scenario import Scenario, ScenarioError, load_scenario
+from model import jit_cache
+
+jit_cache.check()  # before any kernel is loaded from numba's cache
+
+from model.batch import run_replicates  # noqa: E402
+from model.scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["ICSModel", "Scenario", "ScenarioError", "load_scenario", "run_replicates"]

@@ -1,0 +1,47 @@
+"""Keep numba's on-disk cache honest across edits of the model's source.
+
+numba invalidates a cached kernel only when the file that defines it changes,
+not when a module it reads constants or helpers from changes (the generated
+indices of `params` and `state`, the generator in `rng`). Before any kernel is
+loaded, `check()` hashes the source of every module the kernels depend on and
+empties this package's numba cache when that hash has changed since the
+cache was written. Nothing else is touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+_SOURCES = (
+    *(_PACKAGE / name for name in ("batch.py", "kernel.py", "params.py", "regimes.py", "rng.py",
+                                   "state.py")),
+    _PACKAGE.parent / "agents" / "kinds.py",
+)
+_STAMP = "icsabm-kernel-sources.sha256"
+
+
+def source_hash() -> str:
+    digest = hashlib.sha256()
+    for path in _SOURCES:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def check() -> None:
+    """Drop stale numba cache files of this package (best effort, never raises)."""
+    cache = _PACKAGE / "__pycache__"
+    try:
+        current = source_hash()
+        stamp = cache / _STAMP
+        if stamp.exists() and stamp.read_text() == current:
+            return
+        cache.mkdir(exist_ok=True)
+        for pattern in ("*.nbi", "*.nbc"):
+            for stale in cache.glob(pattern):
+                stale.unlink(missing_ok=True)
+        stamp.write_text(current)
+    except OSError:
+        pass  # a read-only install: numba then falls back to its own cache rules
