@@ -271,7 +271,7 @@ def step(org, pair, culture, kind, sector, world, p, rng, timeline):
     shock = uniform(rng) < p[P.TURBULENCE_RATE]
     world[S.SHOCKS] = 1.0 if shock else 0.0
     if shock:  # C50: a system-wide shock strains everyone
-        world[S.STRAIN] = _clip01(world[S.STRAIN] + p[P.TURBULENCE_SIZE] * 2.0)
+        world[S.STRAIN] = _clip01(world[S.STRAIN] + p[P.TURBULENCE_SIZE])
     for i in range(n):
         intensity = 0.5 + uniform(rng)
         if shock and active[i] == 1.0:  # C50: shocks cut capacity
