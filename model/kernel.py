@@ -139,6 +139,30 @@ def derive_behaviour(org, pair, world, p):
 
 
 @njit(cache=True)
+def update_context(world, p, n):
+    """Task complexity (C07) and legitimacy (C02, C03) from the current context.
+
+    Recomputed every month, so a timeline that changes regulation,
+    deprivation, IT, ambition or stakeholder involvement takes effect.
+    """
+    world[S.COMPLEXITY] = _clip01(
+        p[P.COMPLEXITY_PARTNERS] * np.log(n) / np.log(100.0)
+        + p[P.COMPLEXITY_SIZE] * world[S.MEAN_LOG_SIZE] / 4.0
+        + p[P.COMPLEXITY_CROSS_SECTOR] * world[S.CROSS_SECTOR]
+        + p[P.COMPLEXITY_REGULATION] * (1.0 - p[P.REGULATORY_FAVOURABILITY])
+        + p[P.COMPLEXITY_DEPRIVATION] * p[P.DEPRIVATION]
+        + p[P.COMPLEXITY_AMBITION] * p[P.AMBITION]
+        - p[P.COMPLEXITY_IT] * p[P.IT_INTEROPERABILITY]
+    )
+    world[S.LEGITIMACY] = _clip01(
+        p[P.LEGITIMACY_BASE]
+        - p[P.LEGITIMACY_MANDATE] * p[P.MANDATED]
+        + p[P.LEGITIMACY_STAKEHOLDERS] * p[P.STAKEHOLDER_INVOLVEMENT]
+        + p[P.FORM_REPUTATION]
+    )
+
+
+@njit(cache=True)
 def init_state(org, pair, culture, kind, sector, world, p, rng,
                size_given, x_given, y_given, kind_table, sector_culture):
     """Month 0 from the context (THEORY §5 step 1; C01-C08, C17, C34).
@@ -183,8 +207,7 @@ def init_state(org, pair, culture, kind, sector, world, p, rng,
     for i in range(n):
         org[S.POWER, i] /= max_weight  # C17: power from size, largest partner = 1
 
-    # C07: task complexity from partners, size, sector mix, regulation,
-    # deprivation and ambition, less IT interoperability.
+    # C07, C34: the static ingredients of complexity (sector mix, mean size).
     cross = 0.0
     log_size = 0.0
     for i in range(n):
@@ -192,23 +215,9 @@ def init_state(org, pair, culture, kind, sector, world, p, rng,
         for j in range(n):
             if sector[i] != sector[j]:
                 cross += 1.0
-    cross /= max(1.0, n * (n - 1.0))
-    world[S.COMPLEXITY] = _clip01(
-        p[P.COMPLEXITY_PARTNERS] * np.log(n) / np.log(100.0)
-        + p[P.COMPLEXITY_SIZE] * (log_size / n) / 4.0
-        + p[P.COMPLEXITY_CROSS_SECTOR] * cross
-        + p[P.COMPLEXITY_REGULATION] * (1.0 - p[P.REGULATORY_FAVOURABILITY])
-        + p[P.COMPLEXITY_DEPRIVATION] * p[P.DEPRIVATION]
-        + p[P.COMPLEXITY_AMBITION] * p[P.AMBITION]
-        - p[P.COMPLEXITY_IT] * p[P.IT_INTEROPERABILITY]
-    )
-    # C02, C03: legitimacy falls under a mandate, rises with involvement.
-    world[S.LEGITIMACY] = _clip01(
-        p[P.LEGITIMACY_BASE]
-        - p[P.LEGITIMACY_MANDATE] * p[P.MANDATED]
-        + p[P.LEGITIMACY_STAKEHOLDERS] * p[P.STAKEHOLDER_INVOLVEMENT]
-        + p[P.FORM_REPUTATION]
-    )
+    world[S.CROSS_SECTOR] = cross / max(1.0, n * (n - 1.0))
+    world[S.MEAN_LOG_SIZE] = log_size / n
+    update_context(world, p, n)
 
     base_trust = (
         p[P.TRUST_BASE]
@@ -262,6 +271,7 @@ def step(org, pair, culture, kind, sector, world, p, rng, timeline):
 
     # --- 2. shocks and timeline ----------------------------------------------
     apply_timeline(p, timeline, month)
+    update_context(world, p, n)
     cut = np.zeros(n)
     for i in range(n):  # C27: funding withdrawn is a capacity cut
         level = funded_level(p, org[S.CAPACITY_OFFSET, i])

@@ -344,6 +344,18 @@ INTEGER_KEYS = frozenset(
     }
 )
 
+#: Context that acts only when the partnership forms (month 0): a timeline
+#: cannot change it (the loader says so rather than ignoring the change).
+MONTH_ZERO_ONLY = frozenset(
+    {
+        "context.history_of_competition",
+        "context.prior_success",
+        "context.footprint_km",
+        "context.champions",
+        "context.accountability",
+    }
+)
+
 PARAM_BY_KEY: dict[str, Param] = {p.key: p for p in PARAMS}
 N_PARAMS = len(PARAMS)
 DEFAULTS = np.array([p.default for p in PARAMS], dtype=np.float64)

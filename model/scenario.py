@@ -459,6 +459,11 @@ def _timeline(source: str, events: Any, steps: int) -> list[tuple[int, dict[str,
                     f"{where}: unknown context key {name!r}; valid keys are " + ", ".join(valid)
                 )
             param = valid[name]
+            if param.key in P.MONTH_ZERO_ONLY:
+                raise ScenarioError(
+                    f"{where}: {name} acts only when the partnership forms (month 0) and "
+                    "cannot change in a timeline"
+                )
             resolved[param.key] = _number(where, param.key, value, param.lo, param.hi, False)
         out.append((month, resolved))
     return out

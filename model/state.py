@@ -56,6 +56,8 @@ PAIR_FIELDS: tuple[str, ...] = (
 )
 WORLD_FIELDS: tuple[str, ...] = (
     "month",
+    "cross_sector",  # share of cross-sector pairs, static (C07, C34)
+    "mean_log_size",  # mean log10 headcount, static (C07)
     "complexity",  # task complexity (C07)
     "legitimacy",  # perceived legitimacy (C02, C03)
     "strain",  # turbulence pulling organisations inward (C50)
