@@ -14,7 +14,7 @@ from numba import njit, prange
 from agents.kinds import KIND_NAMES, SECTOR_CULTURE, kind_table
 from model import kernel
 from model import state as S
-from model.regimes import MATURITY, REGIMES, classify, maturity
+from model.regimes import MATURITY, REGIMES, maturity, summarise
 from model.rng import replicate_seeds, stream_state
 from model.scenario import Scenario
 
@@ -96,32 +96,24 @@ def summary_frame(scenario: Scenario, metrics: np.ndarray, seeds: np.ndarray,
                   first_replicate: int = 0) -> pd.DataFrame:
     """One row per replicate (CONTRACT: summary.parquet), with every scenario parameter."""
     p = scenario.packed()
-    n = scenario.n_organisations
-    rows = []
+    rows = np.zeros((metrics.shape[0], S.N_SUMMARY))
     for r in range(metrics.shape[0]):
-        m = metrics[r]
-        code, months = classify(m[:, S.M_MEAN_BEHAVIOUR], m[:, S.M_OUTPUT],
-                                m[:, S.M_ACTIVE_MEMBERS], float(n), p)
-        last = m[-1]
-        rows.append({
-            "replicate": first_replicate + r,
-            "seed": int(seeds[r]),
-            "regime": REGIMES[code],
-            "time_to_synergy": float(months) if months >= 0 else np.nan,
-            "final_mean_trust": last[S.M_MEAN_TRUST],
-            "final_mean_faith": last[S.M_MEAN_FAITH],
-            "final_mean_behaviour": last[S.M_MEAN_BEHAVIOUR],
-            "final_mean_capacity": last[S.M_MEAN_CAPACITY],
-            "final_mean_confidence": last[S.M_MEAN_CONFIDENCE],
-            "cumulative_output": last[S.M_CUMULATIVE_OUTPUT],
-            "exits": int(n - last[S.M_ACTIVE_MEMBERS]),
-            "conflicts": int(m[:, S.M_CONFLICTS].sum()),
-            "conflicts_resolved": int(m[:, S.M_CONFLICTS_RESOLVED].sum()),
-            "shocks": int(m[:, S.M_SHOCKS].sum()),
-        })
-    frame = pd.DataFrame(rows)
-    frame["time_to_synergy"] = frame["time_to_synergy"].astype("Float64")
-    settings = pd.DataFrame({k: [v] * len(frame) for k, v in scenario.flat().items()})
+        summarise(metrics[r], float(scenario.n_organisations), p, rows[r])
+    return summary_table(rows, seeds, scenario.flat(), first_replicate)
+
+
+def summary_table(rows: np.ndarray, seeds: np.ndarray, settings: dict,
+                  first_replicate: int = 0) -> pd.DataFrame:
+    """Summary rows (`state.SUMMARY` columns) as the tidy summary table."""
+    frame = pd.DataFrame(rows, columns=list(S.SUMMARY))
+    frame["regime"] = np.array(REGIMES, dtype=object)[frame["regime"].to_numpy(np.int64)]
+    tts = frame["time_to_synergy"]
+    frame["time_to_synergy"] = tts.where(tts >= 0).astype("Float64")
+    for col in ("exits", "conflicts", "conflicts_resolved", "shocks"):
+        frame[col] = frame[col].astype(np.int64)
+    frame.insert(0, "seed", np.asarray(seeds, np.int64))
+    frame.insert(0, "replicate", np.arange(first_replicate, first_replicate + len(frame)))
+    settings = pd.DataFrame({k: [v] * len(frame) for k, v in settings.items()})
     return pd.concat([frame, settings], axis=1)
 
 

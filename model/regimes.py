@@ -11,6 +11,7 @@ import numpy as np
 from numba import njit
 
 from model import params as P
+from model import state as S
 
 REGIMES: tuple[str, ...] = ("inertia", "synergy", "dissolution")
 INERTIA, SYNERGY, DISSOLUTION = 0, 1, 2
@@ -53,6 +54,31 @@ def classify(mean_behaviour, output, active_members, n_organisations, p):
     while first > 0 and mean_behaviour[first - 1] >= p[P.SYNERGY_BEHAVIOUR]:
         first -= 1
     return SYNERGY, first
+
+
+@njit(cache=True)
+def summarise(metrics, n_organisations, p, out):
+    """Reduce one run's time series `[T+1, N_METRICS]` to its summary row `out`.
+
+    The row follows `state.SUMMARY`: regime code and time to synergy from
+    `classify`, final means, cumulative output, exits, and totals of
+    conflicts raised and resolved and of shocks.
+    """
+    last = metrics.shape[0] - 1
+    code, months = classify(metrics[:, S.M_MEAN_BEHAVIOUR], metrics[:, S.M_OUTPUT],
+                            metrics[:, S.M_ACTIVE_MEMBERS], n_organisations, p)
+    out[S.Y_REGIME] = code
+    out[S.Y_TIME_TO_SYNERGY] = months
+    out[S.Y_FINAL_MEAN_TRUST] = metrics[last, S.M_MEAN_TRUST]
+    out[S.Y_FINAL_MEAN_FAITH] = metrics[last, S.M_MEAN_FAITH]
+    out[S.Y_FINAL_MEAN_BEHAVIOUR] = metrics[last, S.M_MEAN_BEHAVIOUR]
+    out[S.Y_FINAL_MEAN_CAPACITY] = metrics[last, S.M_MEAN_CAPACITY]
+    out[S.Y_FINAL_MEAN_CONFIDENCE] = metrics[last, S.M_MEAN_CONFIDENCE]
+    out[S.Y_CUMULATIVE_OUTPUT] = metrics[last, S.M_CUMULATIVE_OUTPUT]
+    out[S.Y_EXITS] = n_organisations - metrics[last, S.M_ACTIVE_MEMBERS]
+    out[S.Y_CONFLICTS] = metrics[:, S.M_CONFLICTS].sum()
+    out[S.Y_CONFLICTS_RESOLVED] = metrics[:, S.M_CONFLICTS_RESOLVED].sum()
+    out[S.Y_SHOCKS] = metrics[:, S.M_SHOCKS].sum()
 
 
 def maturity(trust_in_others, faith, p: np.ndarray):

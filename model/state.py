@@ -90,6 +90,22 @@ METRICS: tuple[str, ...] = (
     "exits",
     "active_members",
 )
+#: Per-run reduction of a trajectory (summary.parquet), computed by
+#: `regimes.summarise` inside the kernels so sweeps need not keep trajectories.
+SUMMARY: tuple[str, ...] = (
+    "regime",  # code into regimes.REGIMES
+    "time_to_synergy",  # months, or -1 when the run did not end in synergy
+    "final_mean_trust",
+    "final_mean_faith",
+    "final_mean_behaviour",
+    "final_mean_capacity",
+    "final_mean_confidence",
+    "cumulative_output",
+    "exits",
+    "conflicts",
+    "conflicts_resolved",
+    "shocks",
+)
 #: Per-organisation record written to `organisations.parquet`.
 ORG_RECORD: tuple[str, ...] = (
     "trust_in_others",
@@ -109,11 +125,13 @@ def _generate_indices() -> None:
         globals()["M_" + name.upper()] = i
     for i, name in enumerate(ORG_RECORD):
         globals()["R_" + name.upper()] = i
+    for i, name in enumerate(SUMMARY):
+        globals()["Y_" + name.upper()] = i
 
 
 _generate_indices()
 N_ORG, N_PAIR, N_WORLD = len(ORG_FIELDS), len(PAIR_FIELDS), len(WORLD_FIELDS)
-N_METRICS, N_ORG_RECORD = len(METRICS), len(ORG_RECORD)
+N_METRICS, N_ORG_RECORD, N_SUMMARY = len(METRICS), len(ORG_RECORD), len(SUMMARY)
 
 
 @dataclass
