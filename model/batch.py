@@ -60,6 +60,30 @@ def simulate_many(kind, size_given, x_given, y_given, kinds, sector_culture, par
                             timeline, rng, steps, metrics[r], organisations[r])
 
 
+@njit(parallel=True, cache=True)
+def simulate_summaries(kind, size_given, x_given, y_given, kinds, sector_culture, params,
+                       timeline, rngs, steps, stride, summaries, coarse):
+    """Many runs reduced in the kernel: each run keeps only its summary row.
+
+    Run r has its own parameter row `params[r]` (a sweep point) and stream
+    `rngs[r]`. `summaries[r]` receives `state.SUMMARY`; when `stride > 0`,
+    `coarse[r]` receives the time series at months 0, stride, 2*stride, ...
+    Memory is bounded by the number of runs in the call, not by `steps`.
+    """
+    n = float(kind.shape[0])
+    empty = np.zeros((0, kind.shape[0], S.N_ORG_RECORD))
+    for r in prange(rngs.shape[0]):
+        p = params[r].copy()
+        rng = rngs[r].copy()
+        metrics = np.zeros((steps + 1, S.N_METRICS))
+        simulate(kind, size_given, x_given, y_given, kinds, sector_culture, p, timeline, rng,
+                 steps, metrics, empty)
+        summarise(metrics, n, params[r], summaries[r])
+        if stride > 0:
+            for k in range(coarse.shape[1]):
+                coarse[r, k] = metrics[k * stride]
+
+
 def run_arrays(scenario: Scenario, seeds: np.ndarray, steps: int | None = None,
                agents: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Raw arrays of a batch: metrics `[R, T+1, M]`, organisations `[R, T+1, N, K]`
