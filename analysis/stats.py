@@ -1,0 +1,35 @@
+"""Small statistics shared by the CLI, sweeps and validation."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+REGIME_ORDER = ("synergy", "inertia", "dissolution")
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (95% for z = 1.96).
+
+    Returns (nan, nan) when n is 0.
+    """
+    if n <= 0:
+        return math.nan, math.nan
+    p = successes / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def regime_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Count, share and 95% Wilson interval of each regime in a summary table."""
+    n = len(summary)
+    rows = []
+    for regime in REGIME_ORDER:
+        count = int((summary["regime"] == regime).sum())
+        lo, hi = wilson_interval(count, n)
+        rows.append({"regime": regime, "count": count, "share": count / n if n else math.nan,
+                     "ci_low": lo, "ci_high": hi})
+    return pd.DataFrame(rows)

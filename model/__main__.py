@@ -1,0 +1,5 @@
+"""`python -m model` is the `icsabm` command."""
+
+from model.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,241 @@
+"""The `icsabm` command line (CONTRACT.md: Command line).
+
+Bad input never ends in a traceback: it gets one line on standard error,
+``icsabm: error: ...``, exit status 2, and nothing is left in the output
+folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+EXIT_BAD_INPUT = 2
+
+
+class CLIError(Exception):
+    """Bad input found by the CLI itself; the message is one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse's usage goes too)
+        self.exit(EXIT_BAD_INPUT, f"icsabm: error: {message}\n")
+
+
+def _positive(name: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} {text!r} is not a whole number") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{name} {text!r} must be at least 1")
+        return value
+
+    return parse
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seed {text!r} is not a whole number") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"seed {text!r} must be in [0, 2^63)")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="icsabm", description="Agent-based model of collaboration between "
+                     "the partner organisations of an Integrated Care System.")
+    from model import __version__
+
+    parser.add_argument("--version", action="version", version=f"icsabm {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("scenarios", help="list the bundled scenarios")
+
+    run = sub.add_parser("run", help="run replicates of one scenario and write a run folder")
+    run.add_argument("scenario", help="bundled scenario name or path to a TOML file")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a scenario key (dotted, e.g. context.funding=0.6); repeatable")
+    run.add_argument("--steps", type=_positive("--steps"), help="months to run")
+    run.add_argument("--replicates", type=_positive("--replicates"), default=20)
+    run.add_argument("--seed", type=_seed, default=0, help="master seed (default 0)")
+    run.add_argument("--replicate-seed", type=_seed, metavar="SEED",
+                     help="run exactly one replicate with this replicate seed (as recorded in "
+                          "the seed column of a run or sweep), e.g. to reproduce one sweep run")
+    run.add_argument("--out", help="output folder (default runs/<scenario>-<UTC timestamp>)")
+    run.add_argument("--agents", action="store_true",
+                     help="also write organisations.parquet (one row per organisation and month)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    sweep = sub.add_parser("sweep", help="run a parameter sweep and write a sweep folder")
+    sweep.add_argument("sweep_file", help="sweep TOML file, or a bundled sweep name")
+    sweep.add_argument("--out", help="sweep folder (default runs/<sweep>-<UTC timestamp>)")
+    sweep.add_argument("--scheduler", metavar="ADDRESS",
+                       help="local:N for a local Dask cluster of N workers, or tcp://host:port; "
+                            "absent: in-process numba on all cores")
+    sweep.add_argument("--resume", action="store_true",
+                       help="finish an interrupted sweep (its folder from --out, or the newest "
+                            "unfinished runs/<sweep>-* folder)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    from model.scenario import bundled_scenarios, load_scenario
+
+    rows = []
+    for name in bundled_scenarios():
+        scenario = load_scenario(name)
+        rows.append((name, f"{scenario.regime}, {scenario.n_organisations} orgs",
+                     scenario.description))
+    width = max(len(r[0]) for r in rows)
+    kind_width = max(len(r[1]) for r in rows)
+    for name, kind, description in rows:
+        print(f"{name:<{width}}  {kind:<{kind_width}}  {description}")
+    return 0
+
+
+def _out_folder(out: str | None, name: str) -> Path:
+    if out is None:
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        return Path("runs") / f"{name}-{stamp}"
+    return Path(out)
+
+
+def _manifest(scenario, args, seeds, wall: float, started: str) -> dict:
+    import mesa
+    import numba
+    import numpy
+
+    from model import __version__
+    from model.provenance import git_commit
+
+    return {
+        "kind": "run",
+        "icsabm_version": __version__,
+        "git_commit": git_commit(),
+        "scenario": scenario.to_dict(),
+        "scenario_digest": scenario.digest(),
+        "master_seed": args.seed if args.replicate_seed is None else None,
+        "replicate_seed": args.replicate_seed,
+        "seed_rule": "replicate r has seed SeedSequence(master_seed, spawn_key=(0, r)) -> "
+                     "model.rng.replicate_seeds",
+        "seeds": [int(s) for s in seeds],
+        "replicates": len(seeds),
+        "steps": scenario.steps,
+        "numba_threads": numba.get_num_threads(),
+        "wall_time_s": round(wall, 3),
+        "started_utc": started,
+        "argv": sys.argv,
+        "versions": {"python": platform.python_version(), "numba": numba.__version__,
+                     "numpy": numpy.__version__, "mesa": mesa.__version__},
+    }
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import numba
+    import numpy as np
+    import pandas as pd
+    from tqdm import tqdm
+
+    from analysis.stats import regime_table
+    from model.batch import organisations_frame, run_arrays, summary_frame, timeseries_frame
+    from model.rng import replicate_seeds
+    from model.scenario import load_scenario, parse_overrides
+
+    scenario = load_scenario(args.scenario, overrides=parse_overrides(args.overrides),
+                             steps=args.steps)
+    if args.replicate_seed is not None:
+        seeds = np.array([args.replicate_seed], dtype=np.int64)
+    else:
+        seeds = replicate_seeds(args.seed, args.replicates)
+    folder = _out_folder(args.out, scenario.name)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise CLIError(f"--out {folder}: already exists and is not empty")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    try:
+        started = dt.datetime.now(dt.UTC).isoformat()
+        start = time.perf_counter()
+        chunk = max(4, 2 * numba.get_num_threads())
+        series, summaries, organisations = [], [], []
+        with tqdm(total=len(seeds), unit="replicate", desc=scenario.name, file=sys.stderr,
+                  disable=args.quiet or None) as bar:
+            for first in range(0, len(seeds), chunk):
+                part = seeds[first:first + chunk]
+                metrics, orgs, sizes = run_arrays(scenario, part, agents=args.agents)
+                series.append(timeseries_frame(metrics, part, first))
+                summaries.append(summary_frame(scenario, metrics, part, first))
+                if args.agents:
+                    organisations.append(organisations_frame(scenario, orgs, sizes, first))
+                bar.update(len(part))
+        summary = pd.concat(summaries, ignore_index=True)
+        pd.concat(series, ignore_index=True).to_parquet(tmp / "timeseries.parquet", index=False)
+        summary.to_parquet(tmp / "summary.parquet", index=False)
+        if args.agents:
+            pd.concat(organisations, ignore_index=True).to_parquet(
+                tmp / "organisations.parquet", index=False)
+        manifest = _manifest(scenario, args, seeds, time.perf_counter() - start, started)
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        if folder.exists():
+            folder.rmdir()  # empty (checked above)
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+    table = regime_table(summary)
+    print(f"{scenario.name}: {len(seeds)} replicates x {scenario.steps} months "
+          f"({manifest['wall_time_s']:.1f} s)")
+    print(f"{'regime':<12} {'count':>5} {'share':>6}  95% interval")
+    for row in table.itertuples():
+        interval = f"[{row.ci_low:.2f}, {row.ci_high:.2f}]" if row.count or len(summary) else ""
+        print(f"{row.regime:<12} {row.count:>5} {row.share:>6.2f}  {interval}")
+    tts = summary["time_to_synergy"].astype(float)
+    if tts.notna().any():
+        print(f"median months to synergy: {tts.median():.0f}")
+    print(f"written to {folder}")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from model.sweep_command import sweep_command
+
+    return sweep_command(args.sweep_file, args.out, args.scheduler, args.resume, args.quiet)
+
+
+COMMANDS = {"scenarios": cmd_scenarios, "run": cmd_run, "sweep": cmd_sweep}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `icsabm` console script."""
+    from model.scenario import ScenarioError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (ScenarioError, CLIError) as exc:
+        print(f"icsabm: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("icsabm: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"icsabm: error:{where}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

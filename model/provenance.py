@@ -1,0 +1,22 @@
+"""Provenance for manifests: the git commit of the code that ran, where known."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+_REPO = Path(__file__).resolve().parent.parent
+
+
+def git_commit() -> str | None:
+    """The commit of the icsabm checkout (with `-dirty` if it has local changes), or None."""
+    try:
+        head = subprocess.run(["git", "-C", str(_REPO), "rev-parse", "HEAD"],
+                              capture_output=True, text=True, timeout=10, check=True)
+        status = subprocess.run(["git", "-C", str(_REPO), "status", "--porcelain",
+                                 "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = head.stdout.strip()
+    return f"{commit}-dirty" if status.stdout.strip() else commit

@@ -1,0 +1,253 @@
+"""Running a sweep: chunks of runs through the in-kernel reduction, in process or on Dask.
+
+A sweep's runs are enumerated point by point, replicate by replicate; run
+(point p, replicate r) has seed `replicate_seeds(sweep.seed, R, point=p)[r]`,
+so it can be reproduced alone (`icsabm run BASE --set ... --replicate-seed S`).
+Runs are grouped into chunks of at most `sweep.chunk` runs that share one
+roster (so one kernel call serves them). Each finished chunk is written as
+`summary/part-NNNNN.parquet` through a temporary file and an atomic rename:
+a part either exists whole or not at all, which is what `--resume` relies on.
+The engine (in-process numba or a Dask cluster) only computes chunks; the
+driver alone writes files, so a lost worker never leaves a partial file and
+its chunk is simply computed again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from agents.kinds import SECTOR_CULTURE, kind_table
+from model import state as S
+from model.regimes import REGIMES
+from model.rng import replicate_seeds, stream_state
+from model.sweep_file import Sweep, axis_column
+
+PARTS = "summary"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A contiguous slice of runs that share one roster: the unit of work and resume."""
+
+    index: int
+    points: np.ndarray  # point index of each run
+    replicates: np.ndarray  # replicate index of each run
+    seeds: np.ndarray
+
+
+def plan_chunks(sweep: Sweep) -> list[Chunk]:
+    """Split the sweep's runs into chunks of at most `sweep.chunk` runs with one roster."""
+    chunks: list[Chunk] = []
+    points: list[int] = []
+    reps: list[int] = []
+    seeds: list[int] = []
+    signature = None
+
+    def close() -> None:
+        if points:
+            chunks.append(Chunk(len(chunks), np.array(points), np.array(reps),
+                                np.array(seeds, dtype=np.int64)))
+            points.clear()
+            reps.clear()
+            seeds.clear()
+
+    for p, scenario in enumerate(sweep.scenarios):
+        roster = scenario.roster
+        sig = (roster.kinds.tobytes(), roster.size.tobytes(), roster.x_km.tobytes(),
+               roster.y_km.tobytes(), scenario.timeline_array().tobytes())
+        if sig != signature:
+            close()
+            signature = sig
+        for r, seed in enumerate(replicate_seeds(sweep.seed, sweep.replicates, point=p)):
+            points.append(p)
+            reps.append(r)
+            seeds.append(int(seed))
+            if len(points) >= sweep.chunk:
+                close()
+    close()
+    return chunks
+
+
+def chunk_task(sweep: Sweep, chunk: Chunk) -> dict:
+    """The plain arrays a worker needs for one chunk (picklable, no Python objects)."""
+    first = sweep.scenarios[int(chunk.points[0])]
+    roster = first.roster
+    return {
+        "index": chunk.index,
+        "kind": roster.kinds, "size": roster.size, "x": roster.x_km, "y": roster.y_km,
+        "params": np.stack([sweep.scenarios[int(p)].packed() for p in chunk.points]),
+        "timeline": first.timeline_array(),
+        "seeds": chunk.seeds,
+        "steps": sweep.steps,
+        "stride": sweep.stride,
+    }
+
+
+def compute_chunk(task: dict) -> dict:
+    """Run one chunk with the jitted batch kernel; returns summary rows (and coarse rows)."""
+    from model.batch import simulate_summaries
+
+    n = len(task["seeds"])
+    rngs = np.stack([stream_state(s) for s in task["seeds"]])
+    summaries = np.zeros((n, S.N_SUMMARY))
+    stride = int(task["stride"])
+    rows = task["steps"] // stride + 1 if stride > 0 else 0
+    coarse = np.zeros((n, rows, S.N_METRICS))
+    simulate_summaries(task["kind"], task["size"], task["x"], task["y"], kind_table(),
+                       SECTOR_CULTURE, task["params"], task["timeline"], rngs, task["steps"],
+                       stride, summaries, coarse)
+    return {"index": task["index"], "summaries": summaries, "coarse": coarse}
+
+
+def chunk_frame(sweep: Sweep, chunk: Chunk, result: dict) -> pd.DataFrame:
+    """The tidy rows of one finished chunk: run ids, axis values and summary columns."""
+    from model.batch import summary_table
+
+    frame = summary_table(result["summaries"], chunk.seeds, {})
+    frame.insert(0, "point", chunk.points.astype(np.int64))
+    frame["replicate"] = chunk.replicates.astype(np.int64)
+    for key in sweep.axis_keys:
+        frame[axis_column(key)] = [sweep.points[int(p)].get(key) for p in chunk.points]
+    coarse = result["coarse"]
+    if coarse.shape[1]:
+        for k in range(coarse.shape[1]):
+            month = k * sweep.stride
+            for name in ("mean_trust", "mean_faith", "mean_behaviour", "output"):
+                frame[f"{name}@{month}"] = coarse[:, k, S.METRICS.index(name)]
+    return frame
+
+
+def part_path(folder: Path, index: int) -> Path:
+    return folder / PARTS / f"part-{index:05d}.parquet"
+
+
+def done_chunks(folder: Path) -> set[int]:
+    """Chunks whose part file is complete (temporary files are never counted)."""
+    parts = folder / PARTS
+    if not parts.is_dir():
+        return set()
+    return {int(p.stem.split("-")[1]) for p in parts.glob("part-*.parquet")}
+
+
+def write_part(folder: Path, index: int, frame: pd.DataFrame) -> None:
+    """Write a part atomically: a temporary file, fsync, then rename into place."""
+    target = part_path(folder, index)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    frame.to_parquet(tmp, index=False)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+
+
+def run_in_process(tasks: Iterable[dict]) -> Iterable[dict]:
+    for task in tasks:
+        yield compute_chunk(task)
+
+
+def run_sweep(sweep: Sweep, folder: Path, engine: Callable[[list[dict]], Iterable[dict]],
+              progress: Callable[[int], None] | None = None) -> int:
+    """Compute every chunk not yet on disk and write its part. Returns runs computed."""
+    (folder / PARTS).mkdir(parents=True, exist_ok=True)
+    for stale in (folder / PARTS).glob(".part-*.tmp"):
+        stale.unlink(missing_ok=True)
+    chunks = plan_chunks(sweep)
+    done = done_chunks(folder)
+    pending = {c.index: c for c in chunks if c.index not in done}
+    computed = 0
+    for result in engine([chunk_task(sweep, c) for c in pending.values()]):
+        chunk = pending[result["index"]]
+        write_part(folder, chunk.index, chunk_frame(sweep, chunk, result))
+        computed += len(chunk.seeds)
+        if progress is not None:
+            progress(len(chunk.seeds))
+    return computed
+
+
+def read_summary(folder: Path) -> pd.DataFrame:
+    """All finished parts of a sweep folder, ordered by point and replicate."""
+    parts = sorted((folder / PARTS).glob("part-*.parquet"))
+    if not parts:
+        return pd.DataFrame()
+    frame = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    return frame.sort_values(["point", "replicate"], kind="stable").reset_index(drop=True)
+
+
+def phase_table(sweep: Sweep, summary: pd.DataFrame) -> pd.DataFrame:
+    """Per point: runs, share of each regime with 95% Wilson interval, median months to synergy."""
+    from analysis.stats import wilson_interval
+
+    rows = []
+    for point, group in summary.groupby("point", sort=True):
+        row: dict = {"point": int(point), "runs": len(group)}
+        row.update({axis_column(k): v for k, v in sweep.points[int(point)].items()})
+        for regime in REGIMES:
+            count = int((group["regime"] == regime).sum())
+            lo, hi = wilson_interval(count, len(group))
+            row[f"{regime}_share"] = count / len(group)
+            row[f"{regime}_ci_low"] = lo
+            row[f"{regime}_ci_high"] = hi
+        tts = group["time_to_synergy"].astype(float)
+        row["median_time_to_synergy"] = float(tts.median()) if tts.notna().any() else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+SOBOL_OUTCOMES = ("synergy", "final_mean_trust", "final_mean_faith", "final_mean_behaviour",
+                  "cumulative_output")
+
+
+def sobol_table(sweep: Sweep, summary: pd.DataFrame) -> pd.DataFrame:
+    """First-order and total Sobol indices with 95% intervals for each outcome (SALib).
+
+    Each point's outcome is its mean over replicates (the synergy outcome is
+    the share of replicates ending in synergy).
+    """
+    from SALib.analyze import sobol
+
+    per_point = summary.assign(synergy=(summary["regime"] == "synergy").astype(float))
+    means = per_point.groupby("point", sort=True)[list(SOBOL_OUTCOMES)].mean()
+    rows = []
+    for outcome in SOBOL_OUTCOMES:
+        y = means[outcome].to_numpy(float)
+        if np.allclose(y, y[0]):
+            indices = {k: np.zeros(sweep.sobol_problem["num_vars"])
+                       for k in ("S1", "S1_conf", "ST", "ST_conf")}
+        else:
+            indices = sobol.analyze(sweep.sobol_problem, y, calc_second_order=False,
+                                    seed=sweep.seed)
+        for i, name in enumerate(sweep.sobol_problem["names"]):
+            rows.append({"outcome": outcome, "parameter": name,
+                         "S1": float(indices["S1"][i]), "S1_conf": float(indices["S1_conf"][i]),
+                         "ST": float(indices["ST"][i]), "ST_conf": float(indices["ST_conf"][i])})
+    return pd.DataFrame(rows)
+
+
+def write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+def finish(sweep: Sweep, folder: Path) -> pd.DataFrame:
+    """Write the phase table (and Sobol indices) once every run is present."""
+    summary = read_summary(folder)
+    if len(summary) != sweep.n_runs or summary.duplicated(["point", "replicate"]).any():
+        raise RuntimeError(f"sweep folder {folder} holds {len(summary)} runs, expected "
+                           f"{sweep.n_runs}")
+    phase = phase_table(sweep, summary)
+    phase.to_parquet(folder / "phase.parquet", index=False)
+    if sweep.design == "sobol":
+        sobol_table(sweep, summary).to_parquet(folder / "sobol.parquet", index=False)
+    return phase
+
+
+def elapsed_since(start: float) -> float:
+    return round(time.perf_counter() - start, 3)

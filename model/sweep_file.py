@@ -1,0 +1,338 @@
+"""Sweep files (TOML): a base scenario, the axes to vary, the design, replicates, seed.
+
+```toml
+[sweep]
+name = "phase_trust_formalisation"
+description = "..."
+scenario = "ics_mandated_supported"   # bundled name or path (relative to this file)
+design = "grid"                       # grid | lhs | sobol | points
+replicates = 20
+steps = 60                            # optional: the scenario's own otherwise
+seed = 0
+samples = 64                          # lhs: points; sobol: base samples N (a power of 2)
+stride = 0                            # months between rows of the coarse time series; 0 = off
+chunk = 2000                          # runs per chunk (the unit of progress and resume)
+set = { "context.quick_wins" = 0.5 }  # fixed overrides of the base scenario
+
+[axes]                                # grid: values, or start/stop/num
+"context.formalisation" = [0.1, 0.3, 0.5, 0.8]
+"context.history_of_competition" = { start = 0.0, stop = 1.0, num = 11 }
+regime = ["mandated", "voluntary"]
+# several keys moving together: a table with keys and rows
+# initial_trust = { keys = ["context.history_of_competition", "context.prior_success"],
+#                   rows = [[0.9, 0.0], [0.5, 0.4], [0.1, 0.8]] }
+# lhs / sobol: ranges
+# "context.funding" = { low = 0.1, high = 0.9 }
+
+[[points]]                            # design = "points": explicit override tables
+"context.funding" = 0.2
+```
+
+Validation is as strict as for scenarios: unknown keys, wrong types and
+values out of range give one line naming the key, the value and what is
+allowed, before anything is written. Every point is resolved to a validated
+`Scenario` up front.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model import params as P
+from model.scenario import Scenario, ScenarioError, load_scenario
+
+DESIGNS = ("grid", "lhs", "sobol", "points")
+SWEEP_KEYS = ("name", "description", "scenario", "design", "replicates", "steps", "seed",
+              "samples", "stride", "chunk", "set")
+MAX_RUNS = 100_000_000
+
+
+@dataclass
+class Sweep:
+    """A validated sweep: the resolved scenario of every point and how to run it."""
+
+    name: str
+    description: str
+    base: str
+    design: str
+    replicates: int
+    steps: int
+    seed: int
+    stride: int
+    chunk: int
+    fixed: dict[str, Any]
+    axes: dict[str, Any]
+    points: list[dict[str, Any]]
+    scenarios: list[Scenario] = field(repr=False)
+    sobol_problem: dict | None = None
+    path: str | None = None
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.points) * self.replicates
+
+    @property
+    def axis_keys(self) -> list[str]:
+        """Dotted keys that vary between points, in a stable order."""
+        seen: dict[str, None] = {}
+        for point in self.points:
+            for key in point:
+                seen.setdefault(key)
+        return list(seen)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "description": self.description, "scenario": self.base,
+            "design": self.design, "replicates": self.replicates, "steps": self.steps,
+            "seed": self.seed, "stride": self.stride, "chunk": self.chunk, "set": self.fixed,
+            "axes": self.axes, "points": self.points, "sobol_problem": self.sobol_problem,
+            "scenario_digests": [s.digest() for s in self.scenarios],
+        }
+
+    def digest(self) -> str:
+        """SHA-256 of what the sweep runs (not of the file's text)."""
+        data = self.to_dict()
+        data.pop("description")
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def axis_column(key: str) -> str:
+    """Column name of an axis key in sweep tables (`regime` -> `scenario.regime`, as in
+    summary.parquet, so it never collides with the `regime` outcome)."""
+    return f"scenario.{key}" if "." not in key else key
+
+
+def _err(source: str, message: str) -> ScenarioError:
+    return ScenarioError(f"{source}: {message}")
+
+
+def _int(source: str, key: str, value: Any, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise _err(source, f"sweep.{key} = {value!r}; allowed: a whole number in [{lo}, {hi}]")
+    return value
+
+
+def _check_key(source: str, key: str) -> None:
+    """A sweepable dotted key: regime, form, organisations.<kind>, context.*, constants.*."""
+    if key in ("regime", "form"):
+        return
+    group = key.split(".", 1)[0]
+    if group == "organisations":
+        from agents.kinds import KIND_NAMES
+
+        if key.split(".", 1)[1] in KIND_NAMES:
+            return
+    elif key in P.PARAM_BY_KEY and group in ("context", "constants"):
+        return
+    raise _err(source, f"unknown axis key {key!r}; axes vary regime, form, "
+                       "organisations.<kind>, context.<name> or constants.<name>")
+
+
+def _grid_axis(source: str, name: str, spec: Any) -> tuple[list[str], list[tuple]]:
+    if isinstance(spec, list):
+        _check_key(source, name)
+        if not spec:
+            raise _err(source, f"axis {name!r} has no values")
+        return [name], [(v,) for v in spec]
+    if isinstance(spec, dict) and set(spec) == {"start", "stop", "num"}:
+        _check_key(source, name)
+        num = spec["num"]
+        if isinstance(num, bool) or not isinstance(num, int) or not 1 <= num <= 10_000:
+            raise _err(source, f"axis {name!r}: num = {num!r}; allowed: a whole number in "
+                               "[1, 10000]")
+        for k in ("start", "stop"):
+            if isinstance(spec[k], bool) or not isinstance(spec[k], int | float):
+                raise _err(source, f"axis {name!r}: {k} = {spec[k]!r} is not a number")
+        values = np.linspace(float(spec["start"]), float(spec["stop"]), num)
+        return [name], [(round(float(v), 12),) for v in values]
+    if isinstance(spec, dict) and set(spec) == {"keys", "rows"}:
+        keys, rows = spec["keys"], spec["rows"]
+        if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
+            raise _err(source, f"axis {name!r}: keys must be a list of dotted keys")
+        for key in keys:
+            _check_key(source, key)
+        if not isinstance(rows, list) or not rows or not all(
+            isinstance(r, list) and len(r) == len(keys) for r in rows
+        ):
+            raise _err(source, f"axis {name!r}: rows must be a list of lists of {len(keys)} "
+                               "values")
+        return keys, [tuple(r) for r in rows]
+    raise _err(source, f"axis {name!r} = {spec!r}; expected a list of values, "
+                       "{{start, stop, num}} or {{keys, rows}}")
+
+
+def _range_axis(source: str, name: str, spec: Any) -> tuple[float, float]:
+    _check_key(source, name)
+    if name not in P.PARAM_BY_KEY:
+        raise _err(source, f"axis {name!r}: lhs and sobol designs vary context.* or "
+                           "constants.* numbers only")
+    param = P.PARAM_BY_KEY[name]
+    if not isinstance(spec, dict) or set(spec) != {"low", "high"}:
+        raise _err(source, f"axis {name!r} = {spec!r}; expected {{low, high}}")
+    lo, hi = spec["low"], spec["high"]
+    for v in (lo, hi):
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise _err(source, f"axis {name!r}: {v!r} is not a number")
+    if not param.lo <= lo < hi <= param.hi:
+        raise _err(source, f"axis {name!r}: low = {lo!r}, high = {hi!r}; allowed: "
+                           f"{param.lo:g} <= low < high <= {param.hi:g}")
+    return float(lo), float(hi)
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Load and validate a sweep file; every point's scenario is resolved.
+
+    Raises:
+        ScenarioError: one line naming the file, key and allowed values.
+    """
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        from model.scenario import SCENARIO_DIR
+
+        bundled = SCENARIO_DIR / f"{path}.toml"
+        if path.suffix != ".toml" and bundled.is_file():
+            path, source = bundled, str(bundled)
+        else:
+            raise ScenarioError(f"sweep file {source!r} does not exist")
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise _err(source, f"malformed TOML: {exc}") from None
+    except OSError as exc:
+        raise _err(source, f"cannot read: {exc.strerror}") from None
+    for key in raw:
+        if key not in ("sweep", "axes", "points"):
+            raise _err(source, f"unknown top-level key {key!r}; valid keys are sweep, axes, "
+                               "points")
+    head = raw.get("sweep")
+    if not isinstance(head, dict):
+        raise _err(source, "missing [sweep] table")
+    for key in head:
+        if key not in SWEEP_KEYS:
+            raise _err(source, f"unknown key sweep.{key}; valid keys are {', '.join(SWEEP_KEYS)}")
+    if "scenario" not in head:
+        raise _err(source, "missing key sweep.scenario (the base scenario)")
+    design = head.get("design", "grid")
+    if design not in DESIGNS:
+        raise _err(source, f"sweep.design = {design!r} is not one of {', '.join(DESIGNS)}")
+    name = head.get("name", path.stem)
+    description = head.get("description", "")
+    for key, value in (("name", name), ("description", description),
+                       ("scenario", head["scenario"])):
+        if not isinstance(value, str):
+            raise _err(source, f"sweep.{key} = {value!r} is not a string")
+    replicates = _int(source, "replicates", head.get("replicates", 20), 1, 1_000_000)
+    seed = _int(source, "seed", head.get("seed", 0), 0, 2**63 - 1)
+    stride = _int(source, "stride", head.get("stride", 0), 0, 1200)
+    chunk = _int(source, "chunk", head.get("chunk", 2000), 1, 10_000_000)
+    fixed = head.get("set", {})
+    if not isinstance(fixed, dict):
+        raise _err(source, f"sweep.set = {fixed!r} must be a table of dotted keys")
+    base = head["scenario"]
+    base_path = path.parent / base
+    if base.endswith(".toml") and base_path.is_file():
+        base = str(base_path)
+    try:
+        base_scenario = load_scenario(base, overrides=fixed, steps=head.get("steps"))
+    except ScenarioError as exc:
+        raise _err(source, f"base scenario: {exc}") from None
+    steps = base_scenario.steps
+
+    axes = raw.get("axes", {})
+    if not isinstance(axes, dict):
+        raise _err(source, "[axes] must be a table")
+    sobol_problem = None
+    if design == "grid":
+        if not axes:
+            raise _err(source, "a grid design needs at least one axis in [axes]")
+        grids = [_grid_axis(source, n, spec) for n, spec in axes.items()]
+        points = []
+        for combo in itertools.product(*[rows for _, rows in grids]):
+            point: dict[str, Any] = {}
+            for (keys, _), row in zip(grids, combo, strict=True):
+                point.update(zip(keys, row, strict=True))
+            points.append(point)
+    elif design == "points":
+        listed = raw.get("points")
+        if not isinstance(listed, list) or not listed or not all(
+            isinstance(p, dict) for p in listed
+        ):
+            raise _err(source, "a points design needs [[points]] tables of dotted keys")
+        if axes:
+            raise _err(source, "a points design takes [[points]], not [axes]")
+        for point in listed:
+            for key in point:
+                _check_key(source, key)
+        points = [dict(p) for p in listed]
+    else:
+        if not axes:
+            raise _err(source, f"a {design} design needs ranges in [axes]")
+        bounds = {n: _range_axis(source, n, spec) for n, spec in axes.items()}
+        samples = _int(source, "samples", head.get("samples", 64), 2, 10_000_000)
+        names = list(bounds)
+        if design == "lhs":
+            unit = _latin_hypercube(samples, len(names), seed)
+        else:
+            if samples & (samples - 1):
+                raise _err(source, f"sweep.samples = {samples}; a sobol design needs a power "
+                                   "of 2")
+            from SALib.sample import sobol as sobol_sample
+
+            sobol_problem = {"num_vars": len(names), "names": names,
+                             "bounds": [list(bounds[n]) for n in names]}
+            matrix = sobol_sample.sample(sobol_problem, samples, calc_second_order=False,
+                                         seed=seed)
+            unit = None
+        if unit is not None:
+            lo = np.array([bounds[n][0] for n in names])
+            hi = np.array([bounds[n][1] for n in names])
+            matrix = lo + unit * (hi - lo)
+        points = []
+        for row in matrix:
+            point = {}
+            for n, v in zip(names, row, strict=True):
+                value = float(v)
+                if n in P.INTEGER_KEYS:
+                    value = float(round(value))
+                point[n] = value
+            points.append(point)
+    if len(points) * replicates > MAX_RUNS:
+        raise _err(source, f"{len(points)} points x {replicates} replicates is more than "
+                           f"{MAX_RUNS} runs")
+    scenarios = []
+    for index, point in enumerate(points):
+        overrides = {**fixed, **point}
+        try:
+            scenarios.append(load_scenario(base, overrides=overrides, steps=steps))
+        except ScenarioError as exc:
+            raise _err(source, f"point {index} ({_describe(point)}): {exc}") from None
+    axes_resolved = json.loads(json.dumps(axes))
+    return Sweep(name=name, description=description, base=head["scenario"], design=design,
+                 replicates=replicates, steps=steps, seed=seed, stride=stride, chunk=chunk,
+                 fixed=dict(fixed), axes=axes_resolved, points=points, scenarios=scenarios,
+                 sobol_problem=sobol_problem, path=source)
+
+
+def _describe(point: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in point.items())
+
+
+def _latin_hypercube(samples: int, dims: int, seed: int) -> np.ndarray:
+    """Latin hypercube on [0, 1)^dims (SALib's latin sampler, seeded)."""
+    from SALib.sample import latin
+
+    problem = {"num_vars": dims, "names": [f"x{i}" for i in range(dims)],
+               "bounds": [[0.0, 1.0]] * dims}
+    return latin.sample(problem, samples, seed=seed)

@@ -1,0 +1,301 @@
+"""Sweeps: validation, designs, determinism across engines, resume, worker loss, phase and Sobol."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model.batch import run_replicates
+from model.rng import replicate_seeds
+from model.scenario import ScenarioError, load_scenario
+from model.sweep import phase_table, plan_chunks, read_summary, run_in_process, run_sweep
+from model.sweep_command import sweep_command
+from model.sweep_file import load_sweep
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str, name: str = "sweep.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+SMALL = """
+[sweep]
+name = "small"
+scenario = "voluntary_alliance"
+design = "grid"
+replicates = 3
+steps = 12
+seed = 7
+chunk = 4
+
+[axes]
+"context.formalisation" = [0.2, 0.8]
+regime = ["mandated", "voluntary"]
+"""
+
+
+@pytest.mark.parametrize("body, fragment", [
+    ("[sweep]\nscenario = 'voluntary_alliance'\nbogus = 1\n[axes]\n'context.funding' = [0.1]",
+     "unknown key sweep.bogus"),
+    ("[sweep]\nscenario = 'nope'\n[axes]\n'context.funding' = [0.1]", "unknown scenario"),
+    ("[sweep]\nscenario = 'voluntary_alliance'\n[axes]\n'context.nope' = [0.1]",
+     "unknown axis key"),
+    ("[sweep]\nscenario = 'voluntary_alliance'\n[axes]\n'context.funding' = [0.1, 7.0]",
+     "out of range"),
+    ("[sweep]\nscenario = 'voluntary_alliance'\n[axes]\n'context.funding' = ['x']",
+     "is not a number"),
+    ("[sweep]\nscenario = 'voluntary_alliance'\ndesign = 'magic'\n[axes]\n"
+     "'context.funding' = [0.1]", "sweep.design"),
+    ("[sweep]\nscenario = 'voluntary_alliance'\ndesign = 'sobol'\nsamples = 3\n[axes]\n"
+     "'context.funding' = { low = 0.1, high = 0.5 }", "power of 2"),
+    ("[sweep]\nscenario = 'voluntary_alliance'\ndesign = 'lhs'\n[axes]\n"
+     "'context.funding' = { low = 0.5, high = 0.1 }", "low < high"),
+    ("[sweep]\nscenario = 'voluntary_alliance'\nreplicates = 0\n[axes]\n'context.funding' = [0.1]",
+     "sweep.replicates"),
+    ("[sweep]\nscenario = 'voluntary_alliance'\n[axes]\n", "needs at least one axis"),
+    ("[sweep\nscenario = 1", "malformed TOML"),
+    ("[axes]\n'context.funding' = [0.1]", "missing [sweep]"),
+])
+def test_bad_sweep_files_are_one_clear_line(tmp_path, body, fragment):
+    path = write(tmp_path, body)
+    with pytest.raises(ScenarioError) as err:
+        load_sweep(path)
+    message = str(err.value)
+    assert fragment in message and "\n" not in message
+
+
+def test_bad_sweep_file_via_cli_exits_2_and_writes_nothing(tmp_path):
+    path = write(tmp_path, "[sweep]\nscenario = 'voluntary_alliance'\n[axes]\n'context.x' = [1]")
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "model", "sweep", str(path), "--out", str(out)],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "context.x" in proc.stderr
+    assert not out.exists()
+
+
+def test_designs_resolve_points(tmp_path):
+    grid = load_sweep(write(tmp_path, SMALL))
+    assert len(grid.points) == 4 and grid.n_runs == 12
+    linked = load_sweep(write(tmp_path, """
+        [sweep]
+        scenario = "ics_mandated"
+        [axes]
+        pair = { keys = ["organisations.pcn", "organisations.vcse"], rows = [[2, 1], [8, 4]] }
+        "context.funding" = { start = 0.0, stop = 1.0, num = 3 }
+        """, "linked.toml"))
+    assert [p["organisations.pcn"] for p in linked.points] == [2, 2, 2, 8, 8, 8]
+    assert linked.scenarios[3].roster.counts["vcse"] == 4
+    lhs = load_sweep(write(tmp_path, """
+        [sweep]
+        scenario = "voluntary_alliance"
+        design = "lhs"
+        samples = 10
+        [axes]
+        "context.funding" = { low = 0.2, high = 0.4 }
+        """, "lhs.toml"))
+    values = sorted(p["context.funding"] for p in lhs.points)
+    assert len(values) == 10 and 0.2 <= values[0] and values[-1] <= 0.4
+    # one value per tenth of the range: a Latin hypercube
+    assert sorted(int((v - 0.2) / 0.02) for v in values) == list(range(10))
+    points = load_sweep(write(tmp_path, """
+        [sweep]
+        scenario = "voluntary_alliance"
+        design = "points"
+        [[points]]
+        "context.funding" = 0.1
+        [[points]]
+        regime = "mandated"
+        """, "points.toml"))
+    assert points.scenarios[1].regime == "mandated"
+
+
+def test_chunks_cover_every_run_once_and_respect_rosters(tmp_path):
+    sweep = load_sweep(write(tmp_path, """
+        [sweep]
+        scenario = "ics_mandated"
+        replicates = 5
+        chunk = 3
+        [axes]
+        "organisations.pcn" = [2, 4]
+        "context.funding" = [0.1, 0.9]
+        """))
+    chunks = plan_chunks(sweep)
+    runs = [(int(p), int(r)) for c in chunks for p, r in zip(c.points, c.replicates, strict=True)]
+    assert sorted(runs) == [(p, r) for p in range(4) for r in range(5)]
+    for chunk in chunks:
+        assert len({sweep.scenarios[int(p)].n_organisations for p in chunk.points}) == 1
+
+
+def test_sweep_run_equals_run_replicates_of_its_point(tmp_path):
+    sweep = load_sweep(write(tmp_path, SMALL))
+    run_sweep(sweep, tmp_path / "out", run_in_process)
+    summary = read_summary(tmp_path / "out")
+    assert len(summary) == sweep.n_runs and not summary.duplicated(["point", "replicate"]).any()
+    point = 3
+    seeds = replicate_seeds(sweep.seed, sweep.replicates, point=point)
+    rows = summary[summary.point == point]
+    assert rows["seed"].tolist() == seeds.tolist()
+    ts = run_replicates(sweep.scenarios[point], replicates=sweep.replicates, seed=0)
+    # reproduce each run alone from its own seed, as `icsabm run --replicate-seed` does
+    from model.batch import run_arrays, summary_frame
+
+    metrics, _, _ = run_arrays(sweep.scenarios[point], seeds)
+    alone = summary_frame(sweep.scenarios[point], metrics, seeds)
+    np.testing.assert_array_equal(rows["final_mean_trust"].to_numpy(),
+                                  alone["final_mean_trust"].to_numpy())
+    assert rows["regime"].tolist() == alone["regime"].tolist()
+    assert len(ts)  # the plain path still runs for the same scenario
+
+
+def test_in_process_and_local_dask_are_identical(tmp_path):
+    path = write(tmp_path, SMALL)
+    for name, scheduler in (("a", None), ("b", "local:2")):
+        sweep_command(str(path), str(tmp_path / name), scheduler, resume=False, quiet=True)
+    a, b = read_summary(tmp_path / "a"), read_summary(tmp_path / "b")
+    pd.testing.assert_frame_equal(a, b)
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert manifest["complete"] and manifest["workers"] == 2
+    assert (tmp_path / "a" / "phase.parquet").is_file()
+
+
+SLOW = """
+[sweep]
+name = "killme"
+scenario = "ics_mandated"
+design = "grid"
+replicates = 40
+steps = 60
+seed = 3
+chunk = 40
+
+[axes]
+"context.formalisation" = { start = 0.0, stop = 1.0, num = 30 }
+"""
+
+
+def _parts(folder: Path) -> int:
+    return len(list((folder / "summary").glob("part-*.parquet")))
+
+
+def test_resume_after_kill_equals_uninterrupted(tmp_path):
+    path = write(tmp_path, SLOW)
+    killed = tmp_path / "killed"
+    env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "model", "sweep", str(path), "--out",
+                             str(killed), "--quiet"], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 240
+    while _parts(killed) < 3 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the sweep finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = _parts(killed)
+    assert 0 < done < 30
+    assert not json.loads((killed / "manifest.json").read_text())["complete"]
+    sweep_command(str(path), str(killed), None, resume=True, quiet=True)
+    sweep_command(str(path), str(tmp_path / "whole"), None, resume=False, quiet=True)
+    resumed, whole = read_summary(killed), read_summary(tmp_path / "whole")
+    assert not resumed.duplicated(["point", "replicate"]).any()
+    pd.testing.assert_frame_equal(resumed, whole)
+    assert json.loads((killed / "manifest.json").read_text())["complete"]
+
+
+def test_resume_refuses_a_different_sweep(tmp_path):
+    path = write(tmp_path, SMALL)
+    sweep_command(str(path), str(tmp_path / "a"), None, resume=False, quiet=True)
+    other = write(tmp_path, SMALL.replace("seed = 7", "seed = 8"), "other.toml")
+    with pytest.raises(ScenarioError, match="different sweep"):
+        sweep_command(str(other), str(tmp_path / "a"), None, resume=True, quiet=True)
+
+
+def test_lost_dask_worker_is_recovered(tmp_path):
+    """A worker killed mid-sweep: its chunk is recomputed; nothing lost or duplicated."""
+    from dask.distributed import Client, LocalCluster
+
+    path = write(tmp_path, SLOW.replace("num = 30", "num = 16"))
+    reference = tmp_path / "reference"
+    sweep_command(str(path), str(reference), None, resume=False, quiet=True)
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address=None, env={"NUMBA_NUM_THREADS": "1"})
+    client = Client(cluster)
+    try:
+        pids = list(client.run(os.getpid).values())
+        out = tmp_path / "dask"
+        import threading
+
+        def kill_one() -> None:
+            deadline = time.time() + 120
+            while _parts(out) < 2 and time.time() < deadline:
+                time.sleep(0.02)
+            os.kill(pids[0], signal.SIGKILL)
+
+        killer = threading.Thread(target=kill_one)
+        killer.start()
+        sweep_command(str(path), str(out), cluster.scheduler_address, resume=False, quiet=True)
+        killer.join()
+        assert _parts(out) == 16
+        pd.testing.assert_frame_equal(read_summary(out), read_summary(reference))
+    finally:
+        client.close()
+        cluster.close()
+
+
+def test_phase_table_has_wilson_intervals(tmp_path):
+    sweep = load_sweep(write(tmp_path, SMALL))
+    run_sweep(sweep, tmp_path / "out", run_in_process)
+    phase = phase_table(sweep, read_summary(tmp_path / "out"))
+    assert len(phase) == 4
+    shares = phase[["synergy_share", "inertia_share", "dissolution_share"]].sum(axis=1)
+    np.testing.assert_allclose(shares, 1.0)
+    assert (phase["synergy_ci_low"] <= phase["synergy_share"]).all()
+    assert (phase["synergy_share"] <= phase["synergy_ci_high"]).all()
+    assert {"context.formalisation", "scenario.regime", "runs"} <= set(phase.columns)
+
+
+def test_sobol_indices_know_an_ignored_parameter(tmp_path):
+    """With no turbulence (rate 0), turbulence_size cannot matter: its total index is ~0,
+    while formalisation (C11) drives behaviour."""
+    path = write(tmp_path, """
+        [sweep]
+        name = "sobol_small"
+        scenario = "ics_mandated_supported"
+        design = "sobol"
+        samples = 32
+        replicates = 2
+        steps = 36
+        seed = 1
+        set = { "context.turbulence_rate" = 0.0 }
+        [axes]
+        "context.formalisation" = { low = 0.1, high = 0.9 }
+        "context.turbulence_size" = { low = 0.0, high = 1.0 }
+        """)
+    sweep_command(str(path), str(tmp_path / "out"), None, resume=False, quiet=True)
+    sobol = pd.read_parquet(tmp_path / "out" / "sobol.parquet")
+    behaviour = sobol[sobol.outcome == "final_mean_behaviour"].set_index("parameter")
+    assert abs(behaviour.loc["context.turbulence_size", "ST"]) < 0.02
+    assert behaviour.loc["context.formalisation", "ST"] > 0.5
+    assert {"S1", "S1_conf", "ST", "ST_conf"} <= set(sobol.columns)
+
+
+def test_bundled_sweeps_load():
+    for name in ("phase_trust_formalisation", "phase_partners_support", "sobol_ics"):
+        sweep = load_sweep(ROOT / "scenarios" / f"{name}.toml")
+        assert sweep.n_runs > 0
+        assert load_scenario(sweep.base)  # its base scenario is bundled
