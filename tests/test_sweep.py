@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.batch import run_replicates
 from model.rng import replicate_seeds
 from model.scenario import ScenarioError, load_scenario
 from model.sweep import phase_table, plan_chunks, read_summary, run_in_process, run_sweep
@@ -150,7 +149,6 @@ def test_sweep_run_equals_run_replicates_of_its_point(tmp_path):
     seeds = replicate_seeds(sweep.seed, sweep.replicates, point=point)
     rows = summary[summary.point == point]
     assert rows["seed"].tolist() == seeds.tolist()
-    ts = run_replicates(sweep.scenarios[point], replicates=sweep.replicates, seed=0)
     # reproduce each run alone from its own seed, as `icsabm run --replicate-seed` does
     from model.batch import run_arrays, summary_frame
 
@@ -159,7 +157,6 @@ def test_sweep_run_equals_run_replicates_of_its_point(tmp_path):
     np.testing.assert_array_equal(rows["final_mean_trust"].to_numpy(),
                                   alone["final_mean_trust"].to_numpy())
     assert rows["regime"].tolist() == alone["regime"].tolist()
-    assert len(ts)  # the plain path still runs for the same scenario
 
 
 def test_in_process_and_local_dask_are_identical(tmp_path):
@@ -240,16 +237,20 @@ def test_lost_dask_worker_is_recovered(tmp_path):
         out = tmp_path / "dask"
         import threading
 
+        parts_at_kill = []
+
         def kill_one() -> None:
             deadline = time.time() + 120
             while _parts(out) < 2 and time.time() < deadline:
-                time.sleep(0.02)
+                time.sleep(0.01)
             os.kill(pids[0], signal.SIGKILL)
+            parts_at_kill.append(_parts(out))
 
         killer = threading.Thread(target=kill_one)
         killer.start()
         sweep_command(str(path), str(out), cluster.scheduler_address, resume=False, quiet=True)
         killer.join()
+        assert parts_at_kill and parts_at_kill[0] < 16, "the worker died after the sweep ended"
         assert _parts(out) == 16
         pd.testing.assert_frame_equal(read_summary(out), read_summary(reference))
     finally:
@@ -271,14 +272,15 @@ def test_phase_table_has_wilson_intervals(tmp_path):
 
 def test_sobol_indices_know_an_ignored_parameter(tmp_path):
     """With no turbulence (rate 0), turbulence_size cannot matter: its total index is ~0,
-    while formalisation (C11) drives behaviour."""
+    while formalisation (C11) drives behaviour. (Each point has its own seeds, so run noise
+    gives the ignored parameter a small positive index; 8 replicates per point keep it small.)"""
     path = write(tmp_path, """
         [sweep]
         name = "sobol_small"
         scenario = "ics_mandated_supported"
         design = "sobol"
-        samples = 32
-        replicates = 2
+        samples = 64
+        replicates = 8
         steps = 36
         seed = 1
         set = { "context.turbulence_rate" = 0.0 }
@@ -289,7 +291,7 @@ def test_sobol_indices_know_an_ignored_parameter(tmp_path):
     sweep_command(str(path), str(tmp_path / "out"), None, resume=False, quiet=True)
     sobol = pd.read_parquet(tmp_path / "out" / "sobol.parquet")
     behaviour = sobol[sobol.outcome == "final_mean_behaviour"].set_index("parameter")
-    assert abs(behaviour.loc["context.turbulence_size", "ST"]) < 0.02
+    assert abs(behaviour.loc["context.turbulence_size", "ST"]) < 0.03
     assert behaviour.loc["context.formalisation", "ST"] > 0.5
     assert {"S1", "S1_conf", "ST", "ST_conf"} <= set(sobol.columns)
 
@@ -299,3 +301,20 @@ def test_bundled_sweeps_load():
         sweep = load_sweep(ROOT / "scenarios" / f"{name}.toml")
         assert sweep.n_runs > 0
         assert load_scenario(sweep.base)  # its base scenario is bundled
+
+
+def test_any_sweep_run_is_reproduced_alone_by_icsabm_run(tmp_path):
+    from model.cli import main
+
+    path = write(tmp_path, SMALL)
+    sweep_command(str(path), str(tmp_path / "sweep"), None, resume=False, quiet=True)
+    summary = read_summary(tmp_path / "sweep")
+    row = summary[(summary.point == 2) & (summary.replicate == 1)].iloc[0]
+    sets = [f"--set=context.formalisation={row['context.formalisation']}",
+            f"--set=regime={row['scenario.regime']}"]
+    assert main(["run", "voluntary_alliance", *sets, "--steps", "12", "--replicate-seed",
+                 str(row["seed"]), "--out", str(tmp_path / "alone"), "--quiet"]) == 0
+    alone = pd.read_parquet(tmp_path / "alone" / "summary.parquet").iloc[0]
+    assert alone["seed"] == row["seed"]
+    for column in ("regime", "final_mean_trust", "final_mean_faith", "cumulative_output"):
+        assert alone[column] == row[column], column
