@@ -16,6 +16,7 @@ from mesa.discrete_space import FixedAgent
 
 from agents.kinds import KIND_NAMES, KINDS, SECTORS
 from model import state as S
+from model.kernel import mean_trust
 from model.regimes import MATURITY, maturity
 
 if TYPE_CHECKING:
@@ -89,24 +90,17 @@ class Organisation(FixedAgent):
         """This organisation's trust in `other` (directed)."""
         return float(self.model.state.pair[S.TRUST, self.index, other.index])
 
-    def _mean_trust(self, axis: int) -> float:
-        st = self.model.state
-        others = st.org[S.ACTIVE] == 1.0
-        others[self.index] = False
-        if not others.any():
-            return 0.0
-        row = st.pair[S.TRUST, self.index] if axis == 0 else st.pair[S.TRUST, :, self.index]
-        return float(row[others].mean())
-
     @property
     def trust_in_others(self) -> float:
         """Mean trust in the other active members."""
-        return self._mean_trust(0)
+        st = self.model.state
+        return float(mean_trust(st.org, st.pair, self.index)[0])
 
     @property
     def trusted_by_others(self) -> float:
         """Mean trust the other active members have in this one."""
-        return self._mean_trust(1)
+        st = self.model.state
+        return float(mean_trust(st.org, st.pair, self.index)[1])
 
     @property
     def maturity(self) -> str:

@@ -433,13 +433,7 @@ def step(org, pair, culture, kind, sector, world, p, rng, timeline):
     for i in range(n):
         if active[i] == 0.0:
             continue
-        sum_t = 0.0
-        count = 0
-        for j in range(n):
-            if j != i and active[j] == 1.0:
-                sum_t += trust[i, j]
-                count += 1
-        trust_in_others = sum_t / count if count > 0 else 0.0
+        trust_in_others = mean_trust(org, pair, i)[0]
         spend = behaviour[i] * (
             p[P.BEHAVIOUR_COST]  # C28: collaboration costs capacity first
             + p[P.TRANSACTION_COST] * (1.0 - trust_in_others)  # C43: falls as trust rises
@@ -576,21 +570,27 @@ def measure(org, pair, world, out):
 
 
 @njit(cache=True)
+def mean_trust(org, pair, i):
+    """(i's mean trust in the other active members, their mean trust in i)."""
+    n = org.shape[1]
+    out_sum = 0.0
+    in_sum = 0.0
+    count = 0
+    for j in range(n):
+        if j != i and org[S.ACTIVE, j] == 1.0:
+            out_sum += pair[S.TRUST, i, j]
+            in_sum += pair[S.TRUST, j, i]
+            count += 1
+    if count == 0:
+        return 0.0, 0.0
+    return out_sum / count, in_sum / count
+
+
+@njit(cache=True)
 def record_organisations(org, pair, out):
     """Write the per-organisation row of `organisations.parquet` (state.ORG_RECORD)."""
-    n = org.shape[1]
-    trust = pair[S.TRUST]
-    for i in range(n):
-        out_sum = 0.0
-        in_sum = 0.0
-        count = 0
-        for j in range(n):
-            if j != i and org[S.ACTIVE, j] == 1.0:
-                out_sum += trust[i, j]
-                in_sum += trust[j, i]
-                count += 1
-        out[i, S.R_TRUST_IN_OTHERS] = out_sum / count if count > 0 else 0.0
-        out[i, S.R_TRUSTED_BY_OTHERS] = in_sum / count if count > 0 else 0.0
+    for i in range(org.shape[1]):
+        out[i, S.R_TRUST_IN_OTHERS], out[i, S.R_TRUSTED_BY_OTHERS] = mean_trust(org, pair, i)
         out[i, S.R_FAITH] = org[S.FAITH, i]
         out[i, S.R_CAPACITY] = org[S.CAPACITY, i]
         out[i, S.R_BEHAVIOUR] = org[S.BEHAVIOUR, i]

@@ -335,7 +335,7 @@ def _validate(raw: dict, source: str, base_dir: Path) -> Scenario:
     roster = _roster(source, _table(source, raw, "organisations"), base_dir)
     context = _group(source, raw, "context")
     constants = _group(source, raw, "constants")
-    timeline = _timeline(source, raw.get("timeline", []), steps)
+    timeline = _timeline(source, raw.get("timeline", []))
     return Scenario(name=name, description=description, regime=regime, form=form, steps=steps,
                     roster=roster, context=context, constants=constants, timeline=timeline,
                     sources=sources, path=None if source == "scenario" else source)
@@ -439,7 +439,7 @@ def read_roster(path: Path) -> Roster:
                   np.array(ys, f), path=where)
 
 
-def _timeline(source: str, events: Any, steps: int) -> list[tuple[int, dict[str, float]]]:
+def _timeline(source: str, events: Any) -> list[tuple[int, dict[str, float]]]:
     if not isinstance(events, list):
         raise ScenarioError(f"{source}: timeline must be an array of tables ([[timeline]])")
     valid = {p.name: p for p in P.PARAMS if p.group == "context"}
@@ -448,7 +448,8 @@ def _timeline(source: str, events: Any, steps: int) -> list[tuple[int, dict[str,
         where = f"{source}: timeline event {number}"
         if not isinstance(event, dict) or set(event) != {"month", "set"}:
             raise ScenarioError(f"{where}: needs exactly the keys month and set")
-        month = int(_number(where, "month", event["month"], 1, steps, True))
+        # an event after the last month is allowed (a shorter --steps) and never happens
+        month = int(_number(where, "month", event["month"], 1, MAX_STEPS, True))
         changes = event["set"]
         if not isinstance(changes, dict) or not changes:
             raise ScenarioError(f"{where}: set must be a non-empty table of context keys")

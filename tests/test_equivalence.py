@@ -1,0 +1,80 @@
+"""The Mesa path and the batch path are one implementation: bit-identical per replicate."""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+import pytest
+
+from model import ICSModel, load_scenario, run_replicates
+from model import state as S
+from model.batch import run_arrays
+from model.rng import replicate_seeds
+
+AGENT_FIELDS = ("trust_in_others", "trusted_by_others", "faith", "capacity", "behaviour",
+                "active")
+
+
+@pytest.mark.parametrize("name, overrides", [
+    ("ics_mandated", {}),
+    ("mandated_buddying", {}),  # a roster CSV
+    ("ics_turbulent", {"context.turbulence_rate": 0.3}),  # shocks and a timeline
+    ("research_collaboration", {"context.history_of_competition": 0.9,
+                                "context.conflict_resolution": 0.0}),  # members exit
+])
+def test_mesa_model_equals_batch_replicate(name, overrides):
+    scenario = load_scenario(name, overrides=overrides, steps=36)
+    seeds = replicate_seeds(4, 3)
+    metrics, organisations, _ = run_arrays(scenario, seeds, agents=True)
+    batch = run_replicates(scenario, replicates=3, seed=4)
+    for r, seed in enumerate(seeds):
+        model = ICSModel(scenario, seed=int(seed))
+        model.run_for(36)
+        mv = model.datacollector.get_model_vars_dataframe()
+        np.testing.assert_array_equal(mv[list(S.METRICS)].to_numpy(float), metrics[r])
+        rows = batch[batch.replicate == r]
+        np.testing.assert_array_equal(rows[list(S.METRICS)].to_numpy(float), metrics[r])
+        assert (rows["seed"] == seed).all()
+        av = model.datacollector.get_agent_vars_dataframe()
+        for k, field in enumerate(AGENT_FIELDS):
+            mesa_values = av[field].to_numpy(float).reshape(37, -1)
+            np.testing.assert_array_equal(mesa_values, organisations[r, :, :, k], err_msg=field)
+    if name == "research_collaboration":
+        assert metrics[:, -1, S.M_ACTIVE_MEMBERS].min() < scenario.n_organisations
+
+
+def test_mesa_batch_run_is_a_real_client():
+    results = mesa.batch_run(ICSModel, parameters={"scenario": "voluntary_alliance",
+                                                   "seed": [1, 2]},
+                             iterations=1, max_steps=100, number_processes=1,
+                             data_collection_period=1, display_progress=False)
+    runs = {row["seed"] for row in results}
+    assert runs == {1, 2}
+    steps = {row["Step"] for row in results}
+    # the model stops itself after the scenario's 60 months (mesa reports steps 0..59)
+    assert max(steps) == 59
+    row = results[-1]
+    assert {"mean_trust", "mean_faith", "output", "faith", "maturity"} <= set(row)
+
+
+def test_agents_are_mesa_agents_over_the_state_rows():
+    model = ICSModel("ics_mandated", seed=3)
+    model.run_for(6)
+    assert len(model.agents) == 29
+    faith = model.agents.agg("faith", np.mean)
+    assert faith == pytest.approx(model.state.org[S.FAITH].mean())
+    pcns = model.agents.select(lambda a: a.kind == "pcn")
+    assert len(pcns) == 12
+    groups = dict(model.agents.groupby("kind").count())
+    assert groups["vcse"] == 8
+    a, b = model.organisations[0], model.organisations[5]
+    assert a.trust_in(b) == model.state.pair[S.TRUST, 0, 5]
+    assert {o.maturity for o in model.organisations} <= {"pathological", "bureaucratic",
+                                                         "generative"}
+    a.faith = 0.9  # a view: writes reach the arrays the kernel steps
+    assert model.state.org[S.FAITH, 0] == 0.9
+    assert len(list(model.network.all_cells)) == 29
+    trust = model.state.pair[S.TRUST]
+    for i, j, data in model.network.G.edges(data=True):
+        assert data["weight"] == pytest.approx(0.5 * (trust[i, j] + trust[j, i]))
+    assert model.organisations[4].cell.coordinate == 4
