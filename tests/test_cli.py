@@ -1,0 +1,186 @@
+"""The command line: smoke runs of every bundled scenario, outputs, and bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from model.cli import main
+from model.scenario import bundled_scenarios
+
+TIMESERIES = ["replicate", "seed", "step", "mean_trust", "mean_faith", "mean_capacity",
+              "mean_behaviour", "mean_confidence", "communication", "conflicts",
+              "conflicts_resolved", "output", "cumulative_output", "active_members"]
+SUMMARY = ["replicate", "seed", "regime", "time_to_synergy", "final_mean_trust",
+           "final_mean_faith", "final_mean_behaviour", "cumulative_output", "exits"]
+ORGANISATIONS = ["replicate", "step", "org", "kind", "size", "trust_in_others",
+                 "trusted_by_others", "faith", "capacity", "behaviour", "active", "maturity"]
+MANIFEST = ["icsabm_version", "git_commit", "scenario", "scenario_digest", "seeds",
+            "numba_threads", "wall_time_s", "master_seed"]
+
+
+def leftovers(parent: Path) -> list[str]:
+    return sorted(p.name for p in parent.iterdir())
+
+
+@pytest.mark.parametrize("name", list(bundled_scenarios()))
+def test_every_bundled_scenario_runs_through_the_cli(tmp_path, name, capsys):
+    out = tmp_path / "run"
+    assert main(["run", name, "--replicates", "2", "--steps", "6", "--out", str(out),
+                 "--agents", "--quiet"]) == 0
+    ts = pd.read_parquet(out / "timeseries.parquet")
+    summary = pd.read_parquet(out / "summary.parquet")
+    orgs = pd.read_parquet(out / "organisations.parquet")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert set(TIMESERIES) <= set(ts.columns) and len(ts) == 2 * 7
+    assert set(SUMMARY) <= set(summary.columns) and len(summary) == 2
+    assert "context.formalisation" in summary.columns and "scenario.regime" in summary.columns
+    assert set(summary["regime"]) <= {"synergy", "inertia", "dissolution"}
+    assert set(ORGANISATIONS) <= set(orgs.columns)
+    assert set(orgs["maturity"]) <= {"pathological", "bureaucratic", "generative"}
+    assert set(MANIFEST) <= set(manifest)
+    assert manifest["scenario"]["name"] == name and len(manifest["seeds"]) == 2
+    assert leftovers(tmp_path) == ["run"]
+    printed = capsys.readouterr().out
+    assert "synergy" in printed and "inertia" in printed and str(out) in printed
+
+
+def test_console_script_and_overrides(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.run(["icsabm", "run", "voluntary_alliance", "--replicates", "3", "--steps",
+                           "12", "--seed", "5", "--set", "context.formalisation=0.8", "--set",
+                           "regime=mandated", "--out", str(out)],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    summary = pd.read_parquet(out / "summary.parquet")
+    assert (summary["context.formalisation"] == 0.8).all()
+    assert (summary["scenario.regime"] == "mandated").all()
+    assert (summary["scenario.steps"] == 12).all()
+
+
+def test_same_command_same_data(tmp_path):
+    for name in ("a", "b"):
+        assert main(["run", "ics_turbulent", "--replicates", "3", "--steps", "24", "--seed", "9",
+                     "--out", str(tmp_path / name), "--quiet"]) == 0
+    for table in ("timeseries", "summary"):
+        a = pd.read_parquet(tmp_path / "a" / f"{table}.parquet")
+        b = pd.read_parquet(tmp_path / "b" / f"{table}.parquet")
+        pd.testing.assert_frame_equal(a, b)
+
+
+def test_scenarios_lists_every_bundled_scenario(capsys):
+    assert main(["scenarios"]) == 0
+    printed = capsys.readouterr().out
+    for name in bundled_scenarios():
+        assert name in printed
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+GOOD = """
+name = "tiny"
+regime = "voluntary"
+form = "alliance"
+steps = 6
+[organisations]
+acute_trust = 2
+"""
+
+
+def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
+    roster_bad_header = write(tmp_path, "bad_header.csv", "nm,kind,size\na,acute_trust,10\n")
+    roster_bad_kind = write(tmp_path, "bad_kind.csv", "name,kind,size\na,hospital,10\nb,pcn,5\n")
+    roster_bad_size = write(tmp_path, "bad_size.csv", "name,kind,size\na,pcn,lots\nb,pcn,5\n")
+    with_roster = 'name = "r"\nregime = "voluntary"\nform = "alliance"\n[organisations]\n'
+    return {
+        "unknown scenario": (["nope_scenario"], "nope_scenario"),
+        "unknown --set key": (["voluntary_alliance", "--set", "context.magic=1"], "context.magic"),
+        "unknown key in file": ([str(write(tmp_path, "k.toml", GOOD + "[context]\nmagic = 1\n"))],
+                                "context.magic"),
+        "unknown top-level key": ([str(write(tmp_path, "t.toml", 'colour = "red"\n' + GOOD))],
+                                  "colour"),
+        "out of range": (["voluntary_alliance", "--set", "context.funding=1.5"],
+                         "context.funding"),
+        "wrong type": (["voluntary_alliance", "--set", "context.funding=high"],
+                       "context.funding"),
+        "wrong regime": (["voluntary_alliance", "--set", "regime=federal"], "regime"),
+        "bad count": ([str(write(tmp_path, "c.toml", GOOD.replace("= 2", "= -1")))],
+                      "organisations.acute_trust"),
+        "malformed TOML": ([str(write(tmp_path, "m.toml", "name = [unclosed\n"))],
+                           "malformed TOML"),
+        "missing file": ([str(tmp_path / "missing.toml")], "missing.toml"),
+        "missing roster": ([str(write(tmp_path, "r1.toml", with_roster + 'roster = "no.csv"\n'))],
+                           "no.csv"),
+        "roster header": ([str(write(tmp_path, "r2.toml",
+                                     with_roster + f'roster = "{roster_bad_header.name}"\n'))],
+                          "header"),
+        "roster kind": ([str(write(tmp_path, "r3.toml",
+                                   with_roster + f'roster = "{roster_bad_kind.name}"\n'))],
+                        "hospital"),
+        "roster size": ([str(write(tmp_path, "r4.toml",
+                                   with_roster + f'roster = "{roster_bad_size.name}"\n'))],
+                        "lots"),
+        "timeline key": ([str(write(tmp_path, "tl.toml", GOOD + "[[timeline]]\nmonth = 2\n"
+                                    "set = { magic = 0.1 }\n"))], "magic"),
+        "bad replicates": (["voluntary_alliance", "--replicates", "0"], "--replicates"),
+        "bad steps": (["voluntary_alliance", "--steps", "x"], "--steps"),
+        "bad seed": (["voluntary_alliance", "--seed", "-3"], "seed"),
+    }
+
+
+CASES = ["unknown scenario", "unknown --set key", "unknown key in file", "unknown top-level key",
+         "out of range", "wrong type", "wrong regime", "bad count", "malformed TOML",
+         "missing file", "missing roster", "roster header", "roster kind", "roster size",
+         "timeline key", "bad replicates", "bad steps", "bad seed"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, case, capsys):
+    cases = bad_inputs(tmp_path)
+    assert sorted(cases) == sorted(CASES)
+    args, fragment = cases[case]
+    parent = tmp_path / "outputs"
+    parent.mkdir()
+    code = None
+    try:
+        code = main(["run", *args, "--out", str(parent / "run"), "--quiet"])
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("icsabm: error:") and fragment in lines[0], lines[0]
+    assert leftovers(parent) == []
+
+
+def test_bad_input_in_a_real_process_has_no_traceback(tmp_path):
+    proc = subprocess.run(["icsabm", "run", "ics_mandated", "--set", "context.funding=2",
+                           "--out", str(tmp_path / "run")], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_existing_output_folder_is_refused(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    assert main(["run", "voluntary_alliance", "--steps", "3", "--out", str(out)]) == 2
+    assert (out / "keep.txt").read_text() == "mine"
+    assert leftovers(tmp_path) == ["run"]
+
+
+def test_python_dash_m_model_works(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "model", "scenarios"], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0 and "ics_mandated" in proc.stdout

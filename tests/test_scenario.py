@@ -1,0 +1,130 @@
+"""Scenario loading: bundled files, overrides, rosters, timelines, digests."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from model import params as P
+from model.scenario import ScenarioError, bundled_scenarios, load_scenario, parse_overrides
+
+THEORY_RANGES = {  # THEORY §7: an English ICS's partners
+    "icb": (0, 1), "acute_trust": (0, 4), "local_authority": (0, 4), "pcn": (0, 40),
+}
+
+
+@pytest.mark.parametrize("name", list(bundled_scenarios()))
+def test_bundled_scenarios_are_documented_and_in_range(name):
+    scenario = load_scenario(name)
+    assert scenario.description and scenario.sources
+    counts = scenario.roster.counts
+    for kind, (lo, hi) in THEORY_RANGES.items():
+        assert lo <= counts[kind] <= hi, (name, kind)
+    packed = scenario.packed()
+    assert packed.shape == (P.N_PARAMS,) and np.isfinite(packed).all()
+
+
+def test_defaults_fill_the_context():
+    scenario = load_scenario({"regime": "voluntary", "form": "network",
+                              "organisations": {"pcn": 3}})
+    assert scenario.context["context.champions"] == P.PARAM_BY_KEY["context.champions"].default
+    assert scenario.steps == 60 and scenario.n_organisations == 3
+
+
+def test_overrides_reach_the_packed_parameters():
+    scenario = load_scenario("ics_mandated", overrides={
+        "context.formalisation": 0.8, "regime": "voluntary", "organisations.pcn": 30,
+        "constants.behaviour_threshold": 0.55, "form": "merger"})
+    packed = scenario.packed()
+    assert packed[P.FORMALISATION] == 0.8
+    assert packed[P.MANDATED] == 0.0 and packed[P.INTEGRATION] == 1.0
+    assert packed[P.BEHAVIOUR_THRESHOLD] == 0.55
+    assert scenario.roster.counts["pcn"] == 30 and scenario.n_organisations == 47
+
+
+def test_parse_overrides_reads_toml_literals():
+    assert parse_overrides(["a=0.5", "b=3", "c=true", "d=word", 'e="quoted"']) == {
+        "a": 0.5, "b": 3, "c": True, "d": "word", "e": "quoted"}
+    with pytest.raises(ScenarioError, match="KEY=VALUE"):
+        parse_overrides(["novalue"])
+
+
+def test_integer_parameters_reject_fractions():
+    with pytest.raises(ScenarioError, match="whole number"):
+        load_scenario("voluntary_alliance", overrides={"constants.patience_months": 2.5})
+    with pytest.raises(ScenarioError, match="whole number"):
+        load_scenario("voluntary_alliance", overrides={"steps": 2.5})
+    with pytest.raises(ScenarioError, match="not a number"):
+        load_scenario("voluntary_alliance", overrides={"context.funding": True})
+
+
+def test_roster_with_and_without_coordinates(tmp_path):
+    (tmp_path / "xy.csv").write_text("name,kind,size,x_km,y_km\nA,acute_trust,5000,1,2\n"
+                                     "B,vcse,20,3,4\n")
+    (tmp_path / "plain.csv").write_text("name,kind,size\nA,acute_trust,5000\nB,pcn,90\n")
+    for name, has_xy in (("xy.csv", True), ("plain.csv", False)):
+        scenario = load_scenario({"regime": "voluntary", "form": "alliance",
+                                  "organisations": {"roster": str(tmp_path / name)}})
+        roster = scenario.roster
+        assert roster.names == ["A", "B"] and roster.size[0] == 5000
+        assert (not math.isnan(roster.x_km[1])) is has_xy
+    with pytest.raises(ScenarioError, match="unique"):
+        (tmp_path / "dup.csv").write_text("name,kind,size\nA,pcn,5\nA,pcn,6\n")
+        load_scenario({"regime": "voluntary", "form": "alliance",
+                       "organisations": {"roster": str(tmp_path / "dup.csv")}})
+
+
+def test_roster_sizes_and_positions_are_used():
+    from model import ICSModel
+
+    model = ICSModel("mandated_buddying", seed=1)
+    assert [o.size for o in model.organisations] == [9500.0, 3200.0]
+    assert (model.organisations[1].x_km, model.organisations[1].y_km) == (40.0, 25.0)
+    assert model.organisations[0].power == 1.0 > model.organisations[1].power
+
+
+def test_timeline_validation():
+    base = {"regime": "voluntary", "form": "alliance", "organisations": {"acute_trust": 2}}
+    ok = load_scenario({**base, "timeline": [{"month": 3, "set": {"funding": 0.1}}]})
+    assert ok.timeline == [(3, {"context.funding": 0.1})]
+    assert ok.timeline_array().tolist() == [[3.0, P.FUNDING, 0.1]]
+    for event, fragment in (({"month": 0, "set": {"funding": 0.1}}, "month"),
+                            ({"month": 3, "set": {"funding": 3.0}}, "out of range"),
+                            ({"month": 3, "set": {}}, "non-empty"),
+                            ({"month": 3}, "exactly the keys"),
+                            ({"month": 3, "set": {"history_of_competition": 0.1}}, "month 0")):
+        with pytest.raises(ScenarioError, match=fragment):
+            load_scenario({**base, "timeline": [event]})
+
+
+def test_timeline_changes_the_run():
+    from model.batch import run_replicates
+
+    cut = load_scenario("ics_mandated_supported", steps=24)
+    plain = run_replicates(cut, replicates=4, seed=1)
+    cut.timeline = [(12, {"context.funding": 0.0})]
+    after = run_replicates(cut, replicates=4, seed=1)
+    before_cut = plain.step <= 11
+    assert plain[before_cut].equals(after[before_cut])
+    assert (after[after.step == 13].mean_capacity.to_numpy()
+            < plain[plain.step == 13].mean_capacity.to_numpy()).all()
+
+
+def test_digest_and_flat_are_stable():
+    a = load_scenario("ics_mandated")
+    b = load_scenario("ics_mandated")
+    assert a.digest() == b.digest()
+    assert load_scenario("ics_mandated", overrides={"context.funding": 0.41}).digest() != a.digest()
+    flat = a.flat()
+    assert flat["scenario.regime"] == "mandated" and flat["organisations.pcn"] == 12
+    assert set(P.keys("context")) <= set(flat) and set(P.keys("constants")) <= set(flat)
+
+
+def test_parameter_table_is_consistent():
+    for param in P.PARAMS:
+        assert param.lo <= param.default <= param.hi, param.key
+        assert param.cmoc and param.source and param.doc and param.unit, param.key
+        for cmoc in param.cmoc.split():
+            assert cmoc[0] == "C" and len(cmoc) == 3, param.key
