@@ -50,7 +50,8 @@ def faith_anchor(p, world, org, i):
 
     Legitimacy (C02 mandate, C03 stakeholders), complexity (C07), capacity
     (C08), clear shared vision (C16), leadership (C18), mistrust of regulators
-    (C06), inspiring ambition (C22) and champions (C25).
+    (C06), ambition (C22: aims inspire most when neither timid nor
+    over-ambitious, an inverted U peaking at 0.5) and champions (C25).
     """
     return _clip01(
         p[P.FAITH_BASE]
@@ -60,7 +61,7 @@ def faith_anchor(p, world, org, i):
         + p[P.FAITH_VISION] * (p[P.SHARED_VISION] - 0.5)
         + p[P.FAITH_LEADERSHIP] * (org[S.LEADERSHIP, i] - 0.5)
         - p[P.FAITH_REGULATOR_MISTRUST] * p[P.REGULATOR_MISTRUST]
-        + p[P.FAITH_AMBITION] * p[P.AMBITION]
+        + p[P.FAITH_AMBITION] * 4.0 * p[P.AMBITION] * (1.0 - p[P.AMBITION])
         + p[P.FAITH_CHAMPION] * org[S.CHAMPION, i]
     )
 
@@ -319,7 +320,6 @@ def step(org, pair, culture, kind, sector, world, p, rng, timeline):
     domination_scale = (1.0 + p[P.POWER_MANDATE_AMPLIFIER] * mandated) * (
         1.0 - p[P.AUTONOMY_PROTECTION] * p[P.AUTONOMY]
     )  # C17 amplified by mandate, C19 protected by autonomy
-    quick = p[P.QUICK_WINS] if month <= p[P.QUICK_WIN_MONTHS] else 0.0  # C21
     success = world[S.REAL_PROGRESS]  # C41: last month's joint progress
     for i in range(n):
         if active[i] == 0.0:
@@ -333,8 +333,7 @@ def step(org, pair, culture, kind, sector, world, p, rng, timeline):
             gain = (
                 p[P.TRUST_FROM_COMMUNICATION] * c * compatible * (1.0 - tension[i, j])  # C13
                 + p[P.TRUST_FROM_LEADERSHIP] * c * org[S.LEADERSHIP, j]  # C18
-                + p[P.TRUST_FROM_SUCCESS] * success  # C41
-                + p[P.TRUST_FROM_QUICK_WINS] * quick  # C21
+                + p[P.TRUST_FROM_SUCCESS] * success  # C41 (quick wins count, C21)
             )
             loss = (
                 p[P.TRUST_LOSS_TENSION] * c * tension[i, j]  # C13: talking amid conflict
@@ -446,16 +445,18 @@ def step(org, pair, culture, kind, sector, world, p, rng, timeline):
         )
 
     # --- 11. perceived progress (C20-C23) ---------------------------------------
-    real = _clip01(np.sqrt(output))  # roughly linear in behaviour (THEORY §5.1)
+    quick = p[P.QUICK_WINS] if month <= p[P.QUICK_WIN_MONTHS] else 0.0  # C21
+    # roughly linear in behaviour (THEORY §5.1); quick wins are real, visible early
+    # results that add to it while they last (C21)
+    real = _clip01(np.sqrt(output) + p[P.QUICK_WIN_SIZE] * quick)
     world[S.REAL_PROGRESS] = real
-    boost = p[P.QUICK_WIN_SIZE] * quick  # C21
     noise_sd = (1.0 - p[P.EVALUATION]) * p[P.PERCEPTION_NOISE]  # C23
     rate = min(1.0, p[P.PROGRESS_RATE] * (1.0 + p[P.EVALUATION_SPEEDUP] * p[P.EVALUATION]))
     for i in range(n):
         z = normal(rng)
         if active[i] == 0.0:
             continue
-        signal = real + boost + noise_sd * z
+        signal = real + noise_sd * z
         org[S.PERCEIVED_PROGRESS, i] = _clip01(
             org[S.PERCEIVED_PROGRESS, i] + rate * (signal - org[S.PERCEIVED_PROGRESS, i])
         )
@@ -547,6 +548,7 @@ def measure(org, pair, world, out):
             if j != i and active[j] == 1.0:
                 out[S.M_MEAN_TRUST] += trust[i, j]
                 out[S.M_COMMUNICATION] += pair[S.COMMUNICATION, i, j]
+                out[S.M_MEAN_CULTURE_DISTANCE] += pair[S.CULTURE_DISTANCE, i, j]
                 pairs += 1.0
     if members > 0.0:
         out[S.M_MEAN_FAITH] /= members
@@ -558,6 +560,7 @@ def measure(org, pair, world, out):
     if pairs > 0.0:
         out[S.M_MEAN_TRUST] /= pairs
         out[S.M_COMMUNICATION] /= pairs
+        out[S.M_MEAN_CULTURE_DISTANCE] /= pairs
     out[S.M_CONFLICTS] = world[S.CONFLICTS]
     out[S.M_CONFLICTS_RESOLVED] = world[S.CONFLICTS_RESOLVED]
     out[S.M_OUTPUT] = world[S.OUTPUT]

@@ -80,6 +80,7 @@ METRICS: tuple[str, ...] = (
     "mean_risk_tolerance",
     "mean_perceived_progress",
     "communication",
+    "mean_culture_distance",
     "conflicts",
     "conflicts_resolved",
     "output",
