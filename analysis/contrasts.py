@@ -1,0 +1,770 @@
+"""Directional tests of the CMOCs of THEORY §3, one table-driven contrast each.
+
+A `Contrast` states one causal claim as an experiment: a scenario, the
+context of a *baseline* arm and of a *changed* arm (dotted overrides, as
+``--set`` takes them), an `Outcome` read from every replicate, and the
+expected direction. `run_contrast` runs both arms on the SAME replicate seeds
+(common random numbers: the kernels draw a fixed budget of random numbers per
+month, so paired replicates share their randomness as far as the schedule
+allows) and judges the claim by
+
+* the median paired difference (changed - baseline) with a bootstrap 95% CI,
+* the Vargha-Delaney A of changed vs baseline, oriented so that A > 0.5
+  points the expected way (0.64 = a "small-to-medium" effect, the default
+  floor; Vargha & Delaney 2000),
+* a one-sided Wilcoxon signed-rank test of the paired differences.
+
+A claim is *supported* when p < `ALPHA` (0.01) and A >= the contrast's floor.
+
+`CONTRASTS` holds exactly one contrast per CMOC id; `SECONDARY` holds the
+extra checks of some CMOCs (the other outcome of a two-outcome claim, the
+falling-behind half of C26); `EMERGENT_MANDATE` and `bistability` are the two
+emergent checks. ``python -m analysis.contrasts`` prints the table.
+
+Where a CMOC is a mechanism with no context lever (C10, C31, C41), the
+contrast knocks the mechanism's constant in or out and says so in `claim`.
+Where the theory is about a time course (C28, C43), the outcome is a
+within-run contrast (`WithinRun`): the two arms are two windows of the same
+runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from agents.kinds import KIND_NAMES
+from analysis.stats import wilson_interval
+from model import params as P
+from model import state as S
+from model.batch import run_arrays, summary_frame
+from model.rng import replicate_seeds
+from model.scenario import Scenario, load_scenario, resolve_path
+
+ALPHA = 0.01
+DEFAULT_A12_FLOOR = 0.64
+DEFAULT_REPLICATES = 100
+BOOTSTRAP_RESAMPLES = 2000
+ROSTER_DIR = Path(__file__).resolve().parent / "rosters"
+
+_METRIC = {name: i for i, name in enumerate(S.METRICS)}
+_RECORD = {name: i for i, name in enumerate(S.ORG_RECORD)}
+
+
+# --------------------------------------------------------------------------- outcomes
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A per-replicate number read from a run's arrays.
+
+    Attributes:
+        metric: a `state.METRICS` column, or (when `org` is set) a
+            `state.ORG_RECORD` field.
+        first, last: the months read (inclusive); one month when equal.
+        reduce: ``"mean"`` or ``"sum"`` over the months.
+        minus: a second METRICS column; the outcome is then the mean (or
+            sum) over the months of ``|metric - minus|``.
+        org: which organisations an ORG_RECORD field is averaged over:
+            ``"smallest"`` or ``"largest"`` (by size, the `count` smallest or
+            largest of each replicate; ties go to the later roster row for
+            ``smallest`` and the earlier one for ``largest``), ``"all"``, or
+            a roster row index.
+        count: how many organisations ``smallest`` / ``largest`` takes.
+    """
+
+    metric: str
+    first: int
+    last: int
+    reduce: str = "mean"
+    minus: str | None = None
+    org: str | int | None = None
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if self.org is None:
+            for name in (self.metric, self.minus):
+                if name is not None and name not in _METRIC:
+                    raise ValueError(f"unknown METRICS column {name!r}")
+        else:
+            if self.metric not in _RECORD:
+                raise ValueError(f"unknown ORG_RECORD field {self.metric!r}")
+            if self.minus is not None:
+                raise ValueError("a gap outcome reads METRICS columns only")
+            if isinstance(self.org, str) and self.org not in ("smallest", "largest", "all"):
+                raise ValueError(f"unknown organisation selection {self.org!r}")
+        if self.reduce not in ("mean", "sum"):
+            raise ValueError(f"reduce must be mean or sum, not {self.reduce!r}")
+        if not 0 <= self.first <= self.last:
+            raise ValueError(f"bad month range {self.first}..{self.last}")
+
+    @property
+    def needs_agents(self) -> bool:
+        return self.org is not None
+
+    @property
+    def last_month(self) -> int:
+        return self.last
+
+    def label(self) -> str:
+        months = f"m{self.first}" if self.first == self.last else f"m{self.first}-{self.last}"
+        name = f"|{self.metric} - {self.minus}|" if self.minus else self.metric
+        if self.org is not None:
+            who = self.org if not isinstance(self.org, str) or self.count == 1 else (
+                f"{self.count} {self.org}")
+            name = f"{name} of {'row ' if isinstance(self.org, int) else ''}{who}"
+        if self.first == self.last:
+            return f"{name} @ {months}"
+        return f"{self.reduce} {name} {months}"
+
+    def values(self, metrics: np.ndarray, organisations: np.ndarray,
+               sizes: np.ndarray) -> np.ndarray:
+        """The outcome of every replicate, float64 `[R]`."""
+        months = slice(self.first, self.last + 1)
+        if self.org is None:
+            series = metrics[:, months, _METRIC[self.metric]]
+            if self.minus is not None:
+                series = np.abs(series - metrics[:, months, _METRIC[self.minus]])
+        else:
+            field_ = organisations[:, months, :, _RECORD[self.metric]]  # [R, T, N]
+            mask = self.selection(sizes)  # [R, N]
+            series = (field_ * mask[:, None, :]).sum(axis=2) / mask.sum(axis=1)[:, None]
+        return series.sum(axis=1) if self.reduce == "sum" else series.mean(axis=1)
+
+    def selection(self, sizes: np.ndarray) -> np.ndarray:
+        """Boolean mask `[R, N]` of the organisations an ORG_RECORD field averages over."""
+        r, n = sizes.shape
+        mask = np.zeros((r, n), dtype=bool)
+        if self.org == "all":
+            mask[:] = True
+        elif isinstance(self.org, int):
+            mask[:, self.org] = True
+        else:
+            rows = np.arange(n)
+            for k in range(r):
+                if self.org == "smallest":  # by size, then later rows first
+                    order = np.lexsort((-rows, sizes[k]))
+                else:  # by size descending, then earlier rows first
+                    order = np.lexsort((rows, -sizes[k]))
+                mask[k, order[: self.count]] = True
+        return mask
+
+
+@dataclass(frozen=True)
+class WithinRun:
+    """A within-run contrast: the baseline arm is `early`, the changed arm `late`,
+    both read from the same runs (a time course, e.g. C28, C43)."""
+
+    early: Outcome
+    late: Outcome
+
+    @property
+    def needs_agents(self) -> bool:
+        return self.early.needs_agents or self.late.needs_agents
+
+    @property
+    def last_month(self) -> int:
+        return max(self.early.last_month, self.late.last_month)
+
+    def label(self) -> str:
+        return f"{self.late.label()} vs {self.early.label()} (same runs)"
+
+
+def at(metric: str, month: int) -> Outcome:
+    """A METRICS column at one month."""
+    return Outcome(metric, month, month)
+
+
+def mean_over(metric: str, first: int, last: int) -> Outcome:
+    """Mean of a METRICS column over months first..last (inclusive)."""
+    return Outcome(metric, first, last, "mean")
+
+
+def sum_over(metric: str, first: int, last: int) -> Outcome:
+    """Sum of a METRICS column over months first..last (inclusive)."""
+    return Outcome(metric, first, last, "sum")
+
+
+def gap_over(metric: str, other: str, first: int, last: int) -> Outcome:
+    """Mean absolute gap |metric - other| over months first..last (inclusive)."""
+    return Outcome(metric, first, last, "mean", minus=other)
+
+
+def org_at(record: str, month: int, org: str | int = "smallest", count: int = 1) -> Outcome:
+    """An ORG_RECORD field at one month, averaged over a selection of organisations."""
+    return Outcome(record, month, month, org=org, count=count)
+
+
+def within(early: Outcome, late: Outcome) -> WithinRun:
+    """Late window (changed arm) vs early window (baseline arm) of the same runs."""
+    return WithinRun(early, late)
+
+
+# --------------------------------------------------------------------------- contrasts
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """One directional test of a CMOC.
+
+    Attributes:
+        cmoc: CMOC id of THEORY §3 ("C04").
+        claim: the expected direction in plain English.
+        scenario: a bundled scenario name, or a dict of parsed TOML contents.
+        baseline: dotted overrides of the baseline arm.
+        changed: dotted overrides of the changed arm: the context change. It
+            has the same keys as `baseline`. The special key ``"timeline"``
+            replaces the scenario's whole ``[[timeline]]`` list.
+        outcome: the per-replicate outcome (`Outcome` or `WithinRun`).
+        direction: +1 when changed > baseline is expected, -1 when changed < baseline.
+        a12_floor: smallest Vargha-Delaney A, in the expected direction, that
+            counts as support.
+        steps: months to run (>= the outcome's last month; 0 = month 0 only).
+        replicates: paired replicates per arm.
+        shared: dotted overrides applied to both arms (the setting).
+    """
+
+    cmoc: str
+    claim: str
+    scenario: str | dict
+    baseline: dict[str, Any]
+    changed: dict[str, Any]
+    outcome: Outcome | WithinRun
+    direction: int
+    a12_floor: float = DEFAULT_A12_FLOOR
+    steps: int = 24
+    replicates: int = DEFAULT_REPLICATES
+    shared: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.direction not in (1, -1):
+            raise ValueError(f"{self.cmoc}: direction must be +1 or -1")
+        if self.steps < self.outcome.last_month:
+            raise ValueError(f"{self.cmoc}: {self.steps} steps do not reach month "
+                             f"{self.outcome.last_month}")
+        if isinstance(self.outcome, WithinRun):
+            if self.baseline != self.changed:
+                raise ValueError(f"{self.cmoc}: a within-run contrast runs one arm")
+        elif set(self.baseline) != set(self.changed) or not self.changed:
+            raise ValueError(f"{self.cmoc}: baseline and changed must set the same keys")
+        if set(self.shared) & set(self.changed):
+            raise ValueError(f"{self.cmoc}: shared and changed overlap")
+        if not 0.5 <= self.a12_floor <= 1.0:
+            raise ValueError(f"{self.cmoc}: a12_floor must be in [0.5, 1]")
+
+    @property
+    def within_run(self) -> bool:
+        return isinstance(self.outcome, WithinRun)
+
+    def overrides(self, arm: str) -> dict[str, Any]:
+        """All overrides of one arm ("baseline" or "changed")."""
+        own = self.baseline if arm == "baseline" else self.changed
+        return {**self.shared, **own}
+
+    def load(self, arm: str) -> Scenario:
+        """The validated scenario of one arm."""
+        return load_arm(self.scenario, self.overrides(arm), self.steps)
+
+
+def _raw_scenario(scenario: str | dict) -> dict:
+    """Parsed TOML contents of a scenario, with a relative roster made absolute."""
+    if isinstance(scenario, dict):
+        return {k: (dict(v) if isinstance(v, dict) else v) for k, v in scenario.items()}
+    path = resolve_path(scenario)
+    with path.open("rb") as fh:
+        raw = tomllib.load(fh)
+    raw.setdefault("name", path.stem)
+    table = raw.get("organisations", {})
+    if isinstance(table, dict) and "roster" in table:
+        roster = Path(table["roster"])
+        if not roster.is_absolute():
+            table["roster"] = str(path.parent / roster)
+    return raw
+
+
+def load_arm(scenario: str | dict, overrides: dict[str, Any], steps: int) -> Scenario:
+    """Load a scenario with dotted overrides; ``"timeline"`` replaces the timeline."""
+    overrides = dict(overrides)
+    if "timeline" in overrides:
+        raw = _raw_scenario(scenario)
+        raw["timeline"] = overrides.pop("timeline")
+        scenario = raw
+    return load_scenario(scenario, overrides=overrides, steps=max(1, steps))
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def vargha_delaney_a(x: np.ndarray, y: np.ndarray) -> float:
+    """Vargha-Delaney A: P(X > Y) + 0.5 P(X = Y) for independent draws of x and y."""
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if len(x) == 0 or len(y) == 0:
+        return math.nan
+    ranks = stats.rankdata(np.concatenate([x, y]))
+    m, n = len(x), len(y)
+    return float((ranks[:m].sum() - m * (m + 1) / 2) / (m * n))
+
+
+def wilcoxon_one_sided(differences: np.ndarray, direction: int) -> float:
+    """One-sided Wilcoxon signed-rank p-value that the differences lean `direction`.
+
+    All-zero differences carry no evidence: p = 1.
+    """
+    d = np.asarray(differences, dtype=float)
+    if len(d) == 0 or np.all(d == 0):
+        return 1.0
+    alternative = "greater" if direction > 0 else "less"
+    return float(stats.wilcoxon(d, alternative=alternative).pvalue)
+
+
+def bootstrap_median_ci(differences: np.ndarray, resamples: int = BOOTSTRAP_RESAMPLES,
+                        seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap CI of the median (fixed-seed numpy Generator)."""
+    d = np.asarray(differences, dtype=float)
+    if len(d) == 0:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    medians = np.median(d[rng.integers(0, len(d), size=(resamples, len(d)))], axis=1)
+    tail = 100 * (1 - level) / 2
+    lo, hi = np.percentile(medians, [tail, 100 - tail])
+    return float(lo), float(hi)
+
+
+@dataclass
+class ContrastResult:
+    """Both arms' outcome vectors and the verdict of one contrast."""
+
+    contrast: Contrast
+    baseline: np.ndarray
+    changed: np.ndarray
+    median_difference: float
+    ci_low: float
+    ci_high: float
+    a12: float
+    p_value: float
+    supported: bool
+    seconds: float = 0.0
+
+    @property
+    def replicates(self) -> int:
+        return len(self.baseline)
+
+    def row(self) -> dict[str, Any]:
+        c = self.contrast
+        return {
+            "cmoc": c.cmoc,
+            "outcome": c.outcome.label(),
+            "direction": "+" if c.direction > 0 else "-",
+            "baseline_mean": float(np.mean(self.baseline)),
+            "changed_mean": float(np.mean(self.changed)),
+            "median_difference": self.median_difference,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "a12": self.a12,
+            "a12_floor": c.a12_floor,
+            "p_value": self.p_value,
+            "replicates": self.replicates,
+            "supported": self.supported,
+        }
+
+    def describe(self) -> str:
+        c = self.contrast
+        arrow = "up" if c.direction > 0 else "down"
+        return (
+            f"{c.cmoc} {'SUPPORTED' if self.supported else 'NOT SUPPORTED'}: {c.claim} "
+            f"[{c.outcome.label()}, expected {arrow}] baseline mean "
+            f"{np.mean(self.baseline):.4g}, changed mean {np.mean(self.changed):.4g}, "
+            f"median paired difference {self.median_difference:+.4g} "
+            f"(95% CI {self.ci_low:+.4g} to {self.ci_high:+.4g}), "
+            f"A12 = {self.a12:.3f} (floor {c.a12_floor}), one-sided Wilcoxon p = "
+            f"{self.p_value:.3g} (alpha {ALPHA}), {self.replicates} paired replicates"
+        )
+
+
+def judge(c: Contrast, baseline: np.ndarray, changed: np.ndarray,
+          seed: int = 0) -> ContrastResult:
+    """The statistics and verdict of a contrast from its two outcome vectors."""
+    baseline = np.asarray(baseline, dtype=float)
+    changed = np.asarray(changed, dtype=float)
+    differences = changed - baseline
+    if c.direction > 0:
+        a12 = vargha_delaney_a(changed, baseline)
+    else:
+        a12 = vargha_delaney_a(baseline, changed)
+    p = wilcoxon_one_sided(differences, c.direction)
+    lo, hi = bootstrap_median_ci(differences, seed=seed)
+    return ContrastResult(
+        contrast=c, baseline=baseline, changed=changed,
+        median_difference=float(np.median(differences)), ci_low=lo, ci_high=hi,
+        a12=a12, p_value=p, supported=bool(p < ALPHA and a12 >= c.a12_floor),
+    )
+
+
+def run_contrast(c: Contrast, replicates: int | None = None, seed: int = 0) -> ContrastResult:
+    """Run both arms of `c` on the same replicate seeds and judge the claim."""
+    start = time.perf_counter()
+    n = c.replicates if replicates is None else int(replicates)
+    seeds = replicate_seeds(seed, n)
+    agents = c.outcome.needs_agents
+    arrays = run_arrays(c.load("baseline"), seeds, steps=c.steps, agents=agents)
+    if isinstance(c.outcome, WithinRun):
+        baseline = c.outcome.early.values(*arrays)
+        changed = c.outcome.late.values(*arrays)
+    else:
+        baseline = c.outcome.values(*arrays)
+        changed = c.outcome.values(*run_arrays(c.load("changed"), seeds, steps=c.steps,
+                                               agents=agents))
+    result = judge(c, baseline, changed, seed=seed)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+# --------------------------------------------------------------------------- the table
+
+def _mix(**counts: int) -> dict[str, int]:
+    """Organisation counts of every kind (unnamed kinds 0) as dotted overrides."""
+    return {f"organisations.{k}": counts.get(k, 0) for k in KIND_NAMES}
+
+
+#: ics_mandated's partners, and the same mix with every count but the ICB doubled
+#: (C07, C15: more partners, the same mean size, sector mix and capacity).
+_ICS = _mix(icb=1, acute_trust=3, community_trust=1, mental_health_trust=1, local_authority=2,
+            pcn=12, vcse=8, university=1)
+_ICS_DOUBLED = _mix(icb=1, acute_trust=6, community_trust=2, mental_health_trust=2,
+                    local_authority=4, pcn=24, vcse=16, university=2)
+#: Two 12-partner mixes (C34): all health vs cross-sector, with near-equal mean log10
+#: headcount (2.56 vs 2.59) and summed capacity offsets (-0.64 vs -0.59).
+_HEALTH_12 = _mix(acute_trust=2, community_trust=1, mental_health_trust=1, pcn=8)
+_CROSS_12 = _mix(acute_trust=2, local_authority=3, vcse=5, university=2)
+
+
+def _default(key: str) -> float:
+    return P.PARAM_BY_KEY[key].default
+
+
+def _roster(name: str) -> str:
+    return str(ROSTER_DIR / name)
+
+
+CONTRASTS: tuple[Contrast, ...] = (
+    # --- initial conditions (month 0) --------------------------------------------------
+    Contrast("C01", "a mandated regime lowers initial trust", "ics_mandated",
+             {"regime": "voluntary"}, {"regime": "mandated"},
+             at("mean_trust", 0), -1, steps=0),
+    Contrast("C02", "a mandated regime lowers legitimacy and so initial faith", "ics_mandated",
+             {"regime": "voluntary"}, {"regime": "mandated"},
+             at("mean_faith", 0), -1, steps=0),
+    Contrast("C03", "stakeholder involvement raises legitimacy and so initial faith",
+             "ics_mandated",
+             {"context.stakeholder_involvement": 0.1}, {"context.stakeholder_involvement": 0.8},
+             at("mean_faith", 0), +1, steps=0),
+    Contrast("C04", "a history of competition lowers initial trust", "ics_mandated",
+             {"context.history_of_competition": 0.1}, {"context.history_of_competition": 0.9},
+             at("mean_trust", 0), -1, steps=0),
+    Contrast("C05", "prior successful collaboration raises initial trust", "ics_mandated",
+             {"context.prior_success": 0.0}, {"context.prior_success": 0.8},
+             at("mean_trust", 0), +1, steps=0),
+    Contrast("C06", "mistrust of regulators lowers initial trust (and faith: SECONDARY)",
+             "ics_mandated",
+             {"context.regulator_mistrust": 0.0}, {"context.regulator_mistrust": 0.8},
+             at("mean_trust", 0), -1, steps=0),
+    # The same mix of kinds, twice the partners: complexity rises with the number of
+    # partners while mean size, sector mix and capacity stay put (adding only PCNs and
+    # VCSE would also lower mean capacity, which lowers faith through C08).
+    Contrast("C07", "more partners (same mix) raise task complexity and so lower initial "
+             "faith", "ics_mandated", _ICS, _ICS_DOUBLED,
+             at("mean_faith", 0), -1, steps=0),
+    Contrast("C08", "external funding raises capacity and so initial faith", "ics_mandated",
+             {"context.funding": 0.1}, {"context.funding": 0.8},
+             at("mean_faith", 0), +1, steps=0),
+    # --- trust, confidence and risk ----------------------------------------------------
+    Contrast("C10", "higher trust (knock-in: constants.trust_base, all else equal) raises "
+             "risk tolerance and so collaborative behaviour", "ics_mandated",
+             {"constants.trust_base": 0.4}, {"constants.trust_base": 0.7},
+             mean_over("mean_behaviour", 0, 6), +1, steps=6),
+    Contrast("C11", "formalisation raises confidence and so early behaviour under a mandate "
+             "(confidence: SECONDARY)", "ics_mandated",
+             {"context.formalisation": 0.1}, {"context.formalisation": 0.8},
+             mean_over("mean_behaviour", 1, 12), +1, steps=12),
+    Contrast("C12", "over-formalisation of a voluntary informal network lowers trust",
+             "voluntary_alliance",
+             {"context.formalisation": 0.45}, {"context.formalisation": 0.95},
+             at("mean_trust", 24), -1, steps=24, shared={"form": "network"}),
+    Contrast("C13", "communication (shared roles) between compatible cultures raises trust",
+             "voluntary_alliance",
+             {"context.shared_roles": 0.0}, {"context.shared_roles": 1.0},
+             at("mean_trust", 12), +1, steps=12),
+    Contrast("C14", "geographic distance lowers communication", "ics_mandated",
+             {"context.footprint_km": 20.0}, {"context.footprint_km": 200.0},
+             at("communication", 1), -1, steps=1),
+    Contrast("C15", "complexity from more partners (same mix) lowers communication",
+             "ics_mandated", _ICS, _ICS_DOUBLED,
+             at("communication", 1), -1, steps=1),
+    Contrast("C16", "a shared vision lowers conflict", "ics_mandated",
+             {"context.shared_vision": 0.1}, {"context.shared_vision": 0.9},
+             sum_over("conflicts", 1, 24), -1, steps=24),
+    # Equal roster: both trusts at the geometric mean of 9500 and 1500 staff, so mean log
+    # size (complexity) is the same in both arms and only the power gap differs. C17 and
+    # C19 read one organisation's trust, which varies a lot between replicates; their
+    # two-organisation runs are cheap, so 400 replicates steady the estimate of A.
+    Contrast("C17", "a size gap in a mandated pairing lowers the weaker partner's trust",
+             "mandated_buddying",
+             {"organisations.roster": _roster("buddying_equal.csv")},
+             {"organisations.roster": _roster("buddying_unequal.csv")},
+             org_at("trust_in_others", 24, "smallest"), -1, steps=24, replicates=400),
+    Contrast("C18", "collaborative leadership raises trust", "ics_mandated",
+             {"context.leadership": 0.2}, {"context.leadership": 0.8},
+             at("mean_trust", 24), +1, steps=24),
+    Contrast("C19", "autonomy protects the weaker partner's sovereignty and so its trust",
+             "mandated_buddying",
+             {"context.autonomy": 0.0}, {"context.autonomy": 0.9},
+             org_at("trust_in_others", 24, "smallest"), +1, steps=24, replicates=400),
+    # --- faith and progress ------------------------------------------------------------
+    Contrast("C20", "a stalled partnership dissolves (members leave) when voluntary, not when "
+             "mandated", "ics_mandated",
+             {"regime": "mandated"}, {"regime": "voluntary"},
+             at("active_members", 60), -1, steps=60),
+    Contrast("C21", "quick wins raise faith", "ics_mandated",
+             {"context.quick_wins": 0.0}, {"context.quick_wins": 0.8},
+             at("mean_faith", 12), +1, steps=12),
+    Contrast("C22", "over-ambition lowers perceived progress and so faith",
+             "ics_mandated_supported",
+             {"context.ambition": 0.5}, {"context.ambition": 0.95},
+             at("mean_faith", 24), -1, steps=24),
+    Contrast("C23", "evaluation makes perceived progress track real progress", "ics_mandated",
+             {"context.evaluation": 0.0}, {"context.evaluation": 0.9},
+             gap_over("mean_perceived_progress", "real_progress", 1, 36), -1, steps=36),
+    Contrast("C24", "leadership turnover lowers faith", "ics_mandated",
+             {"context.leadership_turnover": 0.0}, {"context.leadership_turnover": 0.1},
+             at("mean_faith", 24), -1, steps=24),
+    Contrast("C25", "champions spread faith across the partnership", "ics_mandated",
+             {"context.champions": 0.0}, {"context.champions": 0.4},
+             at("mean_faith", 12), +1, steps=12),
+    Contrast("C26", "peer comparison raises faith in a partnership that is progressing "
+             "(falling behind: SECONDARY)", "voluntary_alliance",
+             {"context.peer_comparison": 0.0}, {"context.peer_comparison": 1.0},
+             at("mean_faith", 24), +1, steps=24),
+    Contrast("C27", "withheld funding (a cut at month 12) lowers faith (and trust: SECONDARY)",
+             "ics_mandated",
+             {"timeline": []}, {"timeline": [{"month": 12, "set": {"funding": 0.1}}]},
+             at("mean_faith", 13), -1, steps=13, shared={"context.funding": 0.6}),
+    Contrast("C28", "collaboration first costs capacity: capacity at month 6 is below month 0",
+             "voluntary_alliance", {}, {},
+             within(at("mean_capacity", 0), at("mean_capacity", 6)), -1, steps=6),
+    # --- conflict ----------------------------------------------------------------------
+    Contrast("C30", "intense communication (shared roles) across incompatible cultures "
+             "raises conflict", "ics_mandated",
+             {"context.shared_roles": 0.0}, {"context.shared_roles": 0.9},
+             sum_over("conflicts", 1, 12), +1, steps=12),
+    Contrast("C31", "conflict (knock-out: constants.conflict_rate 0 vs its default) lowers "
+             "trust", "ics_mandated",
+             {"constants.conflict_rate": 0.0},
+             {"constants.conflict_rate": _default("constants.conflict_rate")},
+             at("mean_trust", 24), -1, steps=24),
+    Contrast("C32", "conflict resolution dampens conflict's damage to trust", "ics_mandated",
+             {"context.conflict_resolution": 0.0}, {"context.conflict_resolution": 0.9},
+             at("mean_trust", 24), +1, steps=24),
+    Contrast("C33", "stalled progress against an over-high bar raises conflict",
+             "ics_mandated",
+             {"context.ambition": 0.2}, {"context.ambition": 0.95},
+             sum_over("conflicts", 12, 36), +1, steps=36),
+    # Twelve partners either way, near-equal mean log size and capacity offset. The divide
+    # itself is the outcome; its consequences (lower trust, more conflict) are SECONDARY.
+    Contrast("C34", "a cross-sector partnership has a larger cultural divide than an "
+             "all-health one (lower trust, more conflict: SECONDARY)", "ics_mandated",
+             _HEALTH_12, _CROSS_12, at("mean_culture_distance", 0), +1, steps=0),
+    Contrast("C35", "cultural due diligence raises cultural integration (SECONDARY) and so "
+             "trust",
+             "ics_mandated",
+             {"context.due_diligence": 0.0}, {"context.due_diligence": 1.0},
+             at("mean_trust", 36), +1, steps=36),
+    # A voluntary ICS that mostly stays together while conflict is resolved (the
+    # unsupported ICS dissolves through low faith in both arms, C20, hiding C36).
+    Contrast("C36", "without conflict resolution, unresolved conflict ends membership in a "
+             "voluntary partnership", "ics_mandated_supported",
+             {"context.conflict_resolution": 0.9}, {"context.conflict_resolution": 0.0},
+             at("active_members", 60), -1, steps=60, shared={"regime": "voluntary"}),
+    # --- behaviour and performance -----------------------------------------------------
+    Contrast("C40", "a high-trust context (good history, prior success) ends in more "
+             "collaborative behaviour than a low-trust one", "ics_mandated_supported",
+             {"context.history_of_competition": 0.9, "context.prior_success": 0.0},
+             {"context.history_of_competition": 0.1, "context.prior_success": 0.9},
+             at("mean_behaviour", 36), +1, steps=36),
+    Contrast("C41", "collaborative success feeds trust (knock-out: constants.trust_from_"
+             "success 0 vs its default)", "ics_mandated_supported",
+             {"constants.trust_from_success": 0.0},
+             {"constants.trust_from_success": _default("constants.trust_from_success")},
+             at("mean_trust", 36), +1, steps=36),
+    Contrast("C42", "more collaborative behaviour (raised by formalisation under a mandate) "
+             "produces more joint output", "ics_mandated",
+             {"context.formalisation": 0.1}, {"context.formalisation": 0.9},
+             at("cumulative_output", 36), +1, steps=36),
+    Contrast("C43", "output is slow at first (transaction costs) and higher later: months "
+             "37-48 above months 1-12", "voluntary_alliance", {}, {},
+             within(mean_over("output", 1, 12), mean_over("output", 37, 48)), +1, steps=48),
+    # --- turbulence and opportunity ----------------------------------------------------
+    Contrast("C50", "turbulence pulls organisations inward: lower capacity (and behaviour: "
+             "SECONDARY)", "ics_mandated_supported",
+             {"context.turbulence_rate": 0.0}, {"context.turbulence_rate": 0.2},
+             at("mean_capacity", 24), -1, steps=24),
+    Contrast("C51", "economic pressure lowers capacity for collaborative work", "ics_mandated",
+             {"context.economic_pressure": 0.1}, {"context.economic_pressure": 0.9},
+             at("mean_capacity", 12), -1, steps=12),
+)
+
+
+def _also(cmoc: str, **changes: Any) -> Contrast:
+    """A secondary check: the primary contrast of `cmoc` with some fields replaced."""
+    from dataclasses import replace
+
+    return replace(next(c for c in CONTRASTS if c.cmoc == cmoc), **changes)
+
+
+#: Second outcomes of two-outcome claims, and the falling-behind half of C26.
+SECONDARY: tuple[Contrast, ...] = (
+    _also("C06", claim="mistrust of regulators lowers initial faith",
+          outcome=at("mean_faith", 0)),
+    _also("C11", claim="formalisation raises confidence under a mandate",
+          outcome=mean_over("mean_confidence", 1, 12)),
+    _also("C26", claim="peer comparison lowers faith in a partnership falling behind",
+          scenario="ics_mandated", direction=-1),
+    _also("C27", claim="withheld funding (a cut at month 12) lowers trust",
+          outcome=at("mean_trust", 13)),
+    _also("C50", claim="turbulence pulls organisations inward: lower collaborative behaviour",
+          outcome=mean_over("mean_behaviour", 1, 24)),
+    _also("C34", claim="a cross-sector partnership has lower trust than an all-health one",
+          outcome=at("mean_trust", 24), direction=-1, steps=24),
+    _also("C34", claim="a cross-sector partnership has more conflict than an all-health one",
+          outcome=sum_over("conflicts", 1, 24), direction=+1, steps=24),
+    _also("C35", claim="cultural due diligence raises cultural integration (a smaller divide)",
+          outcome=at("mean_culture_distance", 36), direction=-1),
+)
+
+#: Emergent check (b): the same partners, mandated with formalisation 0.8 vs voluntary with
+#: formalisation 0.3. Mandate raises early behaviour (confidence) but lowers later trust.
+#: The partners are those of the supported ICS, which stays together under both regimes
+#: (the unsupported ICS dissolves when voluntary, and the mean trust of its few
+#: survivors would not compare like with like).
+EMERGENT_MANDATE: tuple[Contrast, ...] = (
+    Contrast("E-mandate-behaviour", "a formal mandate raises collaborative behaviour in "
+             "months 1-12 over a loose voluntary arrangement of the same partners",
+             "ics_mandated_supported",
+             {"regime": "voluntary", "context.formalisation": 0.3},
+             {"regime": "mandated", "context.formalisation": 0.8},
+             mean_over("mean_behaviour", 1, 12), +1, steps=12),
+    Contrast("E-mandate-trust", "... but leaves lower trust at month 36 than the loose "
+             "voluntary arrangement", "ics_mandated_supported",
+             {"regime": "voluntary", "context.formalisation": 0.3},
+             {"regime": "mandated", "context.formalisation": 0.8},
+             at("mean_trust", 36), -1, steps=36),
+)
+
+
+@dataclass
+class Bistability:
+    """Synergy shares of one context started from low and from high initial trust."""
+
+    scenario: str
+    replicates: int
+    low_synergy: int
+    high_synergy: int
+
+    @property
+    def low_share(self) -> float:
+        return self.low_synergy / self.replicates
+
+    @property
+    def high_share(self) -> float:
+        return self.high_synergy / self.replicates
+
+    @property
+    def low_interval(self) -> tuple[float, float]:
+        return wilson_interval(self.low_synergy, self.replicates)
+
+    @property
+    def high_interval(self) -> tuple[float, float]:
+        return wilson_interval(self.high_synergy, self.replicates)
+
+    def describe(self) -> str:
+        lo, hi = self.low_interval, self.high_interval
+        return (f"{self.scenario}: synergy share {self.low_share:.2f} "
+                f"[{lo[0]:.2f}, {lo[1]:.2f}] from low initial trust vs {self.high_share:.2f} "
+                f"[{hi[0]:.2f}, {hi[1]:.2f}] from high ({self.replicates} replicates each, "
+                "95% Wilson)")
+
+
+#: Initial-trust drivers of the two arms of the bistability check (C04, C05). Both keys
+#: act only at month 0 (`params.MONTH_ZERO_ONLY`): the arms run the same rules from
+#: different initial states.
+LOW_TRUST = {"context.history_of_competition": 0.9, "context.prior_success": 0.0}
+HIGH_TRUST = {"context.history_of_competition": 0.1, "context.prior_success": 0.9}
+
+
+def bistability(scenario: str = "ics_mandated_supported", replicates: int = 200,
+                seed: int = 0) -> Bistability:
+    """Regime shares of the same context from low and from high initial trust."""
+    seeds = replicate_seeds(seed, replicates)
+    counts = []
+    for arm in (LOW_TRUST, HIGH_TRUST):
+        sc = load_scenario(scenario, overrides=arm)
+        metrics, _, _ = run_arrays(sc, seeds)
+        counts.append(int((summary_frame(sc, metrics, seeds)["regime"] == "synergy").sum()))
+    return Bistability(scenario, replicates, counts[0], counts[1])
+
+
+def run_all(contrasts: tuple[Contrast, ...] = CONTRASTS, replicates: int | None = None,
+            seed: int = 0) -> list[ContrastResult]:
+    return [run_contrast(c, replicates, seed) for c in contrasts]
+
+
+def results_table(results: list[ContrastResult]) -> pd.DataFrame:
+    return pd.DataFrame([r.row() for r in results])
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    for row in frame.itertuples(index=False):
+        cells = []
+        for v in row:
+            if isinstance(v, float):
+                cells.append(f"{v:.3g}")
+            else:
+                cells.append(str(v))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replicates", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", nargs="*", help="CMOC ids to run (default: all)")
+    parser.add_argument("--secondary", action="store_true", help="also run SECONDARY and "
+                        "the emergent checks")
+    args = parser.parse_args(argv)
+    chosen = tuple(c for c in CONTRASTS if not args.only or c.cmoc in args.only)
+    if args.secondary:
+        chosen += tuple(c for c in SECONDARY if not args.only or c.cmoc in args.only)
+        chosen += EMERGENT_MANDATE if not args.only else ()
+    results = run_all(chosen, args.replicates, args.seed)
+    frame = results_table(results)
+    print(_markdown(frame.drop(columns=["a12_floor", "replicates"])))
+    print(f"\n{int(frame['supported'].sum())} of {len(frame)} supported")
+    if args.secondary and not args.only:
+        print(bistability(seed=args.seed).describe())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

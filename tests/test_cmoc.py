@@ -1,0 +1,253 @@
+"""Directional tests of every CMOC of THEORY §3 (table: `analysis.contrasts.CONTRASTS`).
+
+Each test runs one contrast: the same replicate seeds in a baseline and a
+changed arm (common random numbers), and asserts the claim is *supported*:
+one-sided Wilcoxon signed-rank p < 0.01 on the paired differences AND
+Vargha-Delaney A >= the contrast's floor (0.64, "small-to-medium", unless the
+contrast states another) in the expected direction. The assertion message
+gives both arms' means, the median paired difference with its bootstrap 95%
+CI, A and p. `python -m analysis.contrasts --secondary` prints the same
+numbers as one table.
+
+A failing test here means the model, as calibrated now, does not reproduce
+that causal statement; never weaken a floor to make it pass.
+"""
+
+from __future__ import annotations
+
+from analysis.contrasts import ALPHA, CONTRASTS, SECONDARY, Contrast, run_contrast
+
+SEED = 0
+PRIMARY = {c.cmoc: c for c in CONTRASTS}
+
+
+def check(contrast: Contrast) -> None:
+    result = run_contrast(contrast, seed=SEED)
+    print(result.describe())
+    assert result.supported, result.describe()
+
+
+def secondary(cmoc: str, word: str) -> Contrast:
+    """The secondary check of `cmoc` whose claim mentions `word`."""
+    return next(c for c in SECONDARY if c.cmoc == cmoc and word in c.claim)
+
+
+def test_table_has_forty_contrasts_and_alpha():
+    assert len(PRIMARY) == len(CONTRASTS) == 40
+    assert ALPHA == 0.01
+
+
+# --- initial conditions ------------------------------------------------------------
+
+
+def test_c01_mandate_lowers_initial_trust():
+    check(PRIMARY["C01"])
+
+
+def test_c02_mandate_lowers_initial_faith():
+    check(PRIMARY["C02"])
+
+
+def test_c03_stakeholder_involvement_raises_faith():
+    check(PRIMARY["C03"])
+
+
+def test_c04_history_of_competition_lowers_trust():
+    check(PRIMARY["C04"])
+
+
+def test_c05_prior_success_raises_trust():
+    check(PRIMARY["C05"])
+
+
+def test_c06_regulator_mistrust_lowers_trust():
+    check(PRIMARY["C06"])
+
+
+def test_c06_regulator_mistrust_lowers_faith():
+    check(secondary("C06", "faith"))
+
+
+def test_c07_more_partners_lower_faith():
+    check(PRIMARY["C07"])
+
+
+def test_c08_funding_raises_faith():
+    check(PRIMARY["C08"])
+
+
+# --- trust, confidence and risk ----------------------------------------------------
+
+
+def test_c10_trust_raises_behaviour():
+    check(PRIMARY["C10"])
+
+
+def test_c11_formalisation_raises_behaviour_under_mandate():
+    check(PRIMARY["C11"])
+
+
+def test_c11_formalisation_raises_confidence():
+    check(secondary("C11", "confidence"))
+
+
+def test_c12_overformalisation_lowers_trust_in_voluntary_network():
+    check(PRIMARY["C12"])
+
+
+def test_c13_communication_raises_trust_between_compatible_cultures():
+    check(PRIMARY["C13"])
+
+
+def test_c14_distance_lowers_communication():
+    check(PRIMARY["C14"])
+
+
+def test_c15_complexity_lowers_communication():
+    check(PRIMARY["C15"])
+
+
+def test_c16_shared_vision_lowers_conflict():
+    check(PRIMARY["C16"])
+
+
+def test_c17_power_gap_lowers_weaker_partners_trust():
+    check(PRIMARY["C17"])
+
+
+def test_c18_leadership_raises_trust():
+    check(PRIMARY["C18"])
+
+
+def test_c19_autonomy_raises_weaker_partners_trust():
+    check(PRIMARY["C19"])
+
+
+# --- faith and progress ------------------------------------------------------------
+
+
+def test_c20_stalled_voluntary_partnership_dissolves():
+    check(PRIMARY["C20"])
+
+
+def test_c21_quick_wins_raise_faith():
+    check(PRIMARY["C21"])
+
+
+def test_c22_overambition_lowers_faith():
+    check(PRIMARY["C22"])
+
+
+def test_c23_evaluation_makes_perception_track_progress():
+    check(PRIMARY["C23"])
+
+
+def test_c24_leadership_turnover_lowers_faith():
+    check(PRIMARY["C24"])
+
+
+def test_c25_champions_raise_faith():
+    check(PRIMARY["C25"])
+
+
+def test_c26_peer_comparison_raises_faith_when_progressing():
+    check(PRIMARY["C26"])
+
+
+def test_c26_peer_comparison_lowers_faith_when_falling_behind():
+    check(secondary("C26", "falling behind"))
+
+
+def test_c27_funding_cut_lowers_faith():
+    check(PRIMARY["C27"])
+
+
+def test_c27_funding_cut_lowers_trust():
+    check(secondary("C27", "trust"))
+
+
+def test_c28_collaboration_first_costs_capacity():
+    check(PRIMARY["C28"])
+
+
+# --- conflict ----------------------------------------------------------------------
+
+
+def test_c30_intense_contact_across_cultures_raises_conflict():
+    check(PRIMARY["C30"])
+
+
+def test_c31_conflict_lowers_trust():
+    check(PRIMARY["C31"])
+
+
+def test_c32_conflict_resolution_protects_trust():
+    check(PRIMARY["C32"])
+
+
+def test_c33_stalled_progress_raises_conflict():
+    check(PRIMARY["C33"])
+
+
+def test_c34_cross_sector_larger_cultural_divide():
+    check(PRIMARY["C34"])
+
+
+def test_c34_cross_sector_lower_trust():
+    check(secondary("C34", "trust"))
+
+
+def test_c34_cross_sector_more_conflict():
+    check(secondary("C34", "conflict"))
+
+
+def test_c35_due_diligence_raises_trust():
+    check(PRIMARY["C35"])
+
+
+def test_c35_due_diligence_narrows_cultural_divide():
+    check(secondary("C35", "integration"))
+
+
+def test_c36_unresolved_conflict_ends_voluntary_membership():
+    check(PRIMARY["C36"])
+
+
+# --- behaviour and performance -----------------------------------------------------
+
+
+def test_c40_high_trust_context_raises_behaviour():
+    check(PRIMARY["C40"])
+
+
+def test_c41_success_feeds_trust():
+    check(PRIMARY["C41"])
+
+
+def test_c42_behaviour_produces_output():
+    check(PRIMARY["C42"])
+
+
+def test_c43_output_slow_at_first():
+    check(PRIMARY["C43"])
+
+
+# --- turbulence and opportunity ----------------------------------------------------
+
+
+def test_c50_turbulence_lowers_capacity():
+    check(PRIMARY["C50"])
+
+
+def test_c50_turbulence_lowers_behaviour():
+    check(secondary("C50", "behaviour"))
+
+
+def test_c51_economic_pressure_lowers_capacity():
+    check(PRIMARY["C51"])
+
+
+def test_every_primary_contrast_has_a_test():
+    tested = {name.split("_")[1].upper() for name in globals() if name.startswith("test_c")
+              and name.split("_")[1][1:].isdigit()}
+    assert tested == set(PRIMARY)
