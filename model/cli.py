@@ -168,7 +168,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         started = dt.datetime.now(dt.UTC).isoformat()
         start = time.perf_counter()
-        chunk = max(4, 2 * numba.get_num_threads())
+        chunk = max(4 * numba.get_num_threads(), -(-len(seeds) // 50))  # <= 50 updates
         series, summaries, organisations = [], [], []
         with tqdm(total=len(seeds), unit="replicate", desc=scenario.name, file=sys.stderr,
                   disable=args.quiet or None) as bar:
