@@ -1,0 +1,39 @@
+"""The documentation says what the code does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from model.paramdoc import render
+
+ROOT = Path(__file__).resolve().parent.parent
+CMOCS = [f"C{i:02d}" for i in (*range(1, 9), *range(10, 20), *range(20, 29), *range(30, 37),
+                               40, 41, 42, 43, 50, 51)]
+
+
+def test_parameter_page_is_current():
+    assert (ROOT / "docs" / "PARAMETERS.md").read_text() == render(), \
+        "docs/PARAMETERS.md is out of date: run python -m model.paramdoc"
+
+
+def test_every_cmoc_is_in_the_code_the_odd_and_the_contrasts():
+    code = (ROOT / "model" / "kernel.py").read_text() + (ROOT / "model" / "params.py").read_text()
+    odd = (ROOT / "docs" / "ODD.md").read_text()
+    from analysis.contrasts import CONTRASTS
+
+    ids = {c.cmoc for c in CONTRASTS}
+    assert len(CMOCS) == 40
+    for cmoc in CMOCS:
+        assert cmoc in code, cmoc
+        assert f"| {cmoc} |" in odd, cmoc
+        assert cmoc in ids, cmoc
+
+
+def test_odd_names_only_real_parameters():
+    import re
+
+    from model.params import PARAM_BY_KEY
+
+    odd = (ROOT / "docs" / "ODD.md").read_text()
+    for key in re.findall(r"`((?:context|constants|structure)\.[a-z_]+)`", odd):
+        assert key in PARAM_BY_KEY, key
