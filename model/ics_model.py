@@ -26,6 +26,7 @@ from model.regimes import REGIMES, classify
 from model.rng import stream_state
 from model.scenario import Scenario, load_scenario
 
+NETWORK_LIMIT = 300  # organisations; a complete graph of more is slow to keep up to date
 AGENT_REPORTERS = ("kind", "size", "trust_in_others", "trusted_by_others", "faith", "capacity",
                    "behaviour", "active", "maturity")
 
@@ -47,12 +48,13 @@ class ICSModel(mesa.Model):
             `s`, bit for bit. None draws a fresh seed (recorded in `self.seed`).
         overrides: dotted-key overrides applied when `scenario` is a name or path.
         steps: months after which `running` turns False (default: the scenario's).
-        network: keep the Mesa `Network` space and its trust weights up to date.
+        network: keep the Mesa `Network` space (a complete graph) and its trust weights up
+            to date; None (the default) does so for up to `NETWORK_LIMIT` organisations.
     """
 
     def __init__(self, scenario: Scenario | str | Path = "ics_mandated", seed: int | None = None,
                  overrides: dict[str, Any] | None = None, steps: int | None = None,
-                 network: bool = True) -> None:
+                 network: bool | None = None) -> None:
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
         super().__init__(seed=int(seed))
@@ -75,6 +77,8 @@ class ICSModel(mesa.Model):
 
         self.organisations = [Organisation(self, i, name) for i, name in enumerate(roster.names)]
         self.network = None
+        if network is None:
+            network = len(self.organisations) <= NETWORK_LIMIT
         if network:
             graph = nx.complete_graph(len(self.organisations))
             self.network = Network(graph, random=self.random)
