@@ -53,6 +53,16 @@ def _seed(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"port {text!r} is not a whole number") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port {text!r} must be in 1..65535")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="icsabm", description="Agent-based model of collaboration between "
                      "the partner organisations of an Integrated Care System.")
@@ -88,6 +98,29 @@ def build_parser() -> argparse.ArgumentParser:
                        help="finish an interrupted sweep (its folder from --out, or the newest "
                             "unfinished runs/<sweep>-* folder)")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    figures = sub.add_parser("figures", help="draw the publication figures of a run or sweep "
+                             "folder")
+    figures.add_argument("folder", metavar="RUN_OR_SWEEP_DIR", help="a run or sweep folder")
+    figures.add_argument("--out", help="figure folder (default <folder>/figures)")
+    figures.add_argument("--format", default="pdf,png", metavar="pdf,png,svg",
+                         help="comma-separated file formats (default pdf,png)")
+
+    validate = sub.add_parser("validate", help="run every CMOC contrast of THEORY.md and write a "
+                              "validation report")
+    validate.add_argument("--replicates", type=_positive("--replicates"), default=200,
+                          help="paired replicates per contrast (default 200)")
+    validate.add_argument("--seed", type=_seed, default=0, help="master seed (default 0)")
+    validate.add_argument("--out", help="report folder (default runs/validation-<UTC timestamp>)")
+    validate.add_argument("--only", metavar="IDS",
+                          help="comma-separated CMOC ids to run (default: all)")
+    validate.add_argument("--skip-robustness", action="store_true",
+                          help="skip the rerun of the verdicts at perturbed constants")
+    validate.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    ui = sub.add_parser("ui", help="start the browser app (Mesa SolaraViz)")
+    ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    ui.add_argument("--port", type=_port, default=8765, help="port (default 8765)")
     return parser
 
 
@@ -215,7 +248,28 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return sweep_command(args.sweep_file, args.out, args.scheduler, args.resume, args.quiet)
 
 
-COMMANDS = {"scenarios": cmd_scenarios, "run": cmd_run, "sweep": cmd_sweep}
+def cmd_figures(args: argparse.Namespace) -> int:
+    from analysis.figures import figures_command
+
+    return figures_command(args.folder, args.out, args.format)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from analysis.validate import validate_command
+
+    return validate_command(replicates=args.replicates, seed=args.seed, out=args.out,
+                            only=args.only, robustness=not args.skip_robustness,
+                            quiet=args.quiet)
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from model.ui import serve
+
+    return serve(args.host, args.port)
+
+
+COMMANDS = {"scenarios": cmd_scenarios, "run": cmd_run, "sweep": cmd_sweep,
+            "figures": cmd_figures, "validate": cmd_validate, "ui": cmd_ui}
 
 
 def main(argv: list[str] | None = None) -> int:
