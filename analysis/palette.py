@@ -48,3 +48,14 @@ MATURITY_COLOURS = {
 
 #: Colour of exited organisations.
 EXITED_COLOUR = "#DDDDDD"
+
+#: Colour of each mean state variable in time-series charts.
+METRIC_COLOURS = {
+    "mean_trust": OKABE_ITO["blue"],
+    "mean_faith": OKABE_ITO["reddish_purple"],
+    "mean_confidence": OKABE_ITO["sky_blue"],
+    "mean_behaviour": OKABE_ITO["bluish_green"],
+    "mean_capacity": OKABE_ITO["orange"],
+    "output": OKABE_ITO["vermillion"],
+    "cumulative_output": OKABE_ITO["black"],
+}
