@@ -26,6 +26,11 @@ contrast knocks the mechanism's constant in or out and says so in `claim`.
 Where the theory is about a time course (C28, C43), the outcome is a
 within-run contrast (`WithinRun`): the two arms are two windows of the same
 runs.
+
+`holm_adjust` (Holm-Bonferroni), `bootstrap_a12_ci`, `scaled` (a contrast
+with free constants multiplied on both arms) and the ``unchecked`` hook of
+`run_contrast` (constants written past validation, e.g. a flipped sign) serve
+the validation report of `analysis.validate` (``icsabm validate``).
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ import math
 import sys
 import time
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -271,9 +276,20 @@ class Contrast:
         own = self.baseline if arm == "baseline" else self.changed
         return {**self.shared, **own}
 
-    def load(self, arm: str) -> Scenario:
-        """The validated scenario of one arm."""
-        return load_arm(self.scenario, self.overrides(arm), self.steps)
+    def load(self, arm: str, unchecked: dict[str, float] | None = None) -> Scenario:
+        """The validated scenario of one arm.
+
+        `unchecked` constants are written after validation, so they may lie
+        outside their allowed range (a test hook: a flipped sign breaks a
+        mechanism on purpose, to show the validator can fail).
+        """
+        scenario = load_arm(self.scenario, self.overrides(arm), self.steps)
+        if unchecked:
+            unknown = set(unchecked) - set(P.keys("constants"))
+            if unknown:
+                raise ValueError(f"unchecked overrides must be constants, not {sorted(unknown)}")
+            scenario = replace(scenario, constants={**scenario.constants, **unchecked})
+        return scenario
 
 
 def _raw_scenario(scenario: str | dict) -> dict:
@@ -339,6 +355,43 @@ def bootstrap_median_ci(differences: np.ndarray, resamples: int = BOOTSTRAP_RESA
     tail = 100 * (1 - level) / 2
     lo, hi = np.percentile(medians, [tail, 100 - tail])
     return float(lo), float(hi)
+
+
+def bootstrap_a12_ci(baseline: np.ndarray, changed: np.ndarray, direction: int,
+                     resamples: int = 1000, seed: int = 0,
+                     level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap CI of the oriented Vargha-Delaney A.
+
+    Replicates are resampled as pairs (both arms of a replicate together), as
+    the design pairs them; A is oriented as in `judge` (> 0.5: the expected way).
+    """
+    x = np.asarray(changed if direction > 0 else baseline, dtype=float)
+    y = np.asarray(baseline if direction > 0 else changed, dtype=float)
+    n = len(x)
+    if n == 0:
+        return math.nan, math.nan
+    rows = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+    ranks = stats.rankdata(np.concatenate([x[rows], y[rows]], axis=1), axis=1)
+    a = (ranks[:, :n].sum(axis=1) - n * (n + 1) / 2) / (n * n)
+    tail = 100 * (1 - level) / 2
+    lo, hi = np.percentile(a, [tail, 100 - tail])
+    return float(lo), float(hi)
+
+
+def holm_adjust(p_values: Any) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values (step-down; Holm 1979), capped at 1.
+
+    The k-th smallest of m p-values is multiplied by m - k + 1 and made
+    non-decreasing along the sorted order; rejecting where the adjusted p is
+    below alpha controls the family-wise error rate at alpha.
+    """
+    p = np.asarray(p_values, dtype=float)
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    steps = np.maximum.accumulate(p[order] * (m - np.arange(m)))
+    out = np.empty(m)
+    out[order] = np.minimum(steps, 1.0)
+    return out
 
 
 @dataclass
@@ -411,20 +464,25 @@ def judge(c: Contrast, baseline: np.ndarray, changed: np.ndarray,
     )
 
 
-def run_contrast(c: Contrast, replicates: int | None = None, seed: int = 0) -> ContrastResult:
-    """Run both arms of `c` on the same replicate seeds and judge the claim."""
+def run_contrast(c: Contrast, replicates: int | None = None, seed: int = 0,
+                 unchecked: dict[str, float] | None = None) -> ContrastResult:
+    """Run both arms of `c` on the same replicate seeds and judge the claim.
+
+    `unchecked` constants are written into both arms past validation (see
+    `Contrast.load`): a way to break a mechanism on purpose.
+    """
     start = time.perf_counter()
     n = c.replicates if replicates is None else int(replicates)
     seeds = replicate_seeds(seed, n)
     agents = c.outcome.needs_agents
-    arrays = run_arrays(c.load("baseline"), seeds, steps=c.steps, agents=agents)
+    arrays = run_arrays(c.load("baseline", unchecked), seeds, steps=c.steps, agents=agents)
     if isinstance(c.outcome, WithinRun):
         baseline = c.outcome.early.values(*arrays)
         changed = c.outcome.late.values(*arrays)
     else:
         baseline = c.outcome.values(*arrays)
-        changed = c.outcome.values(*run_arrays(c.load("changed"), seeds, steps=c.steps,
-                                               agents=agents))
+        changed = c.outcome.values(*run_arrays(c.load("changed", unchecked), seeds,
+                                               steps=c.steps, agents=agents))
     result = judge(c, baseline, changed, seed=seed)
     result.seconds = time.perf_counter() - start
     return result
@@ -626,8 +684,6 @@ CONTRASTS: tuple[Contrast, ...] = (
 
 def _also(cmoc: str, **changes: Any) -> Contrast:
     """A secondary check: the primary contrast of `cmoc` with some fields replaced."""
-    from dataclasses import replace
-
     return replace(next(c for c in CONTRASTS if c.cmoc == cmoc), **changes)
 
 
@@ -721,6 +777,29 @@ def bistability(scenario: str = "ics_mandated_supported", replicates: int = 200,
         metrics, _, _ = run_arrays(sc, seeds)
         counts.append(int((summary_frame(sc, metrics, seeds)["regime"] == "synergy").sum()))
     return Bistability(scenario, replicates, counts[0], counts[1])
+
+
+def scaled(c: Contrast, factors: dict[str, float]) -> Contrast:
+    """`c` with each constant in `factors` multiplied by its factor in BOTH arms.
+
+    A constant the contrast sets in its arms (a knock-out such as C41's
+    ``constants.trust_from_success``) is scaled in each arm, so the arms still
+    differ only in their stated context; any other is set in `shared` to the
+    factor times the value the baseline arm resolves to. A perturbation, not a
+    new experiment: used by the robustness check of the verdicts.
+    """
+    unknown = set(factors) - set(P.keys("constants"))
+    if unknown:
+        raise ValueError(f"only constants can be scaled, not {sorted(unknown)}")
+    baseline, changed, shared = dict(c.baseline), dict(c.changed), dict(c.shared)
+    resolved = c.load("baseline").constants
+    for key, factor in factors.items():
+        if key in changed:
+            baseline[key] = baseline[key] * factor
+            changed[key] = changed[key] * factor
+        else:
+            shared[key] = resolved[key] * factor
+    return replace(c, baseline=baseline, changed=changed, shared=shared)
 
 
 def run_all(contrasts: tuple[Contrast, ...] = CONTRASTS, replicates: int | None = None,

@@ -244,3 +244,40 @@ def test_paired_seeds_are_common_random_numbers():
         replace(c, changed={})
     r = run_contrast(same, replicates=10)
     assert np.array_equal(r.baseline, r.changed)
+
+
+# ------------------------------------------------------------------ validation-report helpers
+
+
+def test_bootstrap_a12_ci_brackets_a_and_is_oriented():
+    from analysis.contrasts import bootstrap_a12_ci
+
+    rng = np.random.default_rng(4)
+    base = rng.normal(0, 1, 80)
+    changed = base + 0.5 + rng.normal(0, 1, 80)
+    lo, hi = bootstrap_a12_ci(base, changed, +1)
+    assert lo < vargha_delaney_a(changed, base) < hi
+    lo_down, hi_down = bootstrap_a12_ci(base, changed, -1)
+    assert lo_down == pytest.approx(1 - hi, abs=0.02) and hi_down < 0.5
+    assert bootstrap_a12_ci(base, changed, +1) == (lo, hi)  # fixed seed
+
+
+def test_scaled_moves_constants_on_both_arms_only():
+    from analysis.contrasts import scaled
+
+    c41 = next(c for c in CONTRASTS if c.cmoc == "C41")  # its arms set the scaled constant
+    d = scaled(c41, {"constants.trust_from_success": 1.5, "constants.culture_drift": 0.5})
+    assert d.baseline == {"constants.trust_from_success": 0.0}
+    assert d.changed["constants.trust_from_success"] == pytest.approx(0.06)
+    assert d.shared["constants.culture_drift"] == pytest.approx(0.05)
+    with pytest.raises(ValueError):
+        scaled(c41, {"context.funding": 1.2})
+
+
+def test_unchecked_constants_pass_validation_on_both_arms():
+    c13 = next(c for c in CONTRASTS if c.cmoc == "C13")
+    flipped = {"constants.trust_from_communication": -0.08}
+    for arm in ("baseline", "changed"):
+        assert c13.load(arm, flipped).packed()[P.TRUST_FROM_COMMUNICATION] == -0.08
+    with pytest.raises(ValueError):
+        c13.load("baseline", {"context.funding": 2.0})
