@@ -1,0 +1,384 @@
+"""Publication figures of run and sweep folders, and the `icsabm figures` command.
+
+A small library: every figure is a tidy table (``*_table``, a DataFrame) and a
+figure drawn from that table alone (``plot_*``, a matplotlib Figure), in
+`analysis.figures_run` (one scenario's replicates) and
+`analysis.figures_sweep` (phase diagrams, Sobol indices), drawn in the
+project's theme (`analysis.theme`, colours from `analysis.palette`). This
+module reads folders, decides which figures a folder supports, and writes
+them; the CLI adds nothing but argument parsing. In a notebook::
+
+    from analysis import figures as F
+    run = F.read_run("runs/ics_mandated_supported-...")
+    table = F.trajectory_table(run.timeseries, run.summary)
+    F.plot_trajectories(table)
+
+Run folder -> trajectories, regime_shares, trust_network, trust_matrix,
+maturity, conflicts, power_trust. Sweep folder -> phase_synergy and
+phase_time_to_synergy (grid with two axes besides regime), sensitivity (Sobol
+design), regime_shares (points design or a grid with one axis besides
+regime). Each figure is written as ``<stem>.<format>`` with its table as
+``<stem>.csv`` (docs/FIGURES.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from analysis.figures_run import (  # noqa: F401  (re-exported for notebooks)
+    SIZE_RATIO,
+    band_table,
+    conflict_table,
+    default_months,
+    maturity_table,
+    plot_conflicts,
+    plot_maturity,
+    plot_power_trust,
+    plot_regime_shares,
+    plot_trajectories,
+    plot_trust_matrix,
+    plot_trust_network,
+    power_trust_table,
+    regime_share_table,
+    run_scenarios,
+    trajectory_table,
+    trust_pairs_table,
+    trust_snapshots,
+)
+from analysis.figures_sweep import (  # noqa: F401  (re-exported for notebooks)
+    FigureInputError,
+    phase_table,
+    plot_phase,
+    plot_sobol,
+    sobol_table,
+    sweep_summaries,
+)
+from analysis.stats import REGIME_ORDER
+from analysis.theme import FORMATS, save_figure, use_theme  # noqa: F401
+from model.scenario import Roster, Scenario, ScenarioError, load_scenario
+
+#: At most this many replicates are re-simulated for the power figure.
+POWER_REPLICATES = 50
+#: A points sweep or 1-D grid with more points than this gets no regime-share bars.
+MAX_BARS = 60
+INDEX_FILE = "figures.json"
+
+
+@dataclass
+class Job:
+    """One figure to write: its file stem, what it shows, and how to make (table, figure)."""
+
+    stem: str
+    shows: str
+    make: Callable[[], tuple[pd.DataFrame, Figure]]
+
+
+@dataclass
+class RunFolder:
+    """The tables of a run folder (CONTRACT: Run folder)."""
+
+    path: Path
+    manifest: dict
+    scenario: Scenario
+    timeseries: pd.DataFrame
+    summary: pd.DataFrame
+    organisations: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------- folders
+def read_manifest(folder: str | Path) -> dict:
+    """The manifest of a run or sweep folder.
+
+    Raises:
+        FigureInputError: not a folder, or no readable manifest.json of kind run or sweep.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FigureInputError(f"{folder}: no such folder (expected a run or sweep folder)")
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError):
+        raise FigureInputError(f"{folder}: not a run or sweep folder (no readable "
+                               "manifest.json)") from None
+    if not isinstance(manifest, dict) or manifest.get("kind") not in ("run", "sweep"):
+        raise FigureInputError(f"{folder}: manifest.json is not that of a run or sweep folder")
+    return manifest
+
+
+def scenario_from_manifest(manifest: dict) -> Scenario:
+    """The resolved scenario of a run folder's manifest, roster included (names, kinds,
+    given sizes and positions), so re-simulation with a recorded seed is exact."""
+    from agents.kinds import KIND_INDEX
+
+    raw = dict(manifest["scenario"])
+    roster = raw.pop("roster")
+    scenario = load_scenario(raw)
+
+    def floats(values: list) -> np.ndarray:
+        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+    scenario.roster = Roster(list(roster["names"]),
+                             np.array([KIND_INDEX[k] for k in roster["kinds"]], dtype=np.int64),
+                             floats(roster["size"]), floats(roster["x_km"]),
+                             floats(roster["y_km"]), roster.get("path"))
+    return scenario
+
+
+def read_run(folder: str | Path) -> RunFolder:
+    """Read a run folder written by `icsabm run`.
+
+    Without ``organisations.parquet`` (a run without ``--agents``), the
+    organisations table is re-simulated with the batch kernel from the
+    manifest's seeds (bit-identical to the run) and a note says so.
+
+    Raises:
+        FigureInputError: not a run folder, or a file missing.
+    """
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    if manifest["kind"] != "run":
+        raise FigureInputError(f"{folder}: a sweep folder, not a run folder")
+    try:
+        scenario = scenario_from_manifest(manifest)
+        run = RunFolder(folder, manifest, scenario,
+                        pd.read_parquet(folder / "timeseries.parquet"),
+                        pd.read_parquet(folder / "summary.parquet"))
+    except (KeyError, TypeError, ScenarioError):
+        raise FigureInputError(f"{folder}: manifest.json has no usable scenario") from None
+    except OSError as exc:
+        raise FigureInputError(f"{folder}: cannot read {Path(exc.filename or '').name or exc} "
+                               "(incomplete run folder)") from None
+    path = folder / "organisations.parquet"
+    if path.is_file():
+        run.organisations = pd.read_parquet(path)
+    return run
+
+
+def run_summaries(folders: Sequence[str | Path]) -> dict[str, pd.DataFrame]:
+    """Summary tables of several run folders keyed by scenario name (folder name if two
+    share a scenario), for `regime_share_table`."""
+    out: dict[str, pd.DataFrame] = {}
+    for folder in folders:
+        run = read_run(folder)
+        out[run.scenario.name if run.scenario.name not in out else Path(folder).name] = (
+            run.summary)
+    return out
+
+
+def organisations_of(run: RunFolder) -> pd.DataFrame:
+    """The run's organisations table, re-simulated with the batch kernel if not stored."""
+    if run.organisations is None:
+        from model.batch import organisations_frame, run_arrays
+
+        seeds = np.asarray(run.manifest["seeds"], dtype=np.int64)
+        _, orgs, sizes = run_arrays(run.scenario, seeds, agents=True)
+        run.organisations = organisations_frame(run.scenario, orgs, sizes)
+        run.notes.append("maturity: organisations.parquet absent (run without --agents); "
+                         "re-simulated from the manifest's seeds")
+    return run.organisations
+
+
+def network_replicate(summary: pd.DataFrame) -> int:
+    """The replicate shown in the trust network and matrix: the first one that ended in
+    the run's most common regime (a representative replicate, not the best)."""
+    counts = summary["regime"].value_counts()
+    regime = max(REGIME_ORDER, key=lambda r: (counts.get(r, 0), -REGIME_ORDER.index(r)))
+    return int(summary.loc[summary["regime"] == regime, "replicate"].iloc[0])
+
+
+# ---------------------------------------------------------------------------- jobs
+def _job(stem: str, shows: str, table: Callable[[], pd.DataFrame], plot: Callable[..., Figure],
+         title: str | None) -> Job:
+    """A figure made by drawing `plot(table(), title=title)`."""
+
+    def make() -> tuple[pd.DataFrame, Figure]:
+        frame = table()
+        return frame, plot(frame, title=title)
+
+    return Job(stem, shows, make)
+
+
+def run_jobs(run: RunFolder) -> list[Job]:
+    """The figures of a run folder."""
+    name = run.scenario.name
+    summary = run.summary
+    replicate = network_replicate(summary)
+    seed = int(summary.loc[summary["replicate"] == replicate, "seed"].iloc[0])
+    regime = summary.loc[summary["replicate"] == replicate, "regime"].iloc[0]
+    months = default_months(run.scenario.steps)
+    seeds = summary.sort_values("replicate")["seed"].to_numpy()[:POWER_REPLICATES]
+    if len(summary) > POWER_REPLICATES:
+        run.notes.append(f"power_trust: first {POWER_REPLICATES} of {len(summary)} replicates "
+                         "re-simulated")
+    pairs: dict[str, pd.DataFrame] = {}
+
+    def trust_pairs() -> pd.DataFrame:
+        if "table" not in pairs:
+            pairs["table"] = trust_pairs_table(run.scenario, seed, months, replicate)
+        return pairs["table"]
+
+    who = f"{name}, replicate {replicate} (seed {seed}, ended in {regime})"
+    return [
+        _job("trajectories", "median and 50%/90% bands of trust, faith, behaviour and output "
+             "by final regime", lambda: trajectory_table(run.timeseries, summary),
+             plot_trajectories, f"{name}: {len(summary)} replicates"),
+        _job("regime_shares", "share of replicates in each regime with 95% Wilson intervals",
+             lambda: regime_share_table({name: summary}), plot_regime_shares, None),
+        _job("trust_network", f"trust network at months {months} of one replicate",
+             trust_pairs, plot_trust_network, f"Trust network, {who}"),
+        _job("trust_matrix", f"trust matrix by kind at months {months} of one replicate",
+             trust_pairs, plot_trust_matrix, f"Trust matrix by kind, {who}"),
+        _job("maturity", "share of organisations per maturity level over time, by kind",
+             lambda: maturity_table(organisations_of(run)), plot_maturity,
+             f"{name}: maturity of the partners ({len(summary)} replicates pooled)"),
+        _job("conflicts", "conflicts raised and resolved per month",
+             lambda: conflict_table(run.timeseries), plot_conflicts, None),
+        _job("power_trust", "trust of smaller organisations in larger ones vs among peers",
+             lambda: power_trust_table(run.scenario, seeds), plot_power_trust, None),
+    ]
+
+
+def sweep_jobs(folder: Path, manifest: dict) -> list[Job]:
+    """The figures a sweep folder supports.
+
+    Raises:
+        FigureInputError: unfinished sweep, or a design no figure is drawn for.
+    """
+    from model.sweep import read_summary
+
+    sweep = manifest.get("sweep") or {}
+    name, design = sweep.get("name", folder.name), sweep.get("design")
+    if not manifest.get("complete") or not (folder / "phase.parquet").is_file():
+        raise FigureInputError(f"{folder}: sweep {name!r} is not finished; finish it with "
+                               f"icsabm sweep --resume --out {folder}")
+    if design == "sobol":
+        if not (folder / "sobol.parquet").is_file():
+            raise FigureInputError(f"{folder}: Sobol sweep without sobol.parquet")
+        return [_job("sensitivity", "first-order and total Sobol indices with 95% intervals",
+                     lambda: sobol_table(pd.read_parquet(folder / "sobol.parquet")),
+                     plot_sobol, f"{name}: sensitivity")]
+    phase = pd.read_parquet(folder / "phase.parquet")
+    n_axes = len([a for a in sweep.get("axes", {}) if a != "regime"])
+    if design == "grid" and n_axes == 2:
+        table = phase_table(manifest, phase)  # validated now, before anything is written
+        return [
+            _job("phase_synergy", "share of runs ending in synergy per cell, 50% contour",
+                 lambda: table, partial(plot_phase, value="synergy_share"), None),
+            _job("phase_time_to_synergy", "median months to synergy per cell",
+                 lambda: table, partial(plot_phase, value="median_time_to_synergy"), None),
+        ]
+    if (design == "points" or (design == "grid" and n_axes <= 1)) and len(phase) <= MAX_BARS:
+        return [_job("regime_shares", "share of runs in each regime per point, 95% Wilson "
+                     "intervals",
+                     lambda: regime_share_table(sweep_summaries(manifest, read_summary(folder))),
+                     plot_regime_shares, f"{name}: regime at the end of the run")]
+    raise FigureInputError(
+        f"{folder}: no figure for sweep {name!r} ({design} design, {n_axes} axes besides "
+        f"regime, {len(phase)} points); figures need a grid with two axes besides regime, "
+        f"a Sobol design, or at most {MAX_BARS} points")
+
+
+def figure_jobs(folder: str | Path) -> tuple[dict, list[Job], list[str]]:
+    """(manifest, figures to draw, notes) for a run or sweep folder; input checked up front."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    if manifest["kind"] == "run":
+        run = read_run(folder)
+        return manifest, run_jobs(run), run.notes
+    return manifest, sweep_jobs(folder, manifest), []
+
+
+def write_figures(folder: str | Path, out: str | Path, formats: Sequence[str] = ("pdf", "png"),
+                  log: Callable[[str], None] | None = None) -> dict:
+    """Draw every figure of `folder` into the existing folder `out`; returns the index."""
+    manifest, jobs, notes = figure_jobs(folder)
+    return _write(jobs, notes, Path(out), formats, log or (lambda _: None))
+
+
+def _write(jobs: list[Job], notes: list[str], out: Path, formats: Sequence[str],
+           log: Callable[[str], None]) -> dict:
+    entries = []
+    for job in jobs:
+        start = time.perf_counter()
+        table, fig = job.make()
+        paths = save_figure(fig, table, out, job.stem, formats)
+        entries.append({"stem": job.stem, "shows": job.shows,
+                        "files": [p.name for p in paths], "rows": len(table),
+                        "seconds": round(time.perf_counter() - start, 2)})
+        log(f"  {job.stem:<22} {', '.join(p.suffix[1:] for p in paths)}  "
+            f"({entries[-1]['seconds']:.1f} s)")
+    for note in notes:
+        log(f"  note: {note}")
+    return {"figures": entries, "notes": notes}
+
+
+# ------------------------------------------------------------------------- command
+def parse_formats(text: str) -> list[str]:
+    """`pdf,png,svg` -> ['pdf', 'png', 'svg']; FigureInputError for anything else."""
+    formats = [f.strip().lower().lstrip(".") for f in text.split(",") if f.strip()]
+    bad = [f for f in formats if f not in FORMATS]
+    if not formats or bad:
+        raise FigureInputError(f"--format {text!r}: allowed formats are {', '.join(FORMATS)} "
+                               "(comma-separated)")
+    return list(dict.fromkeys(formats))
+
+
+def figures_command(folder: str, out: str | None, formats: str) -> int:
+    """`icsabm figures RUN_OR_SWEEP_DIR [--out DIR] [--format pdf,png,svg]`.
+
+    Writes into a temporary folder beside the target and moves it into place
+    at the end, so a failure leaves nothing half-written. An existing target
+    is replaced only if it is empty or an earlier ``icsabm figures`` output
+    (it holds ``figures.json``).
+    """
+    from model.cli import CLIError
+
+    source = Path(folder)
+    target = Path(out) if out else source / "figures"
+    try:
+        fmts = parse_formats(formats)
+        _, jobs, notes = figure_jobs(source)  # input checked before touching the output
+    except FigureInputError as exc:
+        raise CLIError(str(exc)) from None
+    if target.exists() and not (target.is_dir() and (
+            not any(target.iterdir()) or (target / INDEX_FILE).is_file())):
+        raise CLIError(f"--out {target}: already exists and is not an icsabm figures folder")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    start = time.perf_counter()
+    try:
+        print(f"figures of {source}:")
+        index = {"source": str(source), "formats": fmts,
+                 "created_utc": dt.datetime.now(dt.UTC).isoformat(),
+                 **_write(jobs, notes, tmp, fmts, print),
+                 "wall_time_s": round(time.perf_counter() - start, 2)}
+        (tmp / INDEX_FILE).write_text(json.dumps(index, indent=2))
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.replace(target, old / target.name)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    except FigureInputError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CLIError(str(exc)) from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    print(f"{len(index['figures'])} figures in {time.perf_counter() - start:.1f} s -> {target}")
+    return 0

@@ -1,0 +1,555 @@
+"""Figures of one scenario's replicates: tidy tables and the figures drawn from them.
+
+Each figure is a pair: a ``*_table`` function returning the tidy
+`pandas.DataFrame` the figure is drawn from, and a ``plot_*`` function drawing
+a `matplotlib.figure.Figure` from that table alone (so a reader can redraw a
+figure from its CSV). `analysis.figures` wires them to run folders and to
+``icsabm figures``; notebooks call them directly.
+
+Pairwise trust is not stored in run folders; the trust network, trust matrix
+and power figures re-simulate replicates with `ICSModel(scenario, seed=...)`,
+which reproduces a replicate of the batch kernel bit for bit (CONTRACT:
+Python API).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
+
+from agents.kinds import KIND_INDEX, KIND_NAMES
+from analysis.palette import (
+    EXITED_COLOUR,
+    KIND_COLOURS,
+    MATURITY_COLOURS,
+    OKABE_ITO,
+    REGIME_COLOURS,
+)
+from analysis.stats import REGIME_ORDER, regime_table
+from analysis.theme import (
+    DOUBLE_COLUMN,
+    KIND_LABELS,
+    MATURITY_LABELS,
+    REGIME_LABELS,
+    SINGLE_COLUMN,
+    new_figure,
+    themed,
+)
+from model import state as S
+from model.scenario import Scenario
+
+#: Quantile columns of the band tables: median, 50% and 90% bands across replicates.
+QUANTILES = {"q05": 0.05, "q25": 0.25, "median": 0.5, "q75": 0.75, "q95": 0.95}
+
+#: Time-series columns of the trajectory figure, with panel titles and axis labels.
+TRAJECTORY_VARIABLES = {
+    "mean_trust": ("Trust", "Mean trust in partners (0–1)"),
+    "mean_faith": ("Faith", "Mean faith (0–1)"),
+    "mean_behaviour": ("Collaborative behaviour", "Mean behaviour (0–1)"),
+    "output": ("Joint output", "Joint output per month (model units)"),
+}
+MONTH_LABEL = "Time (months)"
+
+#: Size ratio that makes a pair unequal in the power figure: j is *larger* than i when
+#: it has at least this many times i's staff (power follows size, C17).
+SIZE_RATIO = 2.0
+#: Relations of the power figure (truster -> trusted): label, colour, line style.
+POWER_RELATIONS = {
+    "smaller_in_larger": ("Smaller in larger partner", OKABE_ITO["vermillion"], "-"),
+    "peers": ("Among peers of similar size", OKABE_ITO["bluish_green"], "--"),
+    "larger_in_smaller": ("Larger in smaller partner", OKABE_ITO["blue"], ":"),
+}
+
+
+# ----------------------------------------------------------------------------- helpers
+def band_table(frame: pd.DataFrame, by: list[str], value: str) -> pd.DataFrame:
+    """Replicates, mean and the `QUANTILES` of `value` within each group of `by`."""
+    groups = frame.groupby(by, sort=True)[value]
+    bands = groups.quantile(list(QUANTILES.values())).unstack()
+    bands.columns = list(QUANTILES)
+    bands.insert(0, "mean", groups.mean())
+    bands.insert(0, "replicates", groups.size())
+    return bands.reset_index()
+
+
+def _draw_bands(ax, frame: pd.DataFrame, colour: str, label: str, linestyle: str = "-",
+                wide: bool = True) -> None:
+    """Median line, 50% band and (if `wide`) 90% band of a `band_table` slice over months."""
+    x = frame["step"].to_numpy()
+    if wide:
+        ax.fill_between(x, frame["q05"], frame["q95"], color=colour, alpha=0.13, lw=0)
+    ax.fill_between(x, frame["q25"], frame["q75"], color=colour, alpha=0.3, lw=0)
+    ax.plot(x, frame["median"], color=colour, ls=linestyle, label=label)
+
+
+def _kind_legend(fig: Figure, kinds: Sequence[str], exited: bool = False) -> None:
+    handles = [Line2D([], [], marker="o", ls="", color=KIND_COLOURS[k], markeredgecolor="#444444",
+                      markeredgewidth=0.3, label=KIND_LABELS[k]) for k in kinds]
+    if exited:
+        handles.append(Line2D([], [], marker="o", ls="", color=EXITED_COLOUR,
+                              markeredgecolor="#444444", markeredgewidth=0.3,
+                              label="Left the partnership"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)))
+
+
+def _kind_order(kinds: Sequence[str]) -> list[str]:
+    present = set(kinds)
+    return [k for k in KIND_NAMES if k in present]
+
+
+# ----------------------------------------------------------------------- trajectories
+def trajectory_table(timeseries: pd.DataFrame, summary: pd.DataFrame,
+                     variables: Sequence[str] = tuple(TRAJECTORY_VARIABLES)) -> pd.DataFrame:
+    """Median and 50%/90% bands across replicates of each variable per month, by final regime.
+
+    Columns: final_regime, variable, step, replicates, mean, q05, q25, median, q75, q95.
+    The two feedback loops of THEORY §1 make synergy runs show the
+    inertia-then-synergy shape: output near zero for the first months, then a
+    rise once trust and faith pass the threshold (C40, C43, C28).
+    """
+    regime = summary.set_index("replicate")["regime"]
+    long = timeseries.melt(id_vars=["replicate", "step"], value_vars=list(variables),
+                           var_name="variable")
+    long["final_regime"] = long["replicate"].map(regime)
+    table = band_table(long, ["final_regime", "variable", "step"], "value")
+    table["final_regime"] = pd.Categorical(table["final_regime"], REGIME_ORDER, ordered=True)
+    table["variable"] = pd.Categorical(table["variable"], list(variables), ordered=True)
+    table = table.sort_values(["final_regime", "variable", "step"]).reset_index(drop=True)
+    table["final_regime"] = table["final_regime"].astype(str)
+    table["variable"] = table["variable"].astype(str)
+    return table
+
+
+@themed
+def plot_trajectories(table: pd.DataFrame, title: str | None = None) -> Figure:
+    """Trust, faith, behaviour and output over months: median and 50%/90% bands by final regime."""
+    variables = list(dict.fromkeys(table["variable"]))
+    ncols = 2 if len(variables) > 1 else 1
+    nrows = -(-len(variables) // ncols)
+    fig = new_figure(DOUBLE_COLUMN if ncols > 1 else SINGLE_COLUMN, 1.9 * nrows + 0.5)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, squeeze=False)).ravel()
+    for ax, variable in zip(axes, variables, strict=False):
+        panel_title, ylabel = TRAJECTORY_VARIABLES.get(variable, (variable, variable))
+        for regime in REGIME_ORDER:
+            part = table[(table["variable"] == variable) & (table["final_regime"] == regime)]
+            if len(part):
+                n = int(part["replicates"].iloc[0])
+                _draw_bands(ax, part, REGIME_COLOURS[regime], f"{REGIME_LABELS[regime]} (n = {n})")
+        ax.set_title(panel_title)
+        ax.set_ylabel(ylabel)
+        ax.set_ylim(bottom=0)
+    for ax in axes[len(variables):]:
+        ax.set_visible(False)
+    for ax in axes[max(0, len(variables) - ncols):len(variables)]:
+        ax.set_xlabel(MONTH_LABEL)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels),
+               title="Final regime (line: median; bands: 50% and 90% of replicates)")
+    if title:
+        fig.suptitle(title, x=0.01, ha="left", fontsize=8)
+    return fig
+
+
+# ---------------------------------------------------------------------- regime shares
+def regime_share_table(summaries: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Share of runs in each regime with 95% Wilson intervals, for each named scenario.
+
+    Columns: scenario, regime, runs, count, share, ci_low, ci_high. Shares of
+    one scenario sum to 1 (THEORY §4: synergy, inertia, dissolution).
+    """
+    parts = []
+    for name, summary in summaries.items():
+        part = regime_table(summary)
+        part.insert(0, "runs", len(summary))
+        part.insert(0, "scenario", name)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)[
+        ["scenario", "regime", "runs", "count", "share", "ci_low", "ci_high"]]
+
+
+@themed
+def plot_regime_shares(table: pd.DataFrame, title: str | None = None) -> Figure:
+    """Stacked bars of regime shares per scenario, with 95% Wilson intervals.
+
+    Each whisker sits at the top of its regime's segment and spans that
+    regime's interval; the top segment's interval is its complement's and is
+    not drawn.
+    """
+    scenarios = list(dict.fromkeys(table["scenario"]))
+    width = SINGLE_COLUMN if len(scenarios) <= 6 else DOUBLE_COLUMN
+    fig = new_figure(width, 2.9 if max(len(s) for s in scenarios) < 12 else 3.5)
+    ax = fig.subplots()
+    x = np.arange(len(scenarios))
+    bottom = np.zeros(len(scenarios))
+    pivot = table.pivot(index="scenario", columns="regime").reindex(scenarios)
+    for k, regime in enumerate(REGIME_ORDER):
+        share = pivot[("share", regime)].to_numpy(float)
+        ax.bar(x, share, 0.6, bottom=bottom, color=REGIME_COLOURS[regime],
+               label=REGIME_LABELS[regime], edgecolor="white", linewidth=0.4)
+        top = bottom + share
+        inside = (share > 0) & (top < 1 - 1e-9)
+        lo = bottom + pivot[("ci_low", regime)].to_numpy(float)
+        hi = bottom + pivot[("ci_high", regime)].to_numpy(float)
+        offset = (k - 1) * 0.12
+        ax.errorbar(x[inside] + offset, top[inside],
+                    yerr=[top[inside] - lo[inside], hi[inside] - top[inside]],
+                    fmt="none", ecolor="black", elinewidth=0.7, capsize=1.5)
+        bottom = top
+    runs = pivot[("runs", REGIME_ORDER[0])].to_numpy(int)
+    ax.set_xticks(x, [f"{textwrap.fill(s, 22)}\n(n = {n})"
+                      for s, n in zip(scenarios, runs, strict=True)],
+                  rotation=30 if len(scenarios) > 3 else 0,
+                  ha="right" if len(scenarios) > 3 else "center")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("Share of replicates (0–1)")
+    ax.set_xlabel("Scenario")
+    fig.legend(loc="outside lower center", ncols=3, title="Regime (whiskers: 95% Wilson intervals)")
+    ax.set_title(title or "Regime at the end of the run")
+    return fig
+
+
+def run_scenarios(names: Sequence[str], replicates: int = 20, seed: int = 0,
+                  steps: int | None = None) -> dict[str, pd.DataFrame]:
+    """Run bundled (or TOML) scenarios with the batch kernel; summary table of each.
+
+    A helper for `regime_share_table` in notebooks:
+    ``plot_regime_shares(regime_share_table(run_scenarios(["ics_mandated", ...])))``.
+    """
+    from model.batch import run_arrays, summary_frame
+    from model.rng import replicate_seeds
+    from model.scenario import load_scenario
+
+    out = {}
+    seeds = replicate_seeds(seed, replicates)
+    for name in names:
+        scenario = load_scenario(name, steps=steps)
+        metrics, _, _ = run_arrays(scenario, seeds)
+        out[scenario.name] = summary_frame(scenario, metrics, seeds)
+    return out
+
+
+# ---------------------------------------------------------------- trust (re-simulated)
+def trust_snapshots(scenario: Scenario, seed: int, months: Sequence[int]
+                    ) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """Re-simulate one replicate and keep (month, trust matrix, active, size) at `months`.
+
+    `trust[i, j]` is i's trust in j (THEORY §2). Uses `ICSModel`, which is
+    bit-identical to the batch kernel for the same seed.
+    """
+    from model.ics_model import ICSModel
+
+    wanted = sorted({int(m) for m in months if 0 <= int(m) <= scenario.steps})
+    model = ICSModel(scenario, seed=int(seed), network=False)
+    out = []
+    for month in range(wanted[-1] + 1 if wanted else 0):
+        if month:
+            model.step()
+        if month in wanted:
+            st = model.state
+            out.append((month, st.pair[S.TRUST].copy(), st.org[S.ACTIVE] == 1.0,
+                        st.org[S.SIZE].copy()))
+    return out
+
+
+def default_months(steps: int) -> list[int]:
+    """Months shown in the trust network and matrix: start, thirds and end of the run."""
+    return sorted({0, round(steps / 3), round(2 * steps / 3), steps})
+
+
+def trust_pairs_table(scenario: Scenario, seed: int, months: Sequence[int],
+                      replicate: int | None = None) -> pd.DataFrame:
+    """Directed trust between every pair of organisations at `months` of one replicate.
+
+    Columns: replicate, seed, month, org, name, kind, size, active, partner,
+    partner_name, partner_kind, partner_size, partner_active, trust (org's
+    trust in partner, 0-1).
+    """
+    names = np.array(scenario.roster.names, dtype=object)
+    kinds = np.array([KIND_NAMES[k] for k in scenario.roster.kinds], dtype=object)
+    n = len(names)
+    i, j = np.nonzero(~np.eye(n, dtype=bool))
+    parts = []
+    for month, trust, active, size in trust_snapshots(scenario, seed, months):
+        parts.append(pd.DataFrame({
+            "replicate": replicate, "seed": int(seed), "month": month,
+            "org": i, "name": names[i], "kind": kinds[i], "size": size[i], "active": active[i],
+            "partner": j, "partner_name": names[j], "partner_kind": kinds[j],
+            "partner_size": size[j], "partner_active": active[j], "trust": trust[i, j],
+        }))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _organisation_order(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Organisations (org, kind, size, active per month) ordered by kind, then size."""
+    orgs = pairs.drop_duplicates(["month", "org"])[["month", "org", "kind", "size", "active"]]
+    first = orgs[orgs["month"] == orgs["month"].min()].copy()
+    first["kind_rank"] = first["kind"].map(KIND_INDEX)
+    first = first.sort_values(["kind_rank", "size"], ascending=[True, False])
+    return first[["org", "kind", "size"]].reset_index(drop=True)
+
+
+def _months_title(pairs: pd.DataFrame) -> str:
+    rep, seed = pairs["replicate"].iloc[0], pairs["seed"].iloc[0]
+    which = f"replicate {rep}" if pd.notna(rep) else "one replicate"
+    return f"{which} (seed {seed})"
+
+
+@themed
+def plot_trust_network(pairs: pd.DataFrame, title: str | None = None) -> Figure:
+    """The partnership as a trust network at each month of a `trust_pairs_table`.
+
+    Organisations sit on a circle grouped by kind (colour) and ordered by size
+    (marker area grows with the square root of headcount); each edge is the
+    mutual trust of a pair, (T_ij + T_ji) / 2, coloured as in the trust matrix and
+    more opaque and thicker when higher.
+    Members who left are grey and lose their edges (C20, C36).
+    """
+    import matplotlib as mpl
+
+    order = _organisation_order(pairs)
+    n = len(order)
+    angle = np.pi / 2 - 2 * np.pi * np.arange(n) / n
+    pos = np.zeros((int(order["org"].max()) + 1, 2))
+    pos[order["org"].to_numpy()] = np.column_stack([np.cos(angle), np.sin(angle)])
+    months = sorted(pairs["month"].unique())
+    fig = new_figure(DOUBLE_COLUMN, DOUBLE_COLUMN / len(months) + 0.9)
+    axes = np.atleast_1d(fig.subplots(1, len(months), squeeze=False)).ravel()
+    cmap, norm = mpl.colormaps["cividis_r"], mpl.colors.Normalize(0, 1)
+    area = 4 + 70 * np.sqrt(order["size"].to_numpy() / order["size"].max())
+    exited = False
+    for ax, month in zip(axes, months, strict=True):
+        part = pairs[pairs["month"] == month]
+        keep = part[(part["org"] < part["partner"]) & part["active"] & part["partner_active"]]
+        back = part.set_index(["org", "partner"])["trust"]
+        mutual = 0.5 * (keep["trust"].to_numpy()
+                        + back.loc[list(zip(keep["partner"], keep["org"], strict=True))].to_numpy())
+        rank = np.argsort(mutual)
+        segments = np.stack([pos[keep["org"].to_numpy()], pos[keep["partner"].to_numpy()]], 1)
+        colours = cmap(norm(mutual[rank]))
+        colours[:, 3] = 0.04 + 0.9 * mutual[rank] ** 3  # faint when low, solid when high
+        ax.add_collection(LineCollection(segments[rank], colors=colours,
+                                         linewidths=0.2 + 1.3 * mutual[rank] ** 3, zorder=1))
+        active = part.drop_duplicates("org").set_index("org")["active"]
+        colours = [KIND_COLOURS[k] if active[o] else EXITED_COLOUR
+                   for o, k in zip(order["org"], order["kind"], strict=True)]
+        exited |= not active.all()
+        xy = pos[order["org"].to_numpy()]
+        ax.scatter(xy[:, 0], xy[:, 1], s=area, c=colours, edgecolors="#333333",
+                   linewidths=0.3, zorder=2)
+        ax.set_title(f"Month {month}")
+        ax.set_xlim(-1.15, 1.15)
+        ax.set_ylim(-1.15, 1.15)
+        ax.set_aspect("equal")
+        ax.set_axis_off()
+    fig.colorbar(mpl.cm.ScalarMappable(norm, cmap), ax=axes.tolist(), shrink=0.7,
+                 label="Mutual trust of a pair (0–1)")
+    _kind_legend(fig, _kind_order(order["kind"]), exited)
+    fig.suptitle(title or f"Trust network, {_months_title(pairs)}", x=0.01, ha="left",
+                 fontsize=8)
+    return fig
+
+
+@themed
+def plot_trust_matrix(pairs: pd.DataFrame, title: str | None = None) -> Figure:
+    """Heatmaps of directed trust T_ij (row i's trust in column j) ordered by kind, then size.
+
+    The coloured strips mark each organisation's kind; rows and columns of
+    members who left are blank.
+    """
+    import matplotlib as mpl
+
+    order = _organisation_order(pairs)
+    n = len(order)
+    rank = pd.Series(np.arange(n), index=order["org"])
+    months = sorted(pairs["month"].unique())
+    fig = new_figure(DOUBLE_COLUMN, DOUBLE_COLUMN / len(months) + 1.0)
+    axes = np.atleast_1d(fig.subplots(1, len(months), squeeze=False)).ravel()
+    strip = max(0.8, 0.04 * n)
+    kind_colours = [mpl.colors.to_rgb(KIND_COLOURS[k]) for k in order["kind"]]
+    image = None
+    for ax, month in zip(axes, months, strict=True):
+        part = pairs[pairs["month"] == month]
+        matrix = np.full((n, n), np.nan)
+        live = part[part["active"] & part["partner_active"]]
+        matrix[rank[live["org"]].to_numpy(), rank[live["partner"]].to_numpy()] = live["trust"]
+        image = ax.imshow(matrix, cmap="cividis_r", vmin=0, vmax=1, interpolation="nearest")
+        for k, colour in enumerate(kind_colours):
+            ax.add_patch(Rectangle((-0.5 - 1.2 * strip, k - 0.5), strip, 1, color=colour, lw=0))
+            ax.add_patch(Rectangle((k - 0.5, -0.5 - 1.2 * strip), 1, strip, color=colour, lw=0))
+        ax.set_xlim(-0.5 - 1.3 * strip, n - 0.5)
+        ax.set_ylim(n - 0.5, -0.5 - 1.3 * strip)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for side in ax.spines.values():
+            side.set_visible(False)
+        ax.set_title(f"Month {month}")
+        ax.set_xlabel("Trusted organisation")
+    axes[0].set_ylabel("Trusting organisation")
+    fig.colorbar(image, ax=axes.tolist(), shrink=0.7, label="Trust of row in column (0–1)")
+    _kind_legend(fig, _kind_order(order["kind"]))
+    fig.suptitle(title or f"Trust matrix by kind, {_months_title(pairs)}", x=0.01, ha="left",
+                 fontsize=8)
+    return fig
+
+
+# ------------------------------------------------------------------------- maturity
+def maturity_table(organisations: pd.DataFrame) -> pd.DataFrame:
+    """Share of organisations at each maturity level per month, by kind and for all.
+
+    Maturity is M23's adaptation of Westrum's typology (THEORY §4):
+    pathological, bureaucratic, generative from the mean of an organisation's
+    trust in its partners and its faith (`model.regimes.maturity`); members who
+    left are counted as ``exited``. Counts are pooled over replicates. Columns:
+    kind (``all`` for every organisation), kind_label, step, level,
+    organisations, share; the shares of one kind and month sum to 1.
+    """
+    levels = list(MATURITY_LABELS)
+    frame = organisations.assign(
+        level=np.where(organisations["active"], organisations["maturity"], "exited"))
+    parts = [frame.assign(kind="all"), frame]
+    counts = (pd.concat(parts, ignore_index=True).groupby(["kind", "step", "level"]).size()
+              .unstack(fill_value=0).reindex(columns=levels, fill_value=0).stack()
+              .rename("organisations").reset_index())
+    total = counts.groupby(["kind", "step"])["organisations"].transform("sum")
+    counts["share"] = counts["organisations"] / total
+    kinds = ["all", *_kind_order(frame["kind"].unique())]
+    counts["kind"] = pd.Categorical(counts["kind"], kinds, ordered=True)
+    counts["level"] = pd.Categorical(counts["level"], levels, ordered=True)
+    counts = counts.sort_values(["kind", "step", "level"]).reset_index(drop=True)
+    counts["kind"] = counts["kind"].astype(str)
+    counts["level"] = counts["level"].astype(str)
+    counts.insert(1, "kind_label", counts["kind"].map({**KIND_LABELS, "all": "All organisations"}))
+    return counts
+
+
+@themed
+def plot_maturity(table: pd.DataFrame, title: str | None = None) -> Figure:
+    """Stacked shares of pathological, bureaucratic and generative organisations over months,
+    one panel per kind (M23's adaptation of Westrum)."""
+    kinds = list(dict.fromkeys(table["kind"]))
+    ncols = min(3, len(kinds))
+    nrows = -(-len(kinds) // ncols)
+    fig = new_figure(DOUBLE_COLUMN, 1.55 * nrows + 0.6)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False))
+    levels = [lv for lv in MATURITY_LABELS
+              if lv != "exited" or table.loc[table["level"] == "exited", "share"].gt(0).any()]
+    colours = {**MATURITY_COLOURS, "exited": EXITED_COLOUR}
+    for ax, kind in zip(axes.ravel(), kinds, strict=False):
+        part = table[table["kind"] == kind].pivot(index="step", columns="level", values="share")
+        ax.stackplot(part.index, *[part[lv] for lv in levels],
+                     colors=[colours[lv] for lv in levels], lw=0)
+        label = table.loc[table["kind"] == kind, "kind_label"].iloc[0]
+        ax.set_title(label)
+        ax.set_ylim(0, 1)
+        ax.set_xlim(part.index.min(), part.index.max())
+    for ax in axes.ravel()[len(kinds):]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("Share of organisations")
+    for ax in axes[-1, :]:
+        ax.set_xlabel(MONTH_LABEL)
+    handles = [Patch(color=colours[lv], label=MATURITY_LABELS[lv]) for lv in levels]
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
+               title="Maturity (M23's adaptation of Westrum)")
+    if title:
+        fig.suptitle(title, x=0.01, ha="left", fontsize=8)
+    return fig
+
+
+# ------------------------------------------------------------------------- conflict
+def conflict_table(timeseries: pd.DataFrame) -> pd.DataFrame:
+    """Conflicts raised and resolved per month: mean and quantiles across replicates.
+
+    Conflicts arise from communication across cultural distance, power gaps,
+    unshared vision and stalled progress (C16, C30, C33); a share is resolved
+    constructively, set by conflict resolution and accountability (C32).
+    Columns: measure (raised | resolved), step, replicates, mean, q05, q25,
+    median, q75, q95 (conflicts per month).
+    """
+    long = timeseries.rename(columns={"conflicts": "raised", "conflicts_resolved": "resolved"})
+    long = long.melt(id_vars=["replicate", "step"], value_vars=["raised", "resolved"],
+                     var_name="measure")
+    return band_table(long, ["measure", "step"], "value")
+
+
+@themed
+def plot_conflicts(table: pd.DataFrame, title: str | None = None) -> Figure:
+    """Mean conflicts raised and resolved per month, with the 50% band across replicates."""
+    fig = new_figure(SINGLE_COLUMN, 2.7)
+    ax = fig.subplots()
+    style = {"raised": ("Raised", OKABE_ITO["vermillion"], "-"),
+             "resolved": ("Resolved", OKABE_ITO["bluish_green"], "--")}
+    for measure, (label, colour, ls) in style.items():
+        part = table[table["measure"] == measure]
+        ax.fill_between(part["step"], part["q25"], part["q75"], color=colour, alpha=0.2, lw=0)
+        ax.plot(part["step"], part["mean"], color=colour, ls=ls, label=label)
+    ax.set_xlabel(MONTH_LABEL)
+    ax.set_ylabel("Conflicts per month (count)")
+    ax.set_ylim(bottom=0)
+    fig.legend(loc="outside lower center", ncols=2,
+               title="Conflicts (line: mean; band: 50% of replicates)")
+    ax.set_title(title or "Conflicts raised and resolved")
+    return fig
+
+
+# --------------------------------------------------------------------------- power
+def power_trust_table(scenario: Scenario, seeds: Sequence[int],
+                      size_ratio: float = SIZE_RATIO) -> pd.DataFrame:
+    """Trust of smaller organisations in larger ones vs among peers, over months (C17).
+
+    For a directed pair (i, j) with staff s_i and s_j: *smaller in larger* when
+    s_j >= size_ratio * s_i (i is the weaker partner: a PCN or VCSE
+    organisation trusting an acute trust, the struggling trust in a buddying
+    pair), *larger in smaller* when s_i >= size_ratio * s_j, and *peers*
+    otherwise. Power follows size (power = size^gamma, C17), and the power gap
+    erodes the weaker partner's trust, more under mandate and less with
+    autonomy (C17, C19); C17 predicts smaller-in-larger below peers. For each
+    replicate (re-simulated with `ICSModel`) and month, the mean trust T_ij over
+    the pairs of members in each relation. Columns: relation, size_ratio, step,
+    replicates, mean, q05, q25, median, q75, q95 (across replicates);
+    relations with no pairs are absent.
+    """
+    rows = []
+    months = range(scenario.steps + 1)
+    for replicate, seed in enumerate(seeds):
+        for month, trust, active, size in trust_snapshots(scenario, seed, months):
+            live = np.outer(active, active) & ~np.eye(len(size), dtype=bool)
+            larger = size[None, :] >= size_ratio * size[:, None]  # j larger than i
+            smaller = size[:, None] >= size_ratio * size[None, :]
+            for relation, mask in (("smaller_in_larger", larger), ("peers", ~larger & ~smaller),
+                                   ("larger_in_smaller", smaller)):
+                if (mask & live).any():
+                    rows.append((relation, replicate, month, trust[mask & live].mean()))
+    frame = pd.DataFrame(rows, columns=["relation", "replicate", "step", "trust"])
+    table = band_table(frame, ["relation", "step"], "trust")
+    table["relation"] = pd.Categorical(table["relation"], list(POWER_RELATIONS), ordered=True)
+    table = table.sort_values(["relation", "step"]).reset_index(drop=True)
+    table["relation"] = table["relation"].astype(str)
+    table.insert(1, "size_ratio", size_ratio)
+    return table
+
+
+@themed
+def plot_power_trust(table: pd.DataFrame, title: str | None = None) -> Figure:
+    """Median trust (50% band) of smaller organisations in larger ones vs among peers (C17)."""
+    fig = new_figure(SINGLE_COLUMN, 3.0)
+    ax = fig.subplots()
+    for relation, (label, colour, ls) in POWER_RELATIONS.items():
+        part = table[table["relation"] == relation]
+        if len(part):
+            _draw_bands(ax, part, colour, label, ls, wide=False)
+    ax.set_xlabel(MONTH_LABEL)
+    ax.set_ylabel("Mean trust of truster in trusted (0–1)")
+    ax.set_ylim(0, 1)
+    ratio = table["size_ratio"].iloc[0] if len(table) else SIZE_RATIO
+    fig.legend(loc="outside lower center", ncols=1,
+               title=f"Truster in trusted (median, 50% band; larger: ≥ {ratio:g}× the staff)")
+    ax.set_title(title or "Trust across the size gap (C17)")
+    return fig

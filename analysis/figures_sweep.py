@@ -1,0 +1,234 @@
+"""Figures of a sweep folder: regime phase diagrams and Sobol sensitivity indices.
+
+As in `analysis.figures_run`, each figure is a ``*_table`` function returning
+the tidy table and a ``plot_*`` function drawing the figure from that table
+alone. The tables read what `icsabm sweep` writes (`model.sweep`):
+``phase.parquet`` (per point: regime shares with Wilson intervals, median
+months to synergy), ``sobol.parquet`` and the ``summary/`` parts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.colors import LinearSegmentedColormap
+from matplotlib.figure import Figure
+
+from analysis.palette import REGIME_COLOURS
+from analysis.theme import DOUBLE_COLUMN, KIND_LABELS, SINGLE_COLUMN, new_figure, themed
+from model import params as P
+from model.sweep_file import axis_column
+
+
+class FigureInputError(ValueError):
+    """A folder or sweep a figure cannot be drawn from; the message is one line."""
+
+
+#: Plain-words labels of the Sobol outcomes (`model.sweep.SOBOL_OUTCOMES`).
+OUTCOME_LABELS = {
+    "synergy": "Share of runs ending in synergy",
+    "final_mean_trust": "Final mean trust",
+    "final_mean_faith": "Final mean faith",
+    "final_mean_behaviour": "Final mean behaviour",
+    "cumulative_output": "Cumulative joint output",
+}
+SYNERGY_MAP = LinearSegmentedColormap.from_list("synergy", ["#FFFFFF", REGIME_COLOURS["synergy"]])
+
+
+def key_label(key: str, unit: bool = True) -> str:
+    """Plain words for a dotted key: ``context.history_of_competition`` -> ``History of
+    competition (0–1)``; ``organisations.pcn`` -> ``Primary care networks (count)``."""
+    group, _, name = key.partition(".")
+    if not name:
+        return key.replace("_", " ").capitalize()
+    if group == "organisations" and name in KIND_LABELS:
+        return f"{KIND_LABELS[name]}s" + (" (count)" if unit else "")
+    text = name.replace("_", " ").capitalize()
+    param = P.PARAM_BY_KEY.get(key)
+    if unit and param is not None:
+        text += " (0–1)" if param.unit == "share 0-1" else f" ({param.unit})"
+    return text
+
+
+def _tick(value) -> str:
+    return f"{value:g}" if isinstance(value, int | float) else str(value)
+
+
+# ---------------------------------------------------------------------- phase diagram
+def grid_axes(manifest: dict) -> list[tuple[str, list[str], list[tuple]]]:
+    """(axis name, keys, rows of values) of each axis of a grid sweep, in the file's order."""
+    from model.sweep_file import _grid_axis
+
+    sweep = manifest["sweep"]
+    return [(name, *_grid_axis(sweep["name"], name, spec)) for name, spec in sweep["axes"].items()]
+
+
+def phase_table(manifest: dict, phase: pd.DataFrame) -> pd.DataFrame:
+    """Cells of a 2-D grid sweep for the phase diagram, one panel per regime.
+
+    Uses the sweep's `phase.parquet` (one row per point). The `regime` axis, if
+    any, makes the panels (mandated / voluntary, C01, C02, C11, C12); the two
+    other axes are x (the first in the sweep file) and y. An axis that moves
+    several keys together (``{keys, rows}``) is one coordinate whose ticks list
+    the keys' values. Columns: panel, x, y (cell indices), x_axis, y_axis
+    (axis labels), x_tick, y_tick (tick labels), the axis value columns, runs,
+    the share and 95% Wilson interval of each regime, median_time_to_synergy.
+
+    Raises:
+        FigureInputError: the sweep is not a grid with two axes besides regime.
+    """
+    sweep = manifest["sweep"]
+    if sweep.get("design") != "grid":
+        raise FigureInputError(f"sweep {sweep['name']!r} has a {sweep.get('design')} design; "
+                               "the phase diagram needs a grid")
+    axes = grid_axes(manifest)
+    panel = next((a for a in axes if a[1] == ["regime"]), None)
+    others = [a for a in axes if a is not panel]
+    if len(others) != 2:
+        names = ", ".join(a[0] for a in others) or "none"
+        raise FigureInputError(f"sweep {sweep['name']!r}: the phase diagram needs a grid with "
+                               f"two axes besides regime; it has {len(others)} ({names})")
+    index = np.unravel_index(phase["point"].to_numpy(), [len(a[2]) for a in axes])
+    where = {a[0]: i for a, i in zip(axes, index, strict=True)}
+    table = pd.DataFrame(index=range(len(phase)))
+    table["panel"] = [str(panel[2][i][0]) for i in where[panel[0]]] if panel else sweep["name"]
+    for coord, (name, keys, rows) in zip(("x", "y"), others, strict=True):
+        table[coord] = where[name]
+        if len(keys) == 1:
+            table[f"{coord}_axis"] = key_label(keys[0])
+            ticks = [_tick(r[0]) for r in rows]
+        else:
+            table[f"{coord}_axis"] = (f"{name.replace('_', ' ').capitalize()} ("
+                                      + " / ".join(key_label(k, unit=False).lower()
+                                                   for k in keys) + ")")
+            ticks = (["/".join(_tick(v) for v in r) for r in rows] if len(keys) <= 2
+                     else [f"level {k + 1}" for k in range(len(rows))])
+        table[f"{coord}_tick"] = [ticks[i] for i in where[name]]
+    columns = [c for c in phase.columns if c == "point" or c == "runs" or c.endswith("_share")
+               or "_ci_" in c or c == "median_time_to_synergy"
+               or c in {axis_column(k) for a in axes for k in a[1]}]
+    return pd.concat([table, phase[columns].reset_index(drop=True)], axis=1)
+
+
+def _ticks(ax, coord: str, part: pd.DataFrame) -> None:
+    ticks = part.drop_duplicates(coord).sort_values(coord)
+    step = max(1, -(-len(ticks) // 8))
+    positions, labels = ticks[coord].to_numpy()[::step], ticks[f"{coord}_tick"].to_numpy()[::step]
+    (ax.set_xticks if coord == "x" else ax.set_yticks)(positions, labels)
+
+
+@themed
+def plot_phase(table: pd.DataFrame, value: str = "synergy_share",
+               title: str | None = None) -> Figure:
+    """Heatmap of `value` per cell, one panel per regime, with the 50% synergy boundary.
+
+    ``value="synergy_share"``: share of runs ending in synergy (white to the
+    synergy colour); ``value="median_time_to_synergy"``: median months to
+    synergy among runs that reached it (grey cells: none did). The dashed black
+    contour is where half the runs end in synergy — the edge of the basin of
+    THEORY §1's bistable system.
+    """
+    panels = list(dict.fromkeys(table["panel"]))
+    nx, ny = int(table["x"].max()) + 1, int(table["y"].max()) + 1
+    share_plot = value == "synergy_share"
+    fig = new_figure(DOUBLE_COLUMN if len(panels) > 1 else SINGLE_COLUMN,
+                     min(4.2, 1.2 + 2.6 * ny / max(nx, 1)) if len(panels) > 1 else 2.8)
+    axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True, squeeze=False)).ravel()
+    mesh = None
+    for ax, panel in zip(axes, panels, strict=True):
+        part = table[table["panel"] == panel]
+        grid = np.full((ny, nx), np.nan)
+        share = np.full((ny, nx), np.nan)
+        grid[part["y"], part["x"]] = part[value].astype(float)
+        share[part["y"], part["x"]] = part["synergy_share"]
+        ax.set_facecolor("#DDDDDD")
+        mesh = ax.pcolormesh(np.arange(nx + 1) - 0.5, np.arange(ny + 1) - 0.5, grid,
+                             cmap=SYNERGY_MAP if share_plot else "cividis",
+                             vmin=0 if share_plot else None, vmax=1 if share_plot else None,
+                             edgecolors="white", linewidth=0.2)
+        if nx > 1 and ny > 1 and np.nanmin(share) < 0.5 < np.nanmax(share):
+            ax.contour(np.arange(nx), np.arange(ny), share, levels=[0.5], colors="black",
+                       linewidths=1.2, linestyles="--")
+        _ticks(ax, "x", part)
+        _ticks(ax, "y", part)
+        ax.set_xlabel(part["x_axis"].iloc[0])
+        ax.set_title(str(panel).capitalize())
+        ax.tick_params(axis="x", labelrotation=45 if part["x_tick"].str.len().max() > 4 else 0)
+    axes[0].set_ylabel(table["y_axis"].iloc[0])
+    label = ("Share of runs ending in synergy (0–1)" if share_plot
+             else "Median time to synergy (months)")
+    fig.colorbar(mesh, ax=axes.tolist(), shrink=0.85, label=label)
+    default = ("Where synergy wins (dashed: 50% of runs)" if share_plot else
+               "Median time to synergy (dashed: 50% of runs in synergy; grey: none)")
+    fig.suptitle(title or default, x=0.01, ha="left", fontsize=8)
+    return fig
+
+
+# ------------------------------------------------------------------------ sensitivity
+def sobol_table(sobol: pd.DataFrame) -> pd.DataFrame:
+    """Sobol indices of a Sobol sweep (its `sobol.parquet`), sorted for plotting.
+
+    First-order (S1) and total (ST) indices with 95% confidence half-widths
+    (SALib), per outcome and parameter; within each outcome, parameters are
+    ranked by ST (rank 1 = most influential). Columns: outcome, outcome_label,
+    parameter, parameter_label, S1, S1_conf, ST, ST_conf, rank.
+    """
+    table = sobol.copy()
+    table["rank"] = table.groupby("outcome")["ST"].rank(ascending=False, method="first")
+    table["rank"] = table["rank"].astype(int)
+    table.insert(1, "outcome_label", table["outcome"].map(OUTCOME_LABELS).fillna(table["outcome"]))
+    table.insert(3, "parameter_label", [key_label(k, unit=False) for k in table["parameter"]])
+    outcomes = list(dict.fromkeys(table["outcome"]))
+    table["order"] = table["outcome"].map({o: i for i, o in enumerate(outcomes)})
+    return (table.sort_values(["order", "rank"]).drop(columns="order")
+            .reset_index(drop=True))
+
+
+@themed
+def plot_sobol(table: pd.DataFrame, title: str | None = None) -> Figure:
+    """First-order and total Sobol indices with 95% intervals, sorted by total index,
+    one panel per outcome."""
+    outcomes = list(dict.fromkeys(table["outcome"]))
+    ncols = min(3, len(outcomes))
+    nrows = -(-len(outcomes) // ncols)
+    n_par = table["parameter"].nunique()
+    fig = new_figure(DOUBLE_COLUMN if ncols > 1 else SINGLE_COLUMN,
+                     nrows * (0.6 + 0.16 * n_par) + 0.5)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    styles = (("ST", "Total (ST)", "#444444"), ("S1", "First order (S1)", "#AAAAAA"))
+    for ax, outcome in zip(axes, outcomes, strict=False):
+        part = table[table["outcome"] == outcome].sort_values("rank")
+        y = np.arange(len(part))
+        for k, (col, label, colour) in enumerate(styles):
+            ax.barh(y + (k - 0.5) * 0.38, part[col], 0.38, xerr=part[f"{col}_conf"],
+                    color=colour, label=label, error_kw={"elinewidth": 0.6, "capsize": 1.2})
+        ax.set_yticks(y, part["parameter_label"])
+        ax.invert_yaxis()
+        ax.axvline(0, color="black", lw=0.5)
+        ax.set_xlabel("Sobol index (share of variance)")
+        ax.set_title(part["outcome_label"].iloc[0])
+    for ax in axes[len(outcomes):]:
+        ax.set_visible(False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2,
+               title="Sobol index (bars: 95% intervals)")
+    fig.suptitle(title or "Sensitivity of the outcomes to the context", x=0.01, ha="left",
+                 fontsize=8)
+    return fig
+
+
+# ------------------------------------------------------------------ points and 1-D grids
+def point_labels(manifest: dict) -> list[str]:
+    """A short label for each point of a sweep (its axis values)."""
+    labels = []
+    for point in manifest["sweep"]["points"]:
+        labels.append(", ".join(f"{key_label(k, unit=False).lower()} {_tick(v)}"
+                                for k, v in point.items()) or "base")
+    return labels
+
+
+def sweep_summaries(manifest: dict, summary: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The sweep's summary rows grouped by point, keyed by the point's label (for
+    `figures_run.regime_share_table`)."""
+    labels = point_labels(manifest)
+    return {labels[int(p)]: group for p, group in summary.groupby("point", sort=True)}

@@ -1,0 +1,388 @@
+"""`icsabm figures` and the `analysis.figures` library (issue 5).
+
+Every figure is drawn from small run and sweep folders made here; the tests
+check the files, the tidy tables beside them, the axis labels, the fixed
+colours, exact re-simulation, and that bad input gives one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import figures as F
+from analysis.figures_run import TRAJECTORY_VARIABLES
+from analysis.palette import KIND_COLOURS, REGIME_COLOURS
+from analysis.theme import DOUBLE_COLUMN, DPI, SINGLE_COLUMN
+from model.cli import main
+from model.regimes import MATURITY, REGIMES
+
+STEPS = 24
+RUN_STEMS = ("trajectories", "regime_shares", "trust_network", "trust_matrix", "maturity",
+             "conflicts", "power_trust")
+GRID = """
+[sweep]
+name = "tiny_phase"
+scenario = "ics_mandated_supported"
+design = "grid"
+replicates = 3
+steps = 24
+seed = 0
+
+[axes]
+initial_trust = { keys = ["context.history_of_competition", "context.prior_success"], \
+rows = [[0.9, 0.0], [0.5, 0.4], [0.1, 0.8]] }
+"context.formalisation" = [0.1, 0.5, 0.9]
+regime = ["mandated", "voluntary"]
+"""
+SOBOL = """
+[sweep]
+name = "tiny_sobol"
+scenario = "ics_mandated_supported"
+design = "sobol"
+samples = 4
+replicates = 2
+steps = 12
+seed = 0
+
+[axes]
+"context.formalisation" = { low = 0.1, high = 0.9 }
+"context.funding" = { low = 0.1, high = 0.9 }
+"context.quick_wins" = { low = 0.0, high = 0.9 }
+"""
+POINTS = """
+[sweep]
+name = "tiny_points"
+scenario = "voluntary_alliance"
+design = "points"
+replicates = 3
+steps = 12
+
+[[points]]
+"context.funding" = 0.2
+
+[[points]]
+"context.funding" = 0.9
+"""
+LHS = """
+[sweep]
+name = "tiny_lhs"
+scenario = "voluntary_alliance"
+design = "lhs"
+samples = 3
+replicates = 1
+steps = 6
+
+[axes]
+"context.funding" = { low = 0.1, high = 0.9 }
+"""
+GRID2 = """
+[sweep]
+name = "tiny_grid2"
+scenario = "voluntary_alliance"
+replicates = 2
+steps = 6
+
+[axes]
+"context.funding" = [0.2, 0.8]
+"organisations.acute_trust" = [2, 4]
+"""
+GRID3 = """
+[sweep]
+name = "tiny_grid3"
+scenario = "voluntary_alliance"
+replicates = 1
+steps = 6
+
+[axes]
+"context.funding" = [0.2, 0.8]
+"context.formalisation" = [0.2, 0.8]
+"context.quick_wins" = [0.0, 0.5]
+"""
+
+
+def _cli(*args: str) -> int:
+    return main([*args])
+
+
+def _sweep(folder: Path, name: str, text: str) -> Path:
+    toml = folder / f"{name}.toml"
+    toml.write_text(text)
+    out = folder / name
+    assert _cli("sweep", str(toml), "--out", str(out), "--quiet") == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory) -> dict[str, Path]:
+    """Small run and sweep folders, made once for this module."""
+    base = tmp_path_factory.mktemp("figures")
+    runs = {
+        "agents": ["ics_mandated_supported", "--replicates", "6", "--agents"],
+        "plain": ["voluntary_alliance", "--replicates", "4"],
+    }
+    out = {}
+    for name, args in runs.items():
+        out[name] = base / name
+        assert _cli("run", *args, "--steps", str(STEPS), "--out", str(out[name]),
+                    "--quiet") == 0
+    for name, text in (("grid", GRID), ("grid2", GRID2), ("sobol", SOBOL), ("points", POINTS),
+                       ("lhs", LHS), ("grid3", GRID3)):
+        out[name] = _sweep(base, name, text)
+    return out
+
+
+@pytest.fixture(scope="module")
+def run_figures(folders) -> Path:
+    assert _cli("figures", str(folders["agents"]), "--format", "pdf,png,svg") == 0
+    return folders["agents"] / "figures"
+
+
+def _nonempty(path: Path) -> None:
+    assert path.is_file(), path
+    assert path.stat().st_size > 0, path
+
+
+# ------------------------------------------------------------------------- run folder
+def test_run_folder_gives_every_figure_in_every_format(run_figures):
+    for stem in RUN_STEMS:
+        for ext in ("pdf", "png", "svg", "csv"):
+            _nonempty(run_figures / f"{stem}.{ext}")
+    index = json.loads((run_figures / "figures.json").read_text())
+    assert [f["stem"] for f in index["figures"]] == list(RUN_STEMS)
+    assert not list(run_figures.parent.glob(".figures.tmp-*"))
+
+
+def test_png_is_300_dpi_at_journal_width(run_figures):
+    from PIL import Image
+
+    for stem, width in (("trajectories", DOUBLE_COLUMN), ("conflicts", SINGLE_COLUMN)):
+        with Image.open(run_figures / f"{stem}.png") as image:
+            assert abs(image.width - width * DPI) <= 2
+            assert round(image.info["dpi"][0]) == DPI
+
+
+def test_trajectory_table(run_figures):
+    table = pd.read_csv(run_figures / "trajectories.csv")
+    assert {"final_regime", "variable", "step", "replicates", "median", "q05", "q25", "q75",
+            "q95"} <= set(table.columns)
+    assert set(table["variable"]) == set(TRAJECTORY_VARIABLES)
+    assert set(table["final_regime"]) <= set(REGIMES)
+    assert sorted(table["step"].unique()) == list(range(STEPS + 1))
+    assert (table["q05"] <= table["median"] + 1e-12).all()
+    assert (table["median"] <= table["q95"] + 1e-12).all()
+    per_month = table[table["variable"] == "mean_trust"].groupby("step")["replicates"].sum()
+    assert (per_month == 6).all()
+
+
+def test_regime_share_table(run_figures):
+    table = pd.read_csv(run_figures / "regime_shares.csv")
+    assert list(table.columns) == ["scenario", "regime", "runs", "count", "share", "ci_low",
+                                   "ci_high"]
+    assert table.groupby("scenario")["share"].sum().round(12).eq(1).all()
+    assert (table["ci_low"] <= table["share"]).all() and (table["share"] <= table["ci_high"]).all()
+    assert table["count"].sum() == 6
+
+
+def test_maturity_table(run_figures):
+    table = pd.read_csv(run_figures / "maturity.csv")
+    assert {"kind", "kind_label", "step", "level", "organisations", "share"} <= set(table.columns)
+    assert set(table["level"]) <= {*MATURITY, "exited"}
+    assert table.groupby(["kind", "step"])["share"].sum().round(12).eq(1).all()
+    assert "all" in set(table["kind"]) and "pcn" in set(table["kind"])
+    everyone = table[(table["kind"] == "all") & (table["step"] == 0)]
+    assert everyone["organisations"].sum() == 6 * 29  # 6 replicates x 29 partners
+
+
+def test_conflict_and_power_tables(run_figures):
+    conflicts = pd.read_csv(run_figures / "conflicts.csv")
+    assert set(conflicts["measure"]) == {"raised", "resolved"}
+    wide = conflicts.pivot(index="step", columns="measure", values="mean")
+    assert (wide["resolved"] <= wide["raised"]).all()
+    power = pd.read_csv(run_figures / "power_trust.csv")
+    assert {"relation", "size_ratio", "step", "median", "q25", "q75"} <= set(power.columns)
+    assert set(power["relation"]) == {"smaller_in_larger", "peers", "larger_in_smaller"}
+    assert power["median"].between(0, 1).all()
+
+
+def test_trust_pairs_reproduce_the_run(folders, run_figures):
+    """The re-simulated pairwise trust agrees with the run's organisations.parquet (C17 data)."""
+    pairs = pd.read_csv(run_figures / "trust_network.csv")
+    assert sorted(pairs["month"].unique()) == F.default_months(STEPS)
+    assert len(pairs) == len(F.default_months(STEPS)) * 29 * 28
+    assert pairs["trust"].between(0, 1).all()
+    orgs = pd.read_parquet(folders["agents"] / "organisations.parquet")
+    replicate = int(pairs["replicate"].iloc[0])
+    for month in F.default_months(STEPS):
+        mine = pairs[(pairs["month"] == month) & pairs["partner_active"]]
+        mean = mine.groupby("org")["trust"].mean().to_numpy()
+        stored = orgs[(orgs["replicate"] == replicate) & (orgs["step"] == month)]
+        np.testing.assert_allclose(mean, stored.sort_values("org")["trust_in_others"], atol=1e-12)
+    matrix = pd.read_csv(run_figures / "trust_matrix.csv")
+    pd.testing.assert_frame_equal(matrix, pairs)
+
+
+def test_figures_carry_labels_and_fixed_colours(folders):
+    _, jobs, _ = F.figure_jobs(folders["agents"])
+    for job in jobs:
+        table, fig = job.make()
+        assert len(table)
+        axes = [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != "<colorbar>"]
+        if job.stem == "trust_network":  # a drawing of the network: no data axes
+            assert all(ax.get_title(loc="left").startswith("Month") for ax in axes)
+            colorbar = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+            assert colorbar and "trust" in colorbar[0].get_ylabel().lower()
+            continue
+        assert any(ax.get_xlabel() for ax in axes), job.stem
+        assert any(ax.get_ylabel() for ax in axes), job.stem
+        if job.stem == "trajectories":
+            colours = {line.get_color().upper() for ax in axes for line in ax.get_lines()}
+            assert colours <= {REGIME_COLOURS[r].upper() for r in REGIMES}
+        if job.stem == "maturity":
+            assert "(months)" in axes[-1].get_xlabel()
+
+
+def test_kind_colours_are_those_of_the_palette(folders):
+    run = F.read_run(folders["agents"])
+    pairs = F.trust_pairs_table(run.scenario, int(run.summary["seed"].iloc[0]), [0], 0)
+    fig = F.plot_trust_network(pairs)
+    legend = fig.legends[0]
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert "Primary care network" in labels
+    handle = legend.legend_handles[labels.index("Primary care network")]
+    assert handle.get_color().upper() == KIND_COLOURS["pcn"].upper()
+
+
+def test_run_without_agents_resimulates_maturity_exactly(folders, tmp_path, capsys):
+    run = F.read_run(folders["agents"])
+    stored = F.maturity_table(run.organisations)
+    run.organisations = None
+    redrawn = F.maturity_table(F.organisations_of(run))
+    pd.testing.assert_frame_equal(redrawn, stored)
+    assert run.notes and "re-simulated" in run.notes[0]
+    out = tmp_path / "plain"
+    assert _cli("figures", str(folders["plain"]), "--out", str(out), "--format", "png") == 0
+    assert "re-simulated" in capsys.readouterr().out
+    assert (out / "maturity.png").is_file() and not list(out.glob("*.pdf"))
+    assert pd.read_csv(out / "maturity.csv").groupby(["kind", "step"])["share"].sum().round(
+        12).eq(1).all()
+
+
+def test_rerun_replaces_an_earlier_figures_folder(folders, tmp_path):
+    out = tmp_path / "figs"
+    assert _cli("figures", str(folders["points"]), "--out", str(out), "--format", "pdf") == 0
+    assert _cli("figures", str(folders["points"]), "--out", str(out), "--format", "png") == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["figs"]
+    assert sorted(p.name for p in out.iterdir()) == ["figures.json", "regime_shares.csv",
+                                                     "regime_shares.png"]
+
+
+def test_regime_shares_of_several_scenarios():
+    summaries = F.run_scenarios(["voluntary_alliance", "mandated_buddying"], replicates=5,
+                                steps=12)
+    table = F.regime_share_table(summaries)
+    assert set(table["scenario"]) == {"voluntary_alliance", "mandated_buddying"}
+    assert table.groupby("scenario")["share"].sum().round(12).eq(1).all()
+    fig = F.plot_regime_shares(table)
+    assert fig.axes[0].get_ylabel() == "Share of replicates (0–1)"
+
+
+# ----------------------------------------------------------------------- sweep folders
+def test_phase_sweep(folders):
+    assert _cli("figures", str(folders["grid"])) == 0
+    out = folders["grid"] / "figures"
+    for stem in ("phase_synergy", "phase_time_to_synergy"):
+        for ext in ("pdf", "png", "csv"):
+            _nonempty(out / f"{stem}.{ext}")
+    table = pd.read_csv(out / "phase_synergy.csv")
+    assert set(table["panel"]) == {"mandated", "voluntary"}
+    assert len(table) == 18 and set(table["x"]) == {0, 1, 2} and set(table["y"]) == {0, 1, 2}
+    assert {"x_axis", "y_axis", "x_tick", "y_tick", "synergy_share", "synergy_ci_low",
+            "median_time_to_synergy", "context.formalisation",
+            "context.history_of_competition"} <= set(table.columns)
+    shares = table[["synergy_share", "inertia_share", "dissolution_share"]].sum(axis=1)
+    np.testing.assert_allclose(shares, 1)
+    assert table["x_axis"].iloc[0].startswith("Initial trust")
+    assert table["y_axis"].iloc[0] == "Formalisation (0–1)"
+    assert set(table["x_tick"]) == {"0.9/0", "0.5/0.4", "0.1/0.8"}
+    fig = F.plot_phase(table)
+    assert fig.axes[0].get_xlabel() and fig.axes[0].get_ylabel()
+
+
+def test_phase_sweep_without_a_regime_axis_has_one_panel(folders):
+    assert _cli("figures", str(folders["grid2"]), "--format", "png") == 0
+    table = pd.read_csv(folders["grid2"] / "figures" / "phase_time_to_synergy.csv")
+    assert table["panel"].nunique() == 1 and len(table) == 4
+    assert table["x_axis"].iloc[0] == "Funding (0–1)"
+    assert table["y_axis"].iloc[0] == "Acute trusts (count)"
+    assert set(table["y_tick"].astype(str)) == {"2", "4"}
+
+
+def test_sobol_sweep(folders):
+    assert _cli("figures", str(folders["sobol"]), "--format", "svg") == 0
+    out = folders["sobol"] / "figures"
+    _nonempty(out / "sensitivity.svg")
+    table = pd.read_csv(out / "sensitivity.csv")
+    assert {"outcome", "parameter", "parameter_label", "S1", "S1_conf", "ST", "ST_conf",
+            "rank"} <= set(table.columns)
+    assert set(table["parameter"]) == {"context.formalisation", "context.funding",
+                                       "context.quick_wins"}
+    for _, part in table.groupby("outcome"):
+        assert sorted(part["rank"]) == [1, 2, 3]
+        assert part["ST"].is_monotonic_decreasing
+
+
+def test_points_sweep_draws_regime_shares(folders):
+    assert _cli("figures", str(folders["points"]), "--format", "png") == 0
+    table = pd.read_csv(folders["points"] / "figures" / "regime_shares.csv")
+    assert table["scenario"].nunique() == 2
+    assert table.groupby("scenario")["share"].sum().round(12).eq(1).all()
+    assert (table.groupby("scenario")["runs"].first() == 3).all()
+
+
+# ------------------------------------------------------------------------- bad input
+def _bad(capsys, *args: str) -> str:
+    assert _cli("figures", *args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("icsabm: error:") and "\n" not in err, err
+    return err
+
+
+def test_bad_input_is_one_line_and_exit_2(folders, tmp_path, capsys):
+    assert "no such folder" in _bad(capsys, str(tmp_path / "missing"))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "not a run or sweep folder" in _bad(capsys, str(empty))
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    (odd / "manifest.json").write_text('{"kind": "validation"}')
+    assert "not that of a run or sweep" in _bad(capsys, str(odd))
+    assert "design" in _bad(capsys, str(folders["lhs"]))
+    assert "two axes besides regime" in _bad(capsys, str(folders["grid3"]))
+    assert "--format" in _bad(capsys, str(folders["plain"]), "--format", "pdf,jpeg")
+    for folder in (empty, odd, folders["lhs"], folders["grid3"], folders["plain"]):
+        assert not (folder / "figures").exists()
+
+
+def test_unfinished_sweep_and_foreign_out_folder(folders, tmp_path, capsys):
+    copy = tmp_path / "unfinished"
+    shutil.copytree(folders["points"], copy, ignore=shutil.ignore_patterns("figures"))
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["complete"] = False
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    assert "not finished" in _bad(capsys, str(copy))
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    assert "not an icsabm figures folder" in _bad(capsys, str(folders["plain"]), "--out",
+                                                  str(foreign))
+    assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
+    half = tmp_path / "half"
+    shutil.copytree(folders["plain"], half, ignore=shutil.ignore_patterns("figures"))
+    (half / "timeseries.parquet").unlink()
+    assert "incomplete run folder" in _bad(capsys, str(half))
