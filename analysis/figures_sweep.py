@@ -57,10 +57,10 @@ def _tick(value) -> str:
 # ---------------------------------------------------------------------- phase diagram
 def grid_axes(manifest: dict) -> list[tuple[str, list[str], list[tuple]]]:
     """(axis name, keys, rows of values) of each axis of a grid sweep, in the file's order."""
-    from model.sweep_file import _grid_axis
+    from model.sweep_file import grid_axis
 
     sweep = manifest["sweep"]
-    return [(name, *_grid_axis(sweep["name"], name, spec)) for name, spec in sweep["axes"].items()]
+    return [(name, *grid_axis(sweep["name"], name, spec)) for name, spec in sweep["axes"].items()]
 
 
 def phase_table(manifest: dict, phase: pd.DataFrame) -> pd.DataFrame:

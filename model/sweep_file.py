@@ -138,7 +138,7 @@ def _check_key(source: str, key: str) -> None:
                        "organisations.<kind>, context.<name> or constants.<name>")
 
 
-def _grid_axis(source: str, name: str, spec: Any) -> tuple[list[str], list[tuple]]:
+def grid_axis(source: str, name: str, spec: Any) -> tuple[list[str], list[tuple]]:
     if isinstance(spec, list):
         _check_key(source, name)
         if not spec:
@@ -257,7 +257,7 @@ def load_sweep(path: str | Path) -> Sweep:
     if design == "grid":
         if not axes:
             raise _err(source, "a grid design needs at least one axis in [axes]")
-        grids = [_grid_axis(source, n, spec) for n, spec in axes.items()]
+        grids = [grid_axis(source, n, spec) for n, spec in axes.items()]
         points = []
         for combo in itertools.product(*[rows for _, rows in grids]):
             point: dict[str, Any] = {}
