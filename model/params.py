@@ -373,9 +373,12 @@ def _generate_indices() -> None:
 _generate_indices()
 
 
+_INDEX = {param.key: i for i, param in enumerate(PARAMS)}
+
+
 def index(key: str) -> int:
-    """Packed index of the parameter with dotted `key`."""
-    return PARAMS.index(PARAM_BY_KEY[key])
+    """Packed index of the parameter with dotted `key` (KeyError for an unknown key)."""
+    return _INDEX[key]
 
 
 def keys(group: str) -> list[str]:

@@ -80,10 +80,12 @@ def chunk_task(sweep: Sweep, chunk: Chunk) -> dict:
     """The plain arrays a worker needs for one chunk (picklable, no Python objects)."""
     first = sweep.scenarios[int(chunk.points[0])]
     roster = first.roster
+    points, inverse = np.unique(chunk.points, return_inverse=True)  # pack each point once
+    packed = np.stack([sweep.scenarios[int(p)].packed() for p in points])
     return {
         "index": chunk.index,
         "kind": roster.kinds, "size": roster.size, "x": roster.x_km, "y": roster.y_km,
-        "params": np.stack([sweep.scenarios[int(p)].packed() for p in chunk.points]),
+        "params": packed[inverse],
         "timeline": first.timeline_array(),
         "seeds": chunk.seeds,
         "steps": sweep.steps,
