@@ -1,0 +1,741 @@
+"""Throughput, compile time, memory and scaling of icsabm on `ics_mandated`, side by side.
+
+    python -m benchmarks.bench_throughput                 # full run, a few minutes
+    python -m benchmarks.bench_throughput --quick         # smoke check, about a minute
+    python -m benchmarks.bench_throughput --out benchmarks/RESULTS.md --json results.json
+
+Measures, in one process (plus a few fresh subprocesses where a cold start or
+a peak-memory figure needs one):
+
+1. the batch kernel (`simulate_summaries`, the sweep engine's call, through
+   `model.sweep.compute_chunk`) in runs/s and pair-updates/s on all numba
+   threads and on one thread, after warm-up; also the full-time-series path
+   (`run_arrays` / `simulate_many`) that `icsabm run` uses;
+2. the same model stepped through `mesa.batch_run` with `ICSModel`
+   (one process, end-of-run collection);
+3. the pure-Python per-agent reference of `benchmarks/reference_python.py`;
+4. JIT compile time with an empty numba cache and with the cache warm, in
+   fresh subprocesses (`NUMBA_CACHE_DIR` pointed at a new temporary folder);
+5. peak resident memory and wall time of a 100,000-run summary-only sweep
+   (`icsabm sweep ... --quiet` in a fresh subprocess) and the wall time of a
+   10,000-run sweep on 2 threads in process, once compiled;
+6. time per run as the number of organisations grows (N = 10, 30, 100, 300)
+   and as the number of runs in one call grows (100, 1,000, 10,000).
+
+Definitions are in `benchmarks/README.md`. Nothing here is a test: the
+targets of issue 3 are reported as met or not met, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from model.rng import replicate_seeds
+from model.scenario import load_scenario
+
+SCENARIO = "ics_mandated"
+MIX = {"icb": 1, "acute_trust": 3, "community_trust": 1, "mental_health_trust": 1,
+       "local_authority": 2, "pcn": 12, "vcse": 8, "university": 1}  # ics_mandated's mix
+ROOT = Path(__file__).resolve().parent.parent
+
+FULL = {
+    "repeats": 3,
+    "kernel_runs": 10_000, "kernel_runs_1t": 3_000, "series_runs": 3_000,
+    "batch_run_runs": 30, "reference_runs": 10,
+    "memory_sweep_runs": 100_000, "memory_baseline_runs": 1_000, "sweep_runs": 10_000,
+    "scale_n": {10: 20_000, 30: 5_000, 100: 500, 300: 60},
+    "scale_n_reference": {10: 40, 30: 10, 100: 3, 300: 1},
+    "scale_runs": (100, 1_000, 10_000),
+}
+QUICK = {
+    "repeats": 1,
+    "kernel_runs": 2_000, "kernel_runs_1t": 500, "series_runs": 500,
+    "batch_run_runs": 4, "reference_runs": 3,
+    "memory_sweep_runs": 2_000, "memory_baseline_runs": 200, "sweep_runs": 1_000,
+    "scale_n": {10: 2_000, 30: 500, 100: 50, 300: 4},
+    "scale_n_reference": {10: 4, 30: 2, 100: 1},
+    "scale_runs": (100, 1_000),
+}
+TARGETS = {
+    "kernel_vs_reference_per_core": 500.0,
+    "kernel_vs_batch_run_per_core": 50.0,
+    "sweep_10k_seconds": 10.0,
+    "sweep_100k_peak_mb": 1024.0,
+    "cold_compile_seconds": 20.0,
+    "cached_start_seconds": 3.0,
+}
+
+
+REPEATS = 1  # timed repetitions of each throughput measurement; the fastest is reported
+
+
+def best_of(timed) -> float:
+    """The fastest of REPEATS calls of `timed(rep)`, each returning its seconds.
+
+    On a machine that other work shares, the fastest repetition is the least
+    disturbed one (the usual `timeit` practice)."""
+    return min(timed(rep) for rep in range(REPEATS))
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# --- the machine -------------------------------------------------------------------
+def machine() -> dict:
+    import mesa
+    import pandas
+
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram_gb = float("nan")
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                ram_gb = int(line.split()[1]) / 1024**2
+                break
+    except OSError:
+        pass
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                capture_output=True, text=True).stdout.strip() or "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        commit += " (with uncommitted changes)" if dirty else ""
+    except OSError:
+        commit = "unknown"
+    return {
+        "git_commit": commit,
+        "cpu": cpu, "logical_cpus": os.cpu_count(), "usable_cpus": affinity,
+        "numba_threads": numba.config.NUMBA_NUM_THREADS, "ram_gb": round(ram_gb, 1),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(), "numba": numba.__version__,
+        "numpy": np.__version__, "mesa": mesa.__version__, "pandas": pandas.__version__,
+        "date_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "load_average_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+# --- kernel ------------------------------------------------------------------------
+def scaled_counts(n: int) -> dict[str, int]:
+    """ics_mandated's mix of kinds scaled to n organisations (largest remainders)."""
+    total = sum(MIX.values())
+    exact = {k: v * n / total for k, v in MIX.items()}
+    counts = {k: int(x) for k, x in exact.items()}
+    for k in sorted(exact, key=lambda k: exact[k] - counts[k], reverse=True):
+        if sum(counts.values()) >= n:
+            break
+        counts[k] += 1
+    return counts
+
+
+def scenario_with(n: int | None = None):
+    if n is None:
+        return load_scenario(SCENARIO)
+    return load_scenario(SCENARIO, overrides={f"organisations.{k}": v
+                                              for k, v in scaled_counts(n).items()})
+
+
+def chunk_task(scenario, runs: int, seed: int = 1) -> dict:
+    roster = scenario.roster
+    return {"index": 0, "kind": roster.kinds, "size": roster.size, "x": roster.x_km,
+            "y": roster.y_km, "params": np.tile(scenario.packed(), (runs, 1)),
+            "timeline": scenario.timeline_array(), "seeds": replicate_seeds(seed, runs),
+            "steps": scenario.steps, "stride": 0}
+
+
+def time_kernel(scenario, runs: int, threads: int | None = None) -> dict:
+    """Summary-only batch kernel: `runs` runs in one call (the sweep engine's chunk)."""
+    from model.sweep import compute_chunk
+
+    previous = numba.get_num_threads()
+    if threads is not None:
+        numba.set_num_threads(threads)
+    try:
+        compute_chunk(chunk_task(scenario, 2 * numba.get_num_threads()))  # warm-up
+
+        def timed(rep: int) -> float:
+            task = chunk_task(scenario, runs, seed=1 + rep)
+            start = time.perf_counter()
+            compute_chunk(task)
+            return time.perf_counter() - start
+
+        seconds = best_of(timed)
+        used = numba.get_num_threads()
+    finally:
+        numba.set_num_threads(previous)
+    return rate_row(scenario, runs, seconds, used)
+
+
+def rate_row(scenario, runs: int, seconds: float, cores: int) -> dict:
+    n = scenario.n_organisations
+    pair_updates = runs * scenario.steps * n * (n - 1)
+    return {"n": n, "months": scenario.steps, "runs": runs, "seconds": seconds, "cores": cores,
+            "runs_per_s": runs / seconds, "runs_per_s_per_core": runs / seconds / cores,
+            "pair_updates_per_s": pair_updates / seconds,
+            "us_per_pair_update_core": seconds * cores / pair_updates * 1e6}
+
+
+def time_series_path(scenario, runs: int) -> dict:
+    """`run_arrays` (simulate_many, full time series), what `icsabm run` calls."""
+    from model.batch import run_arrays
+
+    run_arrays(scenario, replicate_seeds(2, 2 * numba.get_num_threads()))
+
+    def timed(rep: int) -> float:
+        seeds = replicate_seeds(10 + rep, runs)
+        start = time.perf_counter()
+        run_arrays(scenario, seeds)
+        return time.perf_counter() - start
+
+    return rate_row(scenario, runs, best_of(timed), numba.get_num_threads())
+
+
+# --- Mesa batch_run and the pure-Python reference -------------------------------------
+def time_batch_run(scenario, runs: int, **model_kwargs) -> dict:
+    """`mesa.batch_run(ICSModel, ...)` in one process; `model_kwargs` go to every model."""
+    from mesa.batchrunner import batch_run
+
+    from model.ics_model import ICSModel
+
+    ICSModel(scenario, seed=1, **model_kwargs).step()  # kernels loaded, imports done
+
+    def timed(rep: int) -> float:
+        seeds = [int(s) for s in replicate_seeds(20 + rep, runs)]
+        start = time.perf_counter()
+        results = batch_run(ICSModel, parameters={"scenario": scenario, "seed": seeds,
+                                                  **model_kwargs},
+                            number_processes=1, iterations=1, max_steps=scenario.steps,
+                            data_collection_period=-1, display_progress=False)
+        seconds = time.perf_counter() - start
+        assert len({r["RunId"] for r in results}) == runs
+        return seconds
+
+    return rate_row(scenario, runs, best_of(timed), 1)
+
+
+def time_reference(scenario, runs: int) -> dict:
+    from benchmarks import reference_python as ref
+    from model.batch import run_arrays, summary_frame
+
+    seeds: list[int] = []
+    results: list[dict] = []
+
+    def timed(rep: int) -> float:
+        batch = [int(s) for s in replicate_seeds(30 + rep, runs)]
+        start = time.perf_counter()
+        out = [ref.run(scenario, s) for s in batch]
+        seconds = time.perf_counter() - start
+        seeds.extend(batch)
+        results.extend(out)
+        return seconds
+
+    seconds = best_of(timed)
+    row = rate_row(scenario, runs, seconds, 1)
+    metrics, _, _ = run_arrays(scenario, np.array(seeds, np.int64))
+    kernel = summary_frame(scenario, metrics, np.array(seeds, np.int64))
+    row["same_regime_as_kernel"] = int(sum(
+        a == b["regime"] for a, b in zip(kernel["regime"], results, strict=True)))
+    row["max_abs_diff_final_trust"] = float(max(
+        abs(a - b["final_mean_trust"])
+        for a, b in zip(kernel["final_mean_trust"], results, strict=True)))
+    row["compared_runs"] = len(seeds)
+    row["rng_share"] = reference_rng_share(scenario, seeds[0], seconds / runs)
+    return row
+
+
+def reference_rng_share(scenario, seed: int, seconds_per_run: float) -> float:
+    """Share of the reference's time spent drawing random numbers (pure-Python xoshiro)."""
+    from benchmarks import reference_python as ref
+
+    calls = 0
+    original = ref.Xoshiro.uniform
+
+    def counting(self):
+        nonlocal calls
+        calls += 1
+        return original(self)
+
+    ref.Xoshiro.uniform = counting
+    try:
+        ref.run(scenario, seed)
+    finally:
+        ref.Xoshiro.uniform = original
+    rng = ref.Xoshiro(seed)
+    draws = 200_000
+    start = time.perf_counter()
+    for _ in range(draws // 2):
+        rng.normal()  # two uniforms and the Box-Muller arithmetic
+    per_draw = (time.perf_counter() - start) / draws
+    return min(1.0, calls * per_draw / seconds_per_run)
+
+
+# --- compile time, in fresh subprocesses ------------------------------------------------
+PROBE = textwrap.dedent("""
+    import json, sys, time
+    t0 = time.perf_counter()
+    import numpy as np
+    import model
+    from model.batch import run_arrays
+    from model.scenario import load_scenario
+    from model.sweep import compute_chunk
+    from model.rng import replicate_seeds
+    t1 = time.perf_counter()
+    sc = load_scenario("ics_mandated")
+    run_arrays(sc, replicate_seeds(0, 1))
+    t2 = time.perf_counter()
+    r = sc.roster
+    compute_chunk({"index": 0, "kind": r.kinds, "size": r.size, "x": r.x_km, "y": r.y_km,
+                   "params": sc.packed()[None, :], "timeline": sc.timeline_array(),
+                   "seeds": replicate_seeds(0, 1), "steps": sc.steps, "stride": 0})
+    t3 = time.perf_counter()
+    from model.ics_model import ICSModel
+    m = ICSModel(sc, seed=1)
+    m.step()
+    m.regime
+    t4 = time.perf_counter()
+    print(json.dumps({"import": t1 - t0, "first_run_arrays": t2 - t1,
+                      "first_summaries": t3 - t2, "first_icsmodel": t4 - t3,
+                      "total": t4 - t0}))
+""")
+
+
+def _icsabm() -> list[str]:
+    exe = shutil.which("icsabm")
+    return [exe] if exe else [sys.executable, "-m", "model"]
+
+
+def _timed(cmd: list[str], env: dict, cwd: Path) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return seconds, done.stdout
+
+
+def compile_times(tmp: Path) -> dict:
+    """Cold (empty NUMBA_CACHE_DIR) and warm (the same folder again) starts."""
+    out: dict = {}
+    for label in ("cold", "warm"):
+        env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp / "cache-probe"))
+        wall, stdout = _timed([sys.executable, "-c", PROBE], env, tmp)
+        probe = json.loads(stdout.strip().splitlines()[-1])
+        probe["wall"] = wall
+        out[f"probe_{label}"] = probe
+        env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp / "cache-cli"))
+        cli, _ = _timed([*_icsabm(), "run", SCENARIO, "--replicates", "1", "--quiet",
+                         "--out", str(tmp / f"run-{label}")], env, tmp)
+        out[f"cli_run_{label}"] = cli
+        log(f"  {label}: probe {probe['total']:.1f} s (wall {probe['wall']:.1f} s), "
+            f"icsabm run {out[f'cli_run_{label}']:.1f} s")
+    return out
+
+
+# --- sweeps ------------------------------------------------------------------------------
+def sweep_toml(path: Path, runs: int, name: str) -> Path:
+    points = 10
+    replicates = runs // points
+    path.write_text(textwrap.dedent(f"""
+        [sweep]
+        name = "{name}"
+        scenario = "{SCENARIO}"
+        design = "grid"
+        replicates = {replicates}
+        seed = 0
+
+        [axes]
+        "context.formalisation" = {{ start = 0.1, stop = 0.55, num = {points} }}
+    """))
+    return path
+
+
+MEASURE = textwrap.dedent("""
+    import json, resource, subprocess, sys, time
+    start = time.perf_counter()
+    done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(json.dumps({"returncode": done.returncode, "wall": wall,
+                      "maxrss_kb": usage.ru_maxrss, "stderr": done.stderr[-2000:],
+                      "stdout": done.stdout[-500:]}))
+""")
+
+
+def sweep_memory(tmp: Path, runs: int) -> dict:
+    """Peak RSS (max resident set of the `icsabm sweep` process) and wall time."""
+    toml = sweep_toml(tmp / f"memory-{runs}.toml", runs, f"bench_memory_{runs}")
+    cmd = [sys.executable, "-c", MEASURE, *_icsabm(), "sweep", str(toml), "--out",
+           str(tmp / f"sweep-{runs}"), "--quiet"]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if result["returncode"] != 0:
+        raise RuntimeError(f"icsabm sweep failed: {result['stderr']}")
+    shutil.rmtree(tmp / f"sweep-{runs}", ignore_errors=True)
+    return {"runs": runs, "wall": result["wall"], "peak_mb": result["maxrss_kb"] / 1024}
+
+
+def sweep_in_process(tmp: Path, runs: int, threads: int = 2) -> dict:
+    """Wall time of load + run + finish of a sweep, in process, once compiled."""
+    from model.sweep import chunk_task as sweep_chunk_task
+    from model.sweep import compute_chunk, finish, plan_chunks, run_in_process, run_sweep
+    from model.sweep_file import load_sweep
+
+    toml = sweep_toml(tmp / f"inproc-{runs}.toml", runs, f"bench_sweep_{runs}")
+    warm = load_sweep(toml)
+    warm.replicates = 2
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        run_sweep(warm, tmp / "inproc-warm", run_in_process)  # compile / load
+        start = time.perf_counter()
+        sweep = load_sweep(toml)
+        run_sweep(sweep, tmp / f"inproc-{runs}", run_in_process)
+        phase = finish(sweep, tmp / f"inproc-{runs}")
+        seconds = time.perf_counter() - start
+        used = numba.get_num_threads()
+        # where the time goes: the driver's task building (model.sweep.chunk_task) and the
+        # kernel, each timed on the first chunk and scaled to the whole sweep
+        chunks = plan_chunks(sweep)
+        t0 = time.perf_counter()
+        task = sweep_chunk_task(sweep, chunks[0])
+        t1 = time.perf_counter()
+        compute_chunk(task)
+        t2 = time.perf_counter()
+    finally:
+        numba.set_num_threads(previous)
+    shutil.rmtree(tmp / f"inproc-{runs}", ignore_errors=True)
+    scale = sweep.n_runs / len(chunks[0].seeds)
+    return {"runs": sweep.n_runs, "seconds": seconds, "threads": used,
+            "points": len(phase), "runs_per_s": sweep.n_runs / seconds,
+            "chunk_task_seconds": (t1 - t0) * scale, "kernel_seconds": (t2 - t1) * scale}
+
+
+# --- scaling -----------------------------------------------------------------------------
+def scaling_n(plan: dict) -> list[dict]:
+    from benchmarks import reference_python as ref
+
+    rows = []
+    for n, runs in plan["scale_n"].items():
+        scenario = scenario_with(n)
+        row = time_kernel(scenario, runs)
+        ref_runs = plan["scale_n_reference"].get(n)
+        if ref_runs:
+            seeds = [int(s) for s in replicate_seeds(3, ref_runs)]
+            start = time.perf_counter()
+            for s in seeds:
+                ref.run(scenario, s)
+            row["reference_s_per_run"] = (time.perf_counter() - start) / ref_runs
+            row["reference_runs"] = ref_runs
+        rows.append(row)
+        extra = (f", reference {row['reference_s_per_run']:.2f} s/run" if ref_runs else "")
+        log(f"  N={scenario.n_organisations}: {row['seconds'] / runs * 1e3:.2f} ms/run "
+            f"on {row['cores']} threads{extra}")
+    return rows
+
+
+def scaling_runs(plan: dict) -> list[dict]:
+    scenario = scenario_with()
+    rows = []
+    for runs in plan["scale_runs"]:
+        rows.append(time_kernel(scenario, runs))
+        log(f"  {runs} runs: {rows[-1]['seconds']:.2f} s")
+    return rows
+
+
+# --- report --------------------------------------------------------------------------------
+def fmt(x: float, digits: int = 3) -> str:
+    if x != x:
+        return "n/a"
+    if abs(x) >= 1e6:
+        return f"{x:.3g}"
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.{digits}g}"
+
+
+def report(res: dict, command: str, quick: bool) -> str:
+    m = res["machine"]
+    k_all, k_one = res["kernel_all"], res["kernel_1t"]
+    series, br, ref = res["kernel_series"], res["batch_run"], res["reference"]
+    ct = res["compile"]
+    mem, base, sw = res["memory"], res["memory_baseline"], res["sweep"]
+    r = res["ratios"]
+    L = [
+        "# icsabm benchmark results",
+        "",
+        f"Command: `{command}`" + ("  (QUICK mode: small counts, a smoke check; the "
+                                   "memory sweep is not 100,000 runs)" if quick else ""),
+        "",
+        f"Machine: {m['cpu']}; {m['logical_cpus']} logical CPUs ({m['usable_cpus']} usable), "
+        f"numba threads {m['numba_threads']}; RAM {m['ram_gb']} GB; {m['os']}. "
+        f"Python {m['python']}, numba {m['numba']}, numpy {m['numpy']}, mesa {m['mesa']}, "
+        f"pandas {m['pandas']}. icsabm commit {m['git_commit']}. Run {m['date_utc']}; "
+        "load average at start "
+        f"{m['load_average_start']}, at end {m['load_average_end']}.",
+        "",
+    ]
+    if res.get("note"):
+        L += [f"**Note:** {res['note']}", ""]
+    L += [
+        f"## Throughput on `{SCENARIO}` ({k_all['n']} organisations, {k_all['months']} months)",
+        "",
+        "| path | runs | cores | wall s | runs/s | runs/s per core | pair-updates/s | "
+        "µs per pair-update per core |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, row in (
+        ("batch kernel, summary-only (`simulate_summaries`), all threads", k_all),
+        ("batch kernel, summary-only, 1 thread", k_one),
+        ("batch kernel, full time series (`run_arrays`), all threads", series),
+        ("`mesa.batch_run` with `ICSModel`, 1 process", br),
+        ("`mesa.batch_run` with `ICSModel(network=False)`, 1 process", res["batch_run_lean"]),
+        ("pure-Python per-agent reference, 1 process", ref),
+    ):
+        L.append(f"| {label} | {row['runs']:,} | {row['cores']} | {fmt(row['seconds'])} | "
+                 f"{fmt(row['runs_per_s'])} | {fmt(row['runs_per_s_per_core'])} | "
+                 f"{fmt(row['pair_updates_per_s'])} | {fmt(row['us_per_pair_update_core'])} |")
+    L += [
+        "",
+        f"Throughput rows: the fastest of {res['repeats']} timed repetitions of `runs` runs "
+        "each (after a warm-up call). "
+        f"Pair-updates = runs × months × N(N−1) (directed pairs). The reference drew the "
+        f"same random streams as the kernel and ended in the same regime for "
+        f"{ref['same_regime_as_kernel']}/{ref['compared_runs']} of these seeds (largest "
+        "difference in "
+        f"final mean trust {ref['max_abs_diff_final_trust']:.1e}); about "
+        f"{100 * ref['rng_share']:.0f}% of its time is its pure-Python random generator.",
+        "",
+        "| ratio | value |",
+        "|---|---:|",
+    ]
+    for label, key in (
+        ("kernel 1 thread / pure-Python reference (per core)", "kernel_vs_reference_per_core"),
+        ("kernel all threads / pure-Python reference (1 process)", "kernel_all_vs_reference"),
+        ("kernel 1 thread / `mesa.batch_run` (per core)", "kernel_vs_batch_run_per_core"),
+        ("kernel all threads / `mesa.batch_run` (1 process)", "kernel_all_vs_batch_run"),
+        ("`mesa.batch_run` (ICSModel, kernel inside) / pure-Python reference",
+         "batch_run_vs_reference"),
+    ):
+        L.append(f"| {label} | {fmt(r[key])}× |")
+    L += [
+        f"| parallel efficiency of the kernel on {k_all['cores']} threads | "
+        f"{100 * r['parallel_efficiency']:.0f}% |",
+        "",
+        "## Start-up: JIT compile with an empty numba cache and with it warm",
+        "",
+        "Fresh subprocesses with `NUMBA_CACHE_DIR` set to a new temporary folder (cold), "
+        "then the same command again with the same folder (warm).",
+        "",
+        "| what | cold s | warm s |",
+        "|---|---:|---:|",
+    ]
+    pc, pw = ct["probe_cold"], ct["probe_warm"]
+    for key, label in (("import", "import model (numba, pandas, ...)"),
+                       ("first_run_arrays", "first `run_arrays` (simulate_many), 1 run"),
+                       ("first_summaries", "first summary-only chunk (simulate_summaries), 1 run"),
+                       ("first_icsmodel", "first `ICSModel` build + step (mesa import)"),
+                       ("total", "**all of the above (import + every kernel)**")):
+        L.append(f"| {label} | {pc[key]:.2f} | {pw[key]:.2f} |")
+    L += [
+        f"| `icsabm run {SCENARIO} --replicates 1 --quiet` (whole command) | "
+        f"{ct['cli_run_cold']:.2f} | {ct['cli_run_warm']:.2f} |",
+        "",
+        "## Sweeps",
+        "",
+        "| what | runs | wall s | peak memory MB |",
+        "|---|---:|---:|---:|",
+        f"| `icsabm sweep` summary-only, fresh process, all threads | {mem['runs']:,} | "
+        f"{mem['wall']:.1f} | {mem['peak_mb']:.0f} |",
+        f"| the same command, small (baseline: imports, numba, pandas) | {base['runs']:,} | "
+        f"{base['wall']:.1f} | {base['peak_mb']:.0f} |",
+        f"| sweep in process once compiled (load + run + phase table), "
+        f"{sw['threads']} threads | {sw['runs']:,} | {sw['seconds']:.2f} | |",
+        f"| … of which the kernel (`compute_chunk`), estimated from one chunk | {sw['runs']:,} | "
+        f"{sw['kernel_seconds']:.2f} | |",
+        f"| … of which the driver's task building (`model.sweep.chunk_task`: parameter rows), "
+        f"estimated from one chunk | {sw['runs']:,} | {sw['chunk_task_seconds']:.2f} | |",
+        "",
+        "Both sweeps: 10 points of `context.formalisation` × replicates, base "
+        f"`{SCENARIO}`, 60 months, chunks of 2,000 runs (the default).",
+        "",
+        "## Scaling with the number of organisations",
+        "",
+        f"`{SCENARIO}`'s mix of kinds scaled to N (largest remainders); 60 months; batch "
+        "kernel, summary-only, all threads.",
+        "",
+        "| N | runs | ms per run | runs/s | pair-updates/s | µs per pair-update per core | "
+        "reference s per run | kernel/reference per core |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in res["scale_n"]:
+        per_core_run = row["seconds"] * row["cores"] / row["runs"]
+        if "reference_s_per_run" in row:
+            refc = f"{row['reference_s_per_run']:.3g}"
+            ratio = f"{row['reference_s_per_run'] / per_core_run:,.0f}×"
+        else:
+            refc = ratio = "n/a"
+        L.append(f"| {row['n']} | {row['runs']:,} | {row['seconds'] / row['runs'] * 1e3:.3g} | "
+                 f"{fmt(row['runs_per_s'])} | {fmt(row['pair_updates_per_s'])} | "
+                 f"{fmt(row['us_per_pair_update_core'])} | {refc} | {ratio} |")
+    L += [
+        "",
+        "## Scaling with the number of runs in one call",
+        "",
+        "| runs | wall s | ms per run | runs/s |",
+        "|---:|---:|---:|---:|",
+    ]
+    for row in res["scale_runs"]:
+        L.append(f"| {row['runs']:,} | {row['seconds']:.3f} | "
+                 f"{row['seconds'] / row['runs'] * 1e3:.3g} | {fmt(row['runs_per_s'])} |")
+    L += [
+        "",
+        "## Targets (issue 3)",
+        "",
+        "| target | measured | goal | met |",
+        "|---|---:|---:|---|",
+    ]
+    for name, measured, goal, met in res["targets"]:
+        L.append(f"| {name} | {measured} | {goal} | {'met' if met else '**not met**'} |")
+    L.append("")
+    return "\n".join(L)
+
+
+def targets(res: dict, quick: bool) -> list[tuple]:
+    r, T = res["ratios"], TARGETS
+    ct, mem, sw = res["compile"], res["memory"], res["sweep"]
+    sweep_note = "" if sw["runs"] == 10_000 else f" ({sw['runs']:,} runs, scaled)"
+    sweep_s = sw["seconds"] * 10_000 / sw["runs"]
+    mem_note = "" if mem["runs"] == 100_000 else f" (only {mem['runs']:,} runs: quick mode)"
+    kernel_s = sw["kernel_seconds"] * 10_000 / sw["runs"]
+    vs_ref, vs_br = T["kernel_vs_reference_per_core"], T["kernel_vs_batch_run_per_core"]
+    return [
+        ("batch kernel vs pure-Python reference, per core",
+         f"{r['kernel_vs_reference_per_core']:,.0f}×", f"≥ {vs_ref:.0f}×",
+         r["kernel_vs_reference_per_core"] >= vs_ref),
+        ("batch kernel vs `mesa.batch_run`, per core",
+         f"{r['kernel_vs_batch_run_per_core']:,.1f}×", f"≥ {vs_br:.0f}×",
+         r["kernel_vs_batch_run_per_core"] >= vs_br),
+        ("batch kernel (all threads) vs `mesa.batch_run` (1 process)",
+         f"{r['kernel_all_vs_batch_run']:,.1f}×", f"≥ {vs_br:.0f}×",
+         r["kernel_all_vs_batch_run"] >= vs_br),
+        (f"10,000-run sweep on {sw['threads']} threads, compiled{sweep_note}",
+         f"{sweep_s:.2f} s", f"< {T['sweep_10k_seconds']:.0f} s",
+         sweep_s < T["sweep_10k_seconds"]),
+        ("… the same, kernel time only (estimated from one chunk)",
+         f"{kernel_s:.2f} s", f"< {T['sweep_10k_seconds']:.0f} s",
+         kernel_s < T["sweep_10k_seconds"]),
+        (f"peak memory, 100,000-run summary-only sweep{mem_note}",
+         f"{mem['peak_mb']:.0f} MB", "< 1 GB (1,024 MB)",
+         mem["peak_mb"] < T["sweep_100k_peak_mb"]),
+        ("cold compile (import + every kernel, empty cache)",
+         f"{ct['probe_cold']['total']:.1f} s", f"< {T['cold_compile_seconds']:.0f} s",
+         ct["probe_cold"]["total"] < T["cold_compile_seconds"]),
+        ("cached start (import + every kernel, warm cache)",
+         f"{ct['probe_warm']['total']:.2f} s", f"< {T['cached_start_seconds']:.0f} s",
+         ct["probe_warm"]["total"] < T["cached_start_seconds"]),
+        ("cached start of `icsabm run ... --replicates 1` (whole command)",
+         f"{ct['cli_run_warm']:.2f} s", f"< {T['cached_start_seconds']:.0f} s",
+         ct["cli_run_warm"] < T["cached_start_seconds"]),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_throughput",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small counts: a smoke check")
+    parser.add_argument("--out", help="markdown report (default benchmarks/RESULTS.md, or "
+                                      "benchmarks/RESULTS-quick.md with --quick)")
+    parser.add_argument("--json", help="also write the raw numbers as JSON")
+    parser.add_argument("--note", help="a line added to the report (e.g. 'machine was shared')")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    global REPEATS
+    REPEATS = plan["repeats"]
+    out = Path(args.out) if args.out else (
+        ROOT / "benchmarks" / ("RESULTS-quick.md" if args.quick else "RESULTS.md"))
+    command = "python -m benchmarks.bench_throughput" + " ".join(
+        [""] + (sys.argv[1:] if argv is None else list(argv)))
+
+    res: dict = {"machine": machine(), "note": args.note, "repeats": REPEATS}
+    log(f"machine: {res['machine']['cpu']}, {res['machine']['numba_threads']} numba threads")
+    scenario = scenario_with()
+    tmp = Path(tempfile.mkdtemp(prefix="icsabm-bench-"))
+    try:
+        log("kernel, all threads / 1 thread / full time series")
+        res["kernel_all"] = time_kernel(scenario, plan["kernel_runs"])
+        res["kernel_1t"] = time_kernel(scenario, plan["kernel_runs_1t"], threads=1)
+        res["kernel_series"] = time_series_path(scenario, plan["series_runs"])
+        log(f"  {res['kernel_all']['runs_per_s']:.0f} runs/s all threads, "
+            f"{res['kernel_1t']['runs_per_s']:.0f} runs/s on 1 thread")
+        log("mesa.batch_run with ICSModel")
+        res["batch_run"] = time_batch_run(scenario, plan["batch_run_runs"])
+        res["batch_run_lean"] = time_batch_run(scenario, plan["batch_run_runs"], network=False)
+        log(f"  {res['batch_run']['runs_per_s']:.1f} runs/s "
+            f"({res['batch_run_lean']['runs_per_s']:.1f} without the network space)")
+        log("pure-Python reference")
+        res["reference"] = time_reference(scenario, plan["reference_runs"])
+        log(f"  {res['reference']['runs_per_s']:.2f} runs/s")
+        k1, ka = res["kernel_1t"]["runs_per_s"], res["kernel_all"]["runs_per_s"]
+        res["ratios"] = {
+            "kernel_vs_reference_per_core": k1 / res["reference"]["runs_per_s"],
+            "kernel_all_vs_reference": ka / res["reference"]["runs_per_s"],
+            "kernel_vs_batch_run_per_core": k1 / res["batch_run"]["runs_per_s"],
+            "kernel_all_vs_batch_run": ka / res["batch_run"]["runs_per_s"],
+            "batch_run_vs_reference": res["batch_run"]["runs_per_s"]
+            / res["reference"]["runs_per_s"],
+            "parallel_efficiency": ka / (k1 * res["kernel_all"]["cores"]),
+        }
+        log("JIT compile, cold and warm (fresh subprocesses)")
+        res["compile"] = compile_times(tmp)
+        log(f"sweep memory: {plan['memory_sweep_runs']:,} runs (fresh subprocess)")
+        res["memory"] = sweep_memory(tmp, plan["memory_sweep_runs"])
+        res["memory_baseline"] = sweep_memory(tmp, plan["memory_baseline_runs"])
+        log(f"  peak {res['memory']['peak_mb']:.0f} MB in {res['memory']['wall']:.1f} s "
+            f"(baseline {res['memory_baseline']['peak_mb']:.0f} MB)")
+        log(f"sweep in process: {plan['sweep_runs']:,} runs")
+        res["sweep"] = sweep_in_process(tmp, plan["sweep_runs"])
+        log(f"  {res['sweep']['seconds']:.2f} s on {res['sweep']['threads']} threads")
+        log("scaling with N")
+        res["scale_n"] = scaling_n(plan)
+        log("scaling with runs")
+        res["scale_runs"] = scaling_runs(plan)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    res["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    res["machine"]["peak_rss_mb_this_process"] = (
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    res["targets"] = targets(res, args.quick)
+    text = report(res, command.strip(), args.quick)
+    print(text)
+    out.write_text(text)
+    log(f"written to {out}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,57 @@
+"""Smoke test of the benchmark's pure-Python reference (no timings asserted).
+
+The reference (`benchmarks/reference_python.py`) is the measuring stick of
+the throughput benchmark; its agreement with the kernel is checked by
+`python -m benchmarks.reference_python --check`, not here.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+from model.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # benchmarks/ is not an installed package
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import reference_python as ref  # noqa: E402
+
+
+@pytest.mark.parametrize("name", ["voluntary_alliance", "ics_mandated"])
+def test_reference_runs_a_few_months(name):
+    scenario = load_scenario(name, steps=6)
+    model = ref.ReferenceModel(scenario, seed=3)
+    for _ in range(scenario.steps):
+        model.step()
+    assert not model.running
+    series = model.datacollector.get_model_vars_dataframe()
+    assert len(series) == scenario.steps + 1
+    assert all(math.isfinite(v) for v in series.to_numpy().ravel())
+    for column in ("mean_trust", "mean_faith", "mean_behaviour", "mean_capacity"):
+        assert series[column].between(0.0, 1.0).all(), column
+    regime, months = model.regime()
+    assert regime in ref.REGIMES
+    assert months == -1 or 0 <= months <= scenario.steps
+
+
+def test_reference_random_stream_matches_the_kernels_generator():
+    import numpy as np
+
+    from model.rng import stream_state, uniform
+
+    state = stream_state(11)
+    mine = ref.Xoshiro(11)
+    ours = [uniform(state) for _ in range(5)]
+    assert [mine.uniform() for _ in range(5)] == ours
+    assert np.all(np.isfinite(ours))
+
+
+def test_two_proportion_test():
+    assert ref.two_proportion_p(10, 100, 10, 100) == pytest.approx(1.0)
+    assert ref.two_proportion_p(0, 50, 0, 50) == 1.0
+    assert ref.two_proportion_p(90, 100, 10, 100) < 1e-6
