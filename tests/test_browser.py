@@ -29,6 +29,10 @@ if not CHROMIUM.exists():
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
+# CI machines are slow and the first page compiles the model's kernels when the numba
+# cache is cold: wait generously rather than flake.
+expect.set_options(timeout=30_000)
+
 
 def _free_port() -> int:
     with socket.socket() as probe:
@@ -71,6 +75,7 @@ def page(server):
         page = browser.new_page(viewport={"width": 1500, "height": 1100})
         page.set_default_timeout(60_000)
         page.goto(server, wait_until="networkidle")
+        page.wait_for_function("document.body.innerText.includes('Step: 0')", timeout=240_000)
         yield page
         browser.close()
 
