@@ -52,7 +52,8 @@ def main() -> int:
             page.wait_for_function("document.body.innerText.includes('Step: 0')")
             page.locator(".v-select:has(label:text-is('Scenario'))").click()
             page.get_by_role("option", name=args.scenario, exact=True).click()
-            page.locator("label", has_text="Sliders set the context").click()  # the scenario's own context
+            # untick "Sliders set the context": the scenario runs with its own context
+            page.locator("label", has_text="Sliders set the context").click()
             seed = page.locator(".v-input:has(label:text-is('Seed')) input")
             seed.fill(args.seed)
             seed.press("Enter")

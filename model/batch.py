@@ -21,13 +21,16 @@ from model.scenario import Scenario
 
 @njit(cache=True)
 def simulate(kind, size_given, x_given, y_given, kinds, sector_culture, params, timeline, rng,
-             steps, metrics, organisations):
+             steps, metrics, organisations, pair_stride=1):
     """Run one replicate for `steps` months, writing its time series.
 
     Args:
         metrics: float64 `[steps + 1, N_METRICS]`, filled for months 0..steps.
         organisations: float64 `[steps + 1, N, N_ORG_RECORD]`, or an array with
             a zero first dimension to skip the per-organisation record.
+        pair_stride: the means over pairs (trust, communication, cultural
+            distance) are measured at months 0, pair_stride, 2 pair_stride, ...
+            and at the last month; 0 measures them at the last month only.
     """
     n = kind.shape[0]
     org = np.zeros((S.N_ORG, n))
@@ -43,7 +46,8 @@ def simulate(kind, size_given, x_given, y_given, kinds, sector_culture, params, 
         kernel.record_organisations(org, pair, organisations[0])
     for t in range(1, steps + 1):
         kernel.step(org, pair, culture, kind, sector, world, params, rng, timeline)
-        kernel.measure(org, pair, world, metrics[t])
+        pair_means = t == steps or (pair_stride > 0 and t % pair_stride == 0)
+        kernel.measure(org, pair, world, metrics[t], pair_means)
         if record:
             kernel.record_organisations(org, pair, organisations[t])
     return org[S.SIZE].copy()
@@ -77,7 +81,7 @@ def simulate_summaries(kind, size_given, x_given, y_given, kinds, sector_culture
         rng = rngs[r].copy()
         metrics = np.zeros((steps + 1, S.N_METRICS))
         simulate(kind, size_given, x_given, y_given, kinds, sector_culture, p, timeline, rng,
-                 steps, metrics, empty)
+                 steps, metrics, empty, stride)
         summarise(metrics, n, params[r], summaries[r])
         if stride > 0:
             for k in range(coarse.shape[1]):

@@ -66,7 +66,7 @@ def faith_anchor(p, world, org, i):
     )
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def cultural_distance(culture, i, j):
     """Euclidean distance between two cultures, scaled to [0, 1] (C30, C34)."""
     d2 = 0.0
@@ -109,6 +109,9 @@ def derive_behaviour(org, pair, world, p):
     )
     floor = p[P.CONFIDENCE_ACCOUNTABILITY_FLOOR]
     withheld = _clip01(p[P.STRAIN_BEHAVIOUR] * world[S.STRAIN])
+    confidence_in = np.empty(n)  # C_ij depends on the partner j only
+    for j in range(n):
+        confidence_in[j] = _clip01(scale * (floor + (1.0 - floor) * org[S.ACCOUNTABILITY, j]))
     for i in range(n):
         if org[S.ACTIVE, i] == 0.0:
             org[S.CONFIDENCE, i] = 0.0
@@ -121,7 +124,7 @@ def derive_behaviour(org, pair, world, p):
         for j in range(n):
             if j == i or org[S.ACTIVE, j] == 0.0:
                 continue
-            c = _clip01(scale * (floor + (1.0 - floor) * org[S.ACCOUNTABILITY, j]))
+            c = confidence_in[j]
             sum_c += c
             sum_r += 1.0 - (1.0 - trust[i, j]) * (1.0 - c)
             count += 1
@@ -258,21 +261,12 @@ def apply_timeline(p, timeline, month):
             p[int(timeline[e, 1])] = timeline[e, 2]
 
 
-@njit(cache=True)
-def step(org, pair, culture, kind, sector, world, p, rng, timeline):
-    """Advance one month through the schedule of THEORY §5, steps 2-13."""
-    n = kind.shape[0]
-    month = world[S.MONTH] + 1.0
-    world[S.MONTH] = month
+@njit(cache=True, inline="always")
+def shocks_and_cuts(org, pair, world, p, rng):
+    """THEORY §5 step 2: funding cuts (C27) and system-wide shocks (C50)."""
+    n = org.shape[1]
     active = org[S.ACTIVE]
     trust = pair[S.TRUST]
-    comm = pair[S.COMMUNICATION]
-    tension = pair[S.TENSION]
-    mandated = p[P.MANDATED]
-
-    # --- 2. shocks and timeline ----------------------------------------------
-    apply_timeline(p, timeline, month)
-    update_context(world, p, n)
     cut = np.zeros(n)
     for i in range(n):  # C27: funding withdrawn is a capacity cut
         level = funded_level(p, org[S.CAPACITY_OFFSET, i])
@@ -297,7 +291,13 @@ def step(org, pair, culture, kind, sector, world, p, rng, timeline):
                 if j != i:
                     trust[i, j] *= keep
 
-    # --- 3. communication (C13-C15, C51) --------------------------------------
+
+@njit(cache=True, inline="always")
+def communicate(org, pair, world, p):
+    """THEORY §5 step 3: communication between active members (C13-C15, C51)."""
+    n = org.shape[1]
+    active = org[S.ACTIVE]
+    comm = pair[S.COMMUNICATION]
     complexity = world[S.COMPLEXITY]
     reach = 1.0 - p[P.COMMUNICATION_COMPLEXITY] * complexity  # C15
     roles = p[P.COMMUNICATION_SHARED_ROLES] * p[P.SHARED_ROLES]  # C51
@@ -312,7 +312,17 @@ def step(org, pair, culture, kind, sector, world, p, rng, timeline):
             comm[i, j] = c
             comm[j, i] = c
 
-    # --- 4. trust (C12, C13, C17, C18, C19, C21, C41) -------------------------
+
+@njit(cache=True, inline="always")
+def build_trust(org, pair, world, p):
+    """THEORY §5 step 4: trust from communication, leadership and success; lost to
+    tension, domination and over-formalisation (C12, C13, C17, C18, C19, C21, C41)."""
+    n = org.shape[1]
+    active = org[S.ACTIVE]
+    trust = pair[S.TRUST]
+    comm = pair[S.COMMUNICATION]
+    tension = pair[S.TENSION]
+    mandated = p[P.MANDATED]
     tolerance = p[P.CULTURE_TOLERANCE]
     overformal = (1.0 - mandated) * (1.0 - p[P.INTEGRATION]) * max(
         0.0, p[P.FORMALISATION] - p[P.OVERFORMALISATION_THRESHOLD]
@@ -342,9 +352,16 @@ def step(org, pair, culture, kind, sector, world, p, rng, timeline):
             )
             trust[i, j] = _clip01(t + gain * (1.0 - t) - loss * t)
 
-    # --- 5. conflict and its resolution (C16, C17, C30-C33, C36) ---------------
-    expected = expected_progress(p, month)
-    world[S.EXPECTED_PROGRESS] = expected
+
+@njit(cache=True, inline="always")
+def raise_conflicts(org, pair, world, p, rng, expected):
+    """THEORY §5 step 5: conflicts raised and resolved (C16, C17, C30-C33, C36)."""
+    n = org.shape[1]
+    active = org[S.ACTIVE]
+    trust = pair[S.TRUST]
+    comm = pair[S.COMMUNICATION]
+    tension = pair[S.TENSION]
+    mandated = p[P.MANDATED]
     raised = 0.0
     resolved = 0.0
     for i in range(n):
@@ -383,17 +400,25 @@ def step(org, pair, culture, kind, sector, world, p, rng, timeline):
     world[S.CONFLICTS] = raised
     world[S.CONFLICTS_RESOLVED] = resolved
 
-    # --- 6. culture drift (C35) -----------------------------------------------
+
+@njit(cache=True, inline="always")
+def drift_cultures(org, pair, culture, p):
+    """THEORY §5 step 6: cultures drift toward those one talks with (C35)."""
+    n = org.shape[1]
+    active = org[S.ACTIVE]
+    comm = pair[S.COMMUNICATION]
     drift = p[P.CULTURE_DRIFT] * (1.0 + p[P.CULTURE_DUE_DILIGENCE] * p[P.DUE_DILIGENCE])
     pull = np.zeros(culture.shape)
     for i in range(n):
         if active[i] == 0.0:
             continue
         rate = drift * org[S.LEADERSHIP, i] / max(1.0, n - 1.0)  # inclusive leadership
-        for j in range(n):
-            if comm[i, j] > 0.0:
-                for k in range(culture.shape[1]):
-                    pull[i, k] += rate * comm[i, j] * (culture[j, k] - culture[i, k])
+        for k in range(culture.shape[1]):  # one dimension at a time, summed in a register
+            total = 0.0
+            for j in range(n):
+                if comm[i, j] > 0.0:
+                    total += rate * comm[i, j] * (culture[j, k] - culture[i, k])
+            pull[i, k] = total
     for i in range(n):
         for k in range(culture.shape[1]):
             culture[i, k] = _clip01(culture[i, k] + pull[i, k])
@@ -403,11 +428,14 @@ def step(org, pair, culture, kind, sector, world, p, rng, timeline):
             pair[S.CULTURE_DISTANCE, i, j] = dist
             pair[S.CULTURE_DISTANCE, j, i] = dist
 
-    # --- 7-8. confidence, risk tolerance, behaviour (C10, C11, C40, C50) -------
-    derive_behaviour(org, pair, world, p)
-    behaviour = org[S.BEHAVIOUR]
 
-    # --- 9. output (C42, C43, C28) --------------------------------------------
+@njit(cache=True, inline="always")
+def produce(org, pair, sector, world, p):
+    """THEORY §5 step 9: joint output of the active pairs (C42, C43, C28)."""
+    n = org.shape[1]
+    active = org[S.ACTIVE]
+    trust = pair[S.TRUST]
+    behaviour = org[S.BEHAVIOUR]
     value = 0.0
     pairs = 0.0
     comp = p[P.COMPLEMENTARITY]
@@ -428,7 +456,14 @@ def step(org, pair, culture, kind, sector, world, p, rng, timeline):
     world[S.CUMULATIVE_OUTPUT] += output
     world[S.PIPELINE] += (output - world[S.PIPELINE]) / p[P.RETURN_LAG]  # C28: returns lag
 
-    # --- 10. capacity (C08, C27, C28, C43) -------------------------------------
+
+@njit(cache=True, inline="always")
+def spend_capacity(org, pair, world, p):
+    """THEORY §5 step 10: capacity spent on collaboration and relaxed to funding
+    (C08, C27, C28, C43)."""
+    n = org.shape[1]
+    active = org[S.ACTIVE]
+    behaviour = org[S.BEHAVIOUR]
     for i in range(n):
         if active[i] == 0.0:
             continue
@@ -444,11 +479,16 @@ def step(org, pair, culture, kind, sector, world, p, rng, timeline):
             + p[P.RETURN_SHARE] * world[S.PIPELINE]  # C28: pays back later
         )
 
-    # --- 11. perceived progress (C20-C23) ---------------------------------------
+
+@njit(cache=True, inline="always")
+def perceive_progress(org, world, p, rng, month):
+    """THEORY §5 step 11: real and perceived progress (C20-C23)."""
+    n = org.shape[1]
+    active = org[S.ACTIVE]
     quick = p[P.QUICK_WINS] if month <= p[P.QUICK_WIN_MONTHS] else 0.0  # C21
     # roughly linear in behaviour (THEORY §5.1); quick wins are real, visible early
     # results that add to it while they last (C21)
-    real = _clip01(np.sqrt(output) + p[P.QUICK_WIN_SIZE] * quick)
+    real = _clip01(np.sqrt(world[S.OUTPUT]) + p[P.QUICK_WIN_SIZE] * quick)
     world[S.REAL_PROGRESS] = real
     noise_sd = (1.0 - p[P.EVALUATION]) * p[P.PERCEPTION_NOISE]  # C23
     rate = min(1.0, p[P.PROGRESS_RATE] * (1.0 + p[P.EVALUATION_SPEEDUP] * p[P.EVALUATION]))
@@ -461,7 +501,14 @@ def step(org, pair, culture, kind, sector, world, p, rng, timeline):
             org[S.PERCEIVED_PROGRESS, i] + rate * (signal - org[S.PERCEIVED_PROGRESS, i])
         )
 
-    # --- 12. faith (C18, C20, C25, C26, and the anchor of C02-C08) -------------
+
+@njit(cache=True, inline="always")
+def update_faith(org, pair, world, p, expected):
+    """THEORY §5 step 12: faith from progress, its anchor and its spread
+    (C18, C20, C25, C26; anchor C02-C08)."""
+    n = org.shape[1]
+    active = org[S.ACTIVE]
+    comm = pair[S.COMMUNICATION]
     mean_progress = 0.0
     members = 0.0
     for i in range(n):
@@ -486,7 +533,13 @@ def step(org, pair, culture, kind, sector, world, p, rng, timeline):
             + p[P.FAITH_DIFFUSION] * spread
         )
 
-    # --- 13a. leadership turnover (C24) ----------------------------------------
+
+@njit(cache=True, inline="always")
+def turn_over_leaders(org, pair, p, rng):
+    """THEORY §5 step 13a: leadership turnover (C24)."""
+    n = org.shape[1]
+    active = org[S.ACTIVE]
+    trust = pair[S.TRUST]
     for i in range(n):
         u = uniform(rng)
         z = normal(rng)
@@ -500,7 +553,13 @@ def step(org, pair, culture, kind, sector, world, p, rng, timeline):
                 trust[i, j] -= reset * max(0.0, trust[i, j] - pair[S.TRUST_INITIAL, i, j])
                 trust[j, i] -= reset * max(0.0, trust[j, i] - pair[S.TRUST_INITIAL, j, i])
 
-    # --- 13b. exit, voluntary only (C20, C36) -----------------------------------
+
+@njit(cache=True, inline="always")
+def exit_members(org, world, p):
+    """THEORY §5 step 13b: members leave a voluntary collaboration (C20, C36)."""
+    n = org.shape[1]
+    active = org[S.ACTIVE]
+    mandated = p[P.MANDATED]
     exits = 0.0
     for i in range(n):
         org[S.GRIEVANCE, i] *= p[P.GRIEVANCE_DECAY]
@@ -518,12 +577,41 @@ def step(org, pair, culture, kind, sector, world, p, rng, timeline):
             org[S.BEHAVIOUR, i] = 0.0
             exits += 1.0
     world[S.EXITS] = exits
-    world[S.STRAIN] *= p[P.STRAIN_DECAY]
 
 
 @njit(cache=True)
-def measure(org, pair, world, out):
-    """Write the time-series row of the current month into `out` (state.METRICS)."""
+def step(org, pair, culture, kind, sector, world, p, rng, timeline):
+    """Advance one month through the schedule of THEORY §5, steps 2-13."""
+    n = kind.shape[0]
+    month = world[S.MONTH] + 1.0
+    world[S.MONTH] = month
+    apply_timeline(p, timeline, month)  # 2
+    update_context(world, p, n)
+    shocks_and_cuts(org, pair, world, p, rng)
+    communicate(org, pair, world, p)  # 3
+    build_trust(org, pair, world, p)  # 4
+    expected = expected_progress(p, month)  # 5
+    world[S.EXPECTED_PROGRESS] = expected
+    raise_conflicts(org, pair, world, p, rng, expected)
+    drift_cultures(org, pair, culture, p)  # 6
+    derive_behaviour(org, pair, world, p)  # 7-8 (C10, C11, C40, C50)
+    produce(org, pair, sector, world, p)  # 9
+    spend_capacity(org, pair, world, p)  # 10
+    perceive_progress(org, world, p, rng, month)  # 11
+    update_faith(org, pair, world, p, expected)  # 12
+    turn_over_leaders(org, pair, p, rng)  # 13a
+    exit_members(org, world, p)  # 13b
+    world[S.STRAIN] *= p[P.STRAIN_DECAY]  # C50: strain eases
+
+
+@njit(cache=True)
+def measure(org, pair, world, out, pair_means=True):
+    """Write the time-series row of the current month into `out` (state.METRICS).
+
+    With `pair_means` False the three means over pairs (trust, communication,
+    cultural distance) are left at 0: a summary-only run needs them for its
+    last month alone, and they cost as much as the rest of the row.
+    """
     n = org.shape[1]
     active = org[S.ACTIVE]
     trust = pair[S.TRUST]
@@ -541,7 +629,7 @@ def measure(org, pair, world, out):
         out[S.M_MEAN_RISK_TOLERANCE] += org[S.RISK_TOLERANCE, i]
         out[S.M_MEAN_PERCEIVED_PROGRESS] += org[S.PERCEIVED_PROGRESS, i]
     pairs = 0.0
-    for i in range(n):
+    for i in range(n if pair_means else 0):
         if active[i] == 0.0:
             continue
         for j in range(n):
