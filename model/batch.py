@@ -21,14 +21,14 @@ from model.scenario import Scenario
 
 @njit(cache=True)
 def simulate(kind, size_given, x_given, y_given, kinds, sector_culture, params, timeline, rng,
-             steps, metrics, organisations, pair_stride=1):
+             steps, metrics, organisations, pair_stride):
     """Run one replicate for `steps` months, writing its time series.
 
     Args:
         metrics: float64 `[steps + 1, N_METRICS]`, filled for months 0..steps.
         organisations: float64 `[steps + 1, N, N_ORG_RECORD]`, or an array with
             a zero first dimension to skip the per-organisation record.
-        pair_stride: the means over pairs (trust, communication, cultural
+        pair_stride: (int) the means over pairs (trust, communication, cultural
             distance) are measured at months 0, pair_stride, 2 pair_stride, ...
             and at the last month; 0 measures them at the last month only.
     """
@@ -41,7 +41,7 @@ def simulate(kind, size_given, x_given, y_given, kinds, sector_culture, params, 
     kernel.init_state(org, pair, culture, kind, sector, world, params, rng,
                       size_given, x_given, y_given, kinds, sector_culture)
     record = organisations.shape[0] > 0
-    kernel.measure(org, pair, world, metrics[0])
+    kernel.measure(org, pair, world, metrics[0], True)
     if record:
         kernel.record_organisations(org, pair, organisations[0])
     for t in range(1, steps + 1):
@@ -56,12 +56,15 @@ def simulate(kind, size_given, x_given, y_given, kinds, sector_culture, params, 
 @njit(parallel=True, cache=True)
 def simulate_many(kind, size_given, x_given, y_given, kinds, sector_culture, params, timeline,
                   rngs, steps, metrics, organisations, sizes):
-    """`simulate` for every replicate r in parallel; each owns `rngs[r]` and `params[r]`."""
+    """`simulate` for every replicate r in parallel; each owns `rngs[r]` and `params[r]`.
+
+    (`np.int64(1)`, not `1`: a literal would compile `simulate` a second time.)
+    """
     for r in prange(rngs.shape[0]):
         p = params[r].copy()
         rng = rngs[r].copy()
         sizes[r] = simulate(kind, size_given, x_given, y_given, kinds, sector_culture, p,
-                            timeline, rng, steps, metrics[r], organisations[r])
+                            timeline, rng, steps, metrics[r], organisations[r], np.int64(1))
 
 
 @njit(parallel=True, cache=True)
@@ -81,7 +84,7 @@ def simulate_summaries(kind, size_given, x_given, y_given, kinds, sector_culture
         rng = rngs[r].copy()
         metrics = np.zeros((steps + 1, S.N_METRICS))
         simulate(kind, size_given, x_given, y_given, kinds, sector_culture, p, timeline, rng,
-                 steps, metrics, empty, stride)
+                 steps, metrics, empty, np.int64(stride))
         summarise(metrics, n, params[r], summaries[r])
         if stride > 0:
             for k in range(coarse.shape[1]):

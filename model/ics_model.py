@@ -73,7 +73,7 @@ class ICSModel(mesa.Model):
         kernel.init_state(st.org, st.pair, st.culture, st.kind, st.sector, st.world, st.params,
                           st.rng, roster.size, roster.x_km, roster.y_km, kind_table(),
                           SECTOR_CULTURE)
-        kernel.measure(st.org, st.pair, st.world, st.metrics)
+        kernel.measure(st.org, st.pair, st.world, st.metrics, True)
 
         self.organisations = [Organisation(self, i, name) for i, name in enumerate(roster.names)]
         self.network = None
@@ -96,7 +96,7 @@ class ICSModel(mesa.Model):
         st = self.state
         kernel.step(st.org, st.pair, st.culture, st.kind, st.sector, st.world, st.params, st.rng,
                     self._timeline)
-        kernel.measure(st.org, st.pair, st.world, st.metrics)
+        kernel.measure(st.org, st.pair, st.world, st.metrics, True)
         if self.network is not None:
             self._update_network()
         self.datacollector.collect(self)

@@ -605,10 +605,10 @@ def step(org, pair, culture, kind, sector, world, p, rng, timeline):
 
 
 @njit(cache=True)
-def measure(org, pair, world, out, pair_means=True):
+def measure(org, pair, world, out, pair_means):
     """Write the time-series row of the current month into `out` (state.METRICS).
 
-    With `pair_means` False the three means over pairs (trust, communication,
+    With `pair_means` (a bool) False the three means over pairs (trust, communication,
     cultural distance) are left at 0: a summary-only run needs them for its
     last month alone, and they cost as much as the rest of the row.
     """
