@@ -403,24 +403,16 @@ def change_text(c: Contrast) -> str:
 
 def _check_row(k: Check) -> dict[str, Any]:
     c, r = k.contrast, k.result
+    row = r.row()
+    del row["cmoc"], row["supported"]  # the table has its own id column and the Holm verdict
     return {
         "claim": c.claim,
         "scenario": c.scenario if isinstance(c.scenario, str) else "inline",
         "context_change": change_text(c),
-        "outcome": c.outcome.label(),
         "month": c.outcome.last_month,
-        "direction": "+" if c.direction > 0 else "-",
-        "replicates": r.replicates,
-        "baseline_mean": float(np.mean(r.baseline)),
-        "changed_mean": float(np.mean(r.changed)),
-        "median_difference": r.median_difference,
-        "ci_low": r.ci_low,
-        "ci_high": r.ci_high,
-        "a12": r.a12,
+        **row,
         "a12_ci_low": k.a12_low,
         "a12_ci_high": k.a12_high,
-        "a12_floor": c.a12_floor,
-        "p_value": r.p_value,
         "p_holm": k.p_holm,
         "verdict": k.verdict,
     }
