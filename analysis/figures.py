@@ -68,7 +68,7 @@ from analysis.figures_sweep import (  # noqa: F401  (re-exported for notebooks)
 )
 from analysis.stats import REGIME_ORDER
 from analysis.theme import FORMATS, save_figure, use_theme  # noqa: F401
-from model.scenario import Roster, Scenario, ScenarioError, load_scenario
+from model.scenario import Scenario, ScenarioError, from_resolved
 
 #: At most this many replicates are re-simulated for the power figure.
 POWER_REPLICATES = 50
@@ -120,22 +120,9 @@ def read_manifest(folder: str | Path) -> dict:
 
 
 def scenario_from_manifest(manifest: dict) -> Scenario:
-    """The resolved scenario of a run folder's manifest, roster included (names, kinds,
-    given sizes and positions), so re-simulation with a recorded seed is exact."""
-    from agents.kinds import KIND_INDEX
-
-    raw = dict(manifest["scenario"])
-    roster = raw.pop("roster")
-    scenario = load_scenario(raw)
-
-    def floats(values: list) -> np.ndarray:
-        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-
-    scenario.roster = Roster(list(roster["names"]),
-                             np.array([KIND_INDEX[k] for k in roster["kinds"]], dtype=np.int64),
-                             floats(roster["size"]), floats(roster["x_km"]),
-                             floats(roster["y_km"]), roster.get("path"))
-    return scenario
+    """The resolved scenario of a run folder's manifest, roster included, so
+    re-simulation with a recorded seed is exact (`model.scenario.from_resolved`)."""
+    return from_resolved(manifest["scenario"])
 
 
 def read_run(folder: str | Path) -> RunFolder:

@@ -202,6 +202,36 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     return out
 
 
+def from_resolved(data: dict[str, Any]) -> Scenario:
+    """Rebuild a scenario from `Scenario.to_dict()` (a run's or sweep's manifest),
+    its roster included: the names, kinds and any given sizes and positions, so
+    a recorded seed reproduces the run exactly.
+
+    Raises:
+        ScenarioError: the data is not a resolved scenario.
+    """
+    raw = dict(data)
+    roster = raw.pop("roster", None)
+    if not isinstance(roster, dict):
+        raise ScenarioError("not a resolved scenario: no roster table")
+    scenario = load_scenario(raw)
+    counted = scenario.roster.counts
+    try:
+        kinds = np.array([KIND_NAMES.index(k) for k in roster["kinds"]], dtype=np.int64)
+
+        def floats(values: list) -> np.ndarray:
+            return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+        scenario.roster = Roster(list(roster["names"]), kinds, floats(roster["size"]),
+                                 floats(roster["x_km"]), floats(roster["y_km"]),
+                                 roster.get("path"))
+    except (KeyError, TypeError, ValueError):
+        raise ScenarioError("not a resolved scenario: malformed roster table") from None
+    if scenario.roster.counts != counted:
+        raise ScenarioError("not a resolved scenario: roster and organisations disagree")
+    return scenario
+
+
 def load_scenario(scenario: str | Path | dict, overrides: dict[str, Any] | None = None,
                   steps: int | None = None) -> Scenario:
     """Load, override and validate a scenario.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -128,3 +129,29 @@ def test_parameter_table_is_consistent():
         assert param.cmoc and param.source and param.doc and param.unit, param.key
         for cmoc in param.cmoc.split():
             assert cmoc[0] == "C" and len(cmoc) == 3, param.key
+
+
+@pytest.mark.parametrize("name", ["ics_mandated", "mandated_buddying", "voluntary_alliance"])
+def test_a_resolved_scenario_rebuilds_exactly(name):
+    from model.batch import run_arrays
+    from model.scenario import from_resolved
+
+    original = load_scenario(name, steps=12)
+    rebuilt = from_resolved(json.loads(json.dumps(original.to_dict())))  # as in a manifest
+    assert rebuilt.digest() == original.digest()
+    assert np.array_equal(rebuilt.packed(), original.packed())
+    seeds = np.array([5, 6], dtype=np.int64)
+    assert np.array_equal(run_arrays(rebuilt, seeds)[0], run_arrays(original, seeds)[0])
+
+
+def test_a_resolved_scenario_needs_its_roster():
+    from model.scenario import from_resolved
+
+    data = load_scenario("ics_mandated").to_dict()
+    del data["roster"]
+    with pytest.raises(ScenarioError, match="no roster"):
+        from_resolved(data)
+    data = load_scenario("ics_mandated").to_dict()
+    data["roster"]["kinds"] = data["roster"]["kinds"][:-1]
+    with pytest.raises(ScenarioError):
+        from_resolved(data)
