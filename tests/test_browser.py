@@ -74,6 +74,8 @@ def page(server):
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
         page = browser.new_page(viewport={"width": 1500, "height": 1100})
         page.set_default_timeout(60_000)
+        page.requests = []  # every URL the page fetched: the app must work offline
+        page.on("request", lambda request: page.requests.append(request.url))
         page.goto(server, wait_until="networkidle")
         page.wait_for_function("document.body.innerText.includes('Step: 0')", timeout=240_000)
         yield page
@@ -128,3 +130,8 @@ def test_app_steps_resets_and_rebuilds(page, tmp_path):
     expect(page.locator("p", has_text="Members:")).to_contain_text("voluntary regime")
     page.screenshot(path=str(tmp_path / "after_reset.png"), full_page=True)
     assert (tmp_path / "after_reset.png").stat().st_size > 10_000
+    outside = [url for url in page.requests if not url.startswith(("http://127.0.0.1:",
+                                                                    "ws://127.0.0.1:",
+                                                                    "data:", "blob:"))]
+    assert len(page.requests) > 10  # the listener saw the page's own assets
+    assert outside == [], f"the page fetched from outside loopback: {outside[:3]}"
