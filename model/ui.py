@@ -7,13 +7,16 @@ the model. The main page shows the partnership network, the mean state of the
 partners over time, the output of the collaboration, the regime so far and a
 plain-English note on each lever with its CMOC ids.
 
-Everything drawn here comes from the model's own arrays and DataCollector;
-the drawing functions take a model and a matplotlib Axes so they can be
-tested without a browser.
+Everything drawn here comes from the model's own arrays and DataCollector.
+The views are SVG written directly (`network_svg`, `state_svg`,
+`output_svg`): a frame costs milliseconds where matplotlib took about 0.1 s
+a chart, and the functions return plain text that tests can read without a
+browser. Publication figures are `analysis.figures`.
 """
 
 from __future__ import annotations
 
+import html
 import math
 import socket
 import sys
@@ -25,12 +28,11 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
+import reacton.ipywidgets as rw  # noqa: E402
 
 # Mesa 3.3's own ComponentsView trips one of Solara's hook checks; harmless, and not ours.
 warnings.filterwarnings("ignore", message=".*found despite early return", category=UserWarning)
 import solara  # noqa: E402
-from matplotlib.collections import LineCollection  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
 from mesa.visualization import SolaraViz  # noqa: E402
 
 from agents.kinds import KINDS  # noqa: E402
@@ -216,34 +218,34 @@ def network_edges(model: ICSModel) -> np.ndarray:
     return np.column_stack([i[order], j[order], weight[order]])
 
 
-def draw_network(model: ICSModel, ax) -> None:
-    """Partnership network: nodes by kind (fill) and maturity (outline), area by
-    size (C17); edges shaded by mutual trust; exited members grey with a cross
-    (C36). The key is `network_legend_markdown`, drawn as text because a
-    matplotlib legend would double the cost of a frame."""
-    xy = network_layout(model)
-    edges = network_edges(model)
+def network_svg(model: ICSModel, width: int = 380, height: int = 360) -> str:
+    """Partnership network as SVG: nodes by kind (fill) and maturity (outline), area
+    by size (C17); edges darker the more mutual trust; exited members grey with a
+    cross (C36). The key is `network_legend_markdown`."""
+    cx, cy, radius = width / 2, (height + 20) / 2, min(width, height - 20) / 2 - 22
+    xy = network_layout(model) * radius + np.array([cx, cy])
+    xy[:, 1] = 2 * cy - xy[:, 1]  # SVG's y points down
+    parts = [_text(width / 2, 15, f"Partnership network, month {model.month}", size=13,
+                   anchor="middle")]
+    edges = network_edges(model)[::-1]  # weakest first, so the strongest ties lie on top
     if len(edges):
-        a, b = edges[:, 0].astype(int), edges[:, 1].astype(int)
-        lines = LineCollection(np.stack([xy[a], xy[b]], axis=1), cmap="Blues", linewidths=0.8,
-                               zorder=1)
-        lines.set_array(edges[:, 2])
-        lines.set_clim(0.0, 1.0)
-        ax.add_collection(lines)
-    nodes = network_nodes(model)
-    sizes = np.array([20.0 + 6.0 * math.sqrt(n["size"]) for n in nodes])
-    faces = [KIND_COLOURS[n["kind"]] if n["active"] else EXITED_COLOUR for n in nodes]
-    outlines = [MATURITY_COLOURS[n["maturity"]] if n["active"] else "#777777" for n in nodes]
-    ax.scatter(xy[:, 0], xy[:, 1], s=sizes, c=faces, edgecolors=outlines, linewidths=2.2,
-               zorder=2)
-    gone = np.array([not n["active"] for n in nodes], dtype=bool)
-    if gone.any():
-        ax.scatter(xy[gone, 0], xy[gone, 1], s=40, marker="x", c="#444444", zorder=3)
-    ax.set_xlim(-1.15, 1.15)
-    ax.set_ylim(-1.15, 1.15)
-    ax.set_aspect("equal")
-    ax.axis("off")
-    ax.set_title(f"Partnership network, month {model.month}", fontsize=10)
+        colours = matplotlib.colormaps["Blues"](np.clip(edges[:, 2], 0.0, 1.0))
+        for (i, j, weight), colour in zip(edges, colours, strict=True):
+            (x1, y1), (x2, y2) = xy[int(i)], xy[int(j)]
+            parts.append(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" '
+                         f'stroke="{matplotlib.colors.to_hex(colour)}" stroke-width="0.7" '
+                         f'stroke-opacity="{0.15 + 0.7 * min(1.0, weight):.2f}"/>')
+    for (x, y), node in zip(xy, network_nodes(model), strict=True):
+        r = 0.9 * math.sqrt((20.0 + 6.0 * math.sqrt(node["size"])) / math.pi)
+        if node["active"]:
+            fill, stroke = KIND_COLOURS[node["kind"]], MATURITY_COLOURS[node["maturity"]]
+        else:
+            fill, stroke = EXITED_COLOUR, "#777777"
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" fill="{fill}" '
+                     f'stroke="{stroke}" stroke-width="2.2"/>')
+        if not node["active"]:
+            parts.append(_text(x, y + 4, "×", size=12, anchor="middle", colour="#444444"))
+    return _svg(width, height, parts)
 
 
 def _swatch(colour: str, outline: str | None = None) -> str:
@@ -270,38 +272,104 @@ STATE_SERIES = (("mean_trust", "trust"), ("mean_faith", "faith"),
                 ("mean_behaviour", "collaborative behaviour"), ("mean_capacity", "capacity"))
 
 
-def draw_state(model: ICSModel, ax) -> None:
-    """Mean trust, faith, confidence, collaborative behaviour and capacity of
-    the active members over months (C40: behaviour is what makes synergy)."""
+def state_svg(model: ICSModel) -> str:
+    """Mean trust, faith, confidence, collaborative behaviour and capacity of the
+    active members over months, with the synergy threshold (C40)."""
     frame = model.datacollector.get_model_vars_dataframe()
-    for column, label in STATE_SERIES:
-        ax.plot(frame.index, frame[column], label=label, linewidth=1.6,
-                color=METRIC_COLOURS[column])
-    ax.axhline(model.state.params[P.SYNERGY_BEHAVIOUR], color=METRIC_COLOURS["mean_behaviour"],
-               linestyle=":", linewidth=1, label="synergy threshold (behaviour)")
-    ax.set_ylim(0, 1)
-    ax.set_xlim(0, max(model.max_steps, 1))
-    ax.set_xlabel("month")
-    ax.set_ylabel("mean over active members (0-1)")
-    ax.set_title("Trust, faith and behaviour", fontsize=10)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    series = [(label, METRIC_COLOURS[column], frame[column].to_numpy(), "")
+              for column, label in STATE_SERIES]
+    threshold = float(model.state.params[P.SYNERGY_BEHAVIOUR])
+    series.append(("synergy threshold", METRIC_COLOURS["mean_behaviour"],
+                   np.array([threshold, threshold]), "3,3"))
+    return _svg(470, 290, _panel(series, [0.0, float(model.max_steps)], model.max_steps,
+                                 [0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
+                                 "mean over active members (0-1)",
+                                 "Trust, faith and behaviour", 0, 290))
 
 
-def draw_output(model: ICSModel, ax) -> None:
-    """Monthly output of the collaboration and its running total (C40, C41)."""
+def output_svg(model: ICSModel) -> str:
+    """Monthly output of the collaboration and its running total (C40, C41, C28)."""
     frame = model.datacollector.get_model_vars_dataframe()
-    ax.plot(frame.index, frame["output"], color=METRIC_COLOURS["output"], label="output")
-    ax.set_xlim(0, max(model.max_steps, 1))
-    ax.set_xlabel("month")
-    ax.set_ylabel("output per month")
-    total = ax.twinx()
-    total.plot(frame.index, frame["cumulative_output"], color=METRIC_COLOURS["cumulative_output"],
-               linestyle="--",
-               label="cumulative output")
-    total.set_ylabel("cumulative output")
-    handles = ax.get_legend_handles_labels()[0] + total.get_legend_handles_labels()[0]
-    ax.legend(handles=handles, fontsize=7, loc="upper left", frameon=False)
-    ax.set_title("Output of the collaboration", fontsize=10)
+    parts = []
+    for k, (column, label, floor) in enumerate((("output", "output per month", 0.05),
+                                                 ("cumulative_output", "cumulative output",
+                                                  1.0))):
+        values = frame[column].to_numpy()
+        ticks = nice_ticks(max(floor, float(values.max())))
+        title = "Output of the collaboration" if k == 0 else ""
+        parts += _panel([(label, METRIC_COLOURS[column], values, "")], None, model.max_steps,
+                        ticks, label, title, 145 * k, 145, legend=False)
+    return _svg(470, 290, parts)
+
+
+def nice_ticks(top: float, count: int = 5) -> list[float]:
+    """Round tick values from 0 up to at least `top` (about `count` of them)."""
+    top = top if top > 0 else 1.0
+    raw = top / (count - 1)
+    magnitude = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * magnitude >= raw)
+    return [k * step for k in range(math.ceil(top / step - 1e-9) + 1)]
+
+
+def _text(x: float, y: float, text: str, size: int = 11, anchor: str = "start",
+          colour: str = "#222222", rotate: bool = False) -> str:
+    turn = f' transform="rotate(-90 {x:.1f} {y:.1f})"' if rotate else ""
+    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" '
+            f'fill="{colour}"{turn}>{html.escape(text)}</text>')
+
+
+def _svg(width: int, height: int, parts: list[str]) -> str:
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" font-family="sans-serif">'
+            f'<rect width="{width}" height="{height}" fill="white"/>{"".join(parts)}</svg>')
+
+
+def _panel(series, x_values, x_max: int, y_ticks: list[float], y_label: str, title: str,
+           top: float, height: float, width: float = 470, legend: bool = True) -> list[str]:
+    """One line chart as SVG elements: frame, grid, ticks, labels, lines and legend.
+
+    `series` holds (label, colour, values, dash); values are at months 0, 1, ...
+    unless `x_values` gives their months (a threshold drawn across the chart).
+    """
+    left, right, head, foot = 52.0, (150.0 if legend else 14.0), 22.0, 34.0
+    pw, ph = width - left - right, height - head - foot
+    y_top = y_ticks[-1]
+
+    def px(month: float) -> float:
+        return left + pw * month / max(x_max, 1)
+
+    def py(value: float) -> float:
+        return top + head + ph * (1.0 - value / y_top)
+
+    parts = [_text(left + pw / 2, top + 15, title, size=13, anchor="middle")] if title else []
+    for value in y_ticks:
+        y = py(value)
+        parts.append(f'<line x1="{left:.1f}" y1="{y:.1f}" x2="{left + pw:.1f}" y2="{y:.1f}" '
+                     'stroke="#e5e5e5"/>')
+        parts.append(_text(left - 5, y + 4, f"{value:g}", size=10, anchor="end"))
+    for month in nice_ticks(x_max, 7):
+        if month <= x_max:
+            parts.append(_text(px(month), top + head + ph + 14, f"{month:g}", size=10,
+                               anchor="middle"))
+    parts.append(_text(left + pw / 2, top + height - 4, "month", size=11, anchor="middle"))
+    parts.append(_text(13, top + head + ph / 2, y_label, size=11, anchor="middle",
+                       rotate=True))
+    parts.append(f'<rect x="{left:.1f}" y="{top + head:.1f}" width="{pw:.1f}" '
+                 f'height="{ph:.1f}" fill="none" stroke="#444444"/>')
+    for k, (label, colour, values, dash) in enumerate(series):
+        months = x_values if x_values is not None and dash else range(len(values))
+        points = " ".join(f"{px(m):.1f},{py(v):.1f}" for m, v in zip(months, values,
+                                                                      strict=True))
+        style = f' stroke-dasharray="{dash}"' if dash else ""
+        parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" '
+                     f'stroke-width="1.8"{style}><title>{html.escape(label)}</title>'
+                     '</polyline>')
+        if legend:
+            y = top + head + 8 + 16 * k
+            parts.append(f'<line x1="{left + pw + 8:.1f}" y1="{y:.1f}" x2="{left + pw + 26:.1f}" '
+                         f'y2="{y:.1f}" stroke="{colour}" stroke-width="2"{style}/>')
+            parts.append(_text(left + pw + 30, y + 4, label, size=10))
+    return parts
 
 
 def regime_markdown(model: ICSModel) -> str:
@@ -354,27 +422,21 @@ def levers_markdown() -> str:
 
 # --- Solara components -------------------------------------------------------------------
 
-def figure(draw, model: ICSModel, width: float, height: float, right: float = 0.86) -> Figure:
-    """A figure of `draw(model, ax)`; fixed margins (automatic layout costs a frame's time)."""
-    fig = Figure(figsize=(width, height), dpi=80)
-    fig.subplots_adjust(left=0.15, right=right, bottom=0.14, top=0.9)
-    draw(model, fig.subplots())
-    return fig
+def _image(svg: str):
+    # SVG drawn by hand: a frame costs about a millisecond (matplotlib took ~0.1 s a chart)
+    return rw.Image(value=svg.encode(), format="svg+xml")
 
 
 def NetworkView(model: ICSModel):
-    fig = Figure(figsize=(4.6, 4.4), dpi=80)
-    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.93)
-    draw_network(model, fig.subplots())
-    return solara.FigureMatplotlib(fig, format="png")
+    return _image(network_svg(model))
 
 
 def StateChart(model: ICSModel):
-    return solara.FigureMatplotlib(figure(draw_state, model, 5.6, 3.6, right=0.66), format="png")
+    return _image(state_svg(model))
 
 
 def OutputChart(model: ICSModel):
-    return solara.FigureMatplotlib(figure(draw_output, model, 5.6, 3.6), format="png")
+    return _image(output_svg(model))
 
 
 def RegimePanel(model: ICSModel):

@@ -10,10 +10,9 @@ import sys
 
 import numpy as np
 import pytest
-from matplotlib.figure import Figure
 
 from agents.kinds import KIND_NAMES
-from analysis.palette import KIND_COLOURS, MATURITY_COLOURS, REGIME_COLOURS
+from analysis.palette import EXITED_COLOUR, KIND_COLOURS, MATURITY_COLOURS, REGIME_COLOURS
 from model import ui
 from model.regimes import MATURITY, REGIMES
 from model.scenario import bundled_scenarios, load_scenario
@@ -103,16 +102,20 @@ def test_network_view_marks_exits_and_shades_edges():
     edges = ui.network_edges(model)
     active = {i for i, n in enumerate(nodes) if n["active"]}
     assert all(int(i) in active and int(j) in active for i, j, _ in edges)
+    assert len(edges) == len(active) * (len(active) - 1) // 2
     assert np.all(np.diff(edges[:, 2]) <= 0)  # strongest first
-    if len(active) < len(nodes):  # this replicate lost members: they are drawn as exited
-        fig = Figure()
-        ui.draw_network(model, fig.subplots())
-        assert len(fig.axes[0].collections) == 3  # edges, nodes, exit crosses
+    svg = ui.network_svg(model)
+    exited = len(nodes) - len(active)
+    assert exited > 0  # this replicate lost members (the next test guards the premise)
+    assert svg.count("<circle") == len(nodes)
+    assert svg.count("<line") == len(edges)
+    assert svg.count(">×</text>") == exited
+    assert svg.count(f'fill="{EXITED_COLOUR}"') == exited
+    assert f"month {model.max_steps}" in svg
     assert "left the collaboration" in ui.network_legend_markdown(model)
 
 
 def test_exits_happen_in_some_voluntary_replicate():
-    # guards the test above: at least one of a few seeds loses members
     lost = 0
     for seed in range(6):
         model = ui.ExploreModel(scenario="research_collaboration", use_levers=False,
@@ -125,16 +128,24 @@ def test_exits_happen_in_some_voluntary_replicate():
 def test_charts_carry_labels_and_all_series():
     model = ui.ExploreModel()
     model.run_for(4)
-    fig = ui.figure(ui.draw_state, model, 5, 3)
-    ax = fig.axes[0]
-    assert ax.get_xlabel() == "month"
-    assert "mean" in ax.get_ylabel()
-    labels = [line.get_label() for line in ax.get_lines()]
+    svg = ui.state_svg(model)
+    assert ">month</text>" in svg and "mean over active members" in svg
     for _, label in ui.STATE_SERIES:
-        assert label in labels
-    assert all(len(line.get_xdata()) == 5 for line in ax.get_lines()[:len(ui.STATE_SERIES)])
-    fig = ui.figure(ui.draw_output, model, 5, 3)
-    assert [a.get_ylabel() for a in fig.axes] == ["output per month", "cumulative output"]
+        assert f"<title>{label}</title>" in svg
+    lines = re.findall(r'<polyline points="([^"]*)"', svg)
+    assert len(lines) == len(ui.STATE_SERIES) + 1  # and the synergy threshold
+    assert all(len(points.split()) == 5 for points in lines[:len(ui.STATE_SERIES)])
+    svg = ui.output_svg(model)
+    assert "output per month" in svg and "cumulative output" in svg
+    assert svg.count("<polyline") == 2
+
+
+def test_chart_ticks_cover_the_data():
+    assert ui.nice_ticks(1.0) == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert ui.nice_ticks(60, 7) == [0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0]
+    for top in (0.003, 0.05, 0.37, 6.2, 123.0):
+        ticks = ui.nice_ticks(top)
+        assert ticks[0] == 0.0 and ticks[-1] >= top and len(ticks) <= 7
 
 
 def test_regime_panel_reports_regime_and_month():
