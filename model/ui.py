@@ -178,7 +178,7 @@ def model_params() -> dict[str, dict]:
     return params
 
 
-# --- drawing (plain matplotlib, testable without a browser) --------------------------------
+# --- drawing (SVG text, testable without a browser) ------------------------------------------
 
 
 def network_layout(model: ICSModel) -> np.ndarray:
@@ -423,7 +423,7 @@ def levers_markdown() -> str:
 # --- Solara components -------------------------------------------------------------------
 
 def _image(svg: str):
-    # SVG drawn by hand: a frame costs about a millisecond (matplotlib took ~0.1 s a chart)
+    # SVG written directly: a few milliseconds a frame (matplotlib took ~0.1 s a chart)
     return rw.Image(value=svg.encode(), format="svg+xml")
 
 
