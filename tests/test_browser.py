@@ -82,9 +82,13 @@ def page(server):
         browser.close()
 
 
+_IMAGES = "[...document.querySelectorAll('img')].map(i => i.src)"
+
+
 def _charts(page) -> list[str]:
-    images = page.locator("img")
-    return [images.nth(i).get_attribute("src") for i in range(images.count())]
+    """The three views' image sources, read at one instant once all three are drawn."""
+    page.wait_for_function(f"{_IMAGES}.filter(s => s.startsWith('blob:')).length === 3")
+    return page.evaluate(_IMAGES)
 
 
 def test_app_steps_resets_and_rebuilds(page, tmp_path):
@@ -106,8 +110,10 @@ def test_app_steps_resets_and_rebuilds(page, tmp_path):
         timings.append(time.perf_counter() - start)  # click to counter, timed in the page
         expect(page.get_by_text(f"Step: {n}", exact=True)).to_be_visible()
         expect(page.get_by_text(f"Month {n} of 60")).to_be_visible()
-    after = _charts(page)
-    assert len(after) == 3 and all(a != b for a, b in zip(after, before, strict=True))
+    # every view is redrawn (its image replaced) once the months have advanced
+    page.wait_for_function(f"(before) => {_IMAGES}.filter(s => s.startsWith('blob:') && "
+                           "!before.includes(s)).length === 3", arg=before)
+    assert len(_charts(page)) == 3
     (tmp_path / "step_times.json").write_text(json.dumps(timings))
     page.screenshot(path=str(tmp_path / "after_steps.png"), full_page=True)
 
