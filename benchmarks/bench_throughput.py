@@ -49,8 +49,7 @@ from model.rng import replicate_seeds
 from model.scenario import load_scenario
 
 SCENARIO = "ics_mandated"
-MIX = {"icb": 1, "acute_trust": 3, "community_trust": 1, "mental_health_trust": 1,
-       "local_authority": 2, "pcn": 12, "vcse": 8, "university": 1}  # ics_mandated's mix
+MIX = {k: v for k, v in load_scenario(SCENARIO).roster.counts.items() if v}  # its mix
 ROOT = Path(__file__).resolve().parent.parent
 
 FULL = {
