@@ -292,6 +292,23 @@ def test_regime_shares_of_several_scenarios():
     assert fig.axes[0].get_ylabel() == "Share of replicates (0–1)"
 
 
+def test_regime_shares_of_run_folders(folders):
+    summaries = F.run_summaries([folders["agents"], folders["plain"], folders["plain"]])
+    # a scenario seen twice is keyed by its folder name the second time
+    assert list(summaries) == ["ics_mandated_supported", "voluntary_alliance", "plain"]
+    table = F.regime_share_table(summaries)
+    assert table.groupby("scenario")["share"].sum().round(12).eq(1).all()
+
+
+def test_write_figures_into_a_folder_for_notebooks(folders, tmp_path):
+    index = F.write_figures(folders["plain"], tmp_path, formats=("png",))
+    stems = [entry["stem"] for entry in index["figures"]]
+    assert "trajectories" in stems
+    for stem in stems:
+        assert (tmp_path / f"{stem}.png").stat().st_size > 0
+        assert (tmp_path / f"{stem}.csv").stat().st_size > 0
+
+
 # ----------------------------------------------------------------------- sweep folders
 def test_phase_sweep(folders):
     assert _cli("figures", str(folders["grid"])) == 0
