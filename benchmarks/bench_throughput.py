@@ -7,10 +7,10 @@
 Measures, in one process (plus a few fresh subprocesses where a cold start or
 a peak-memory figure needs one):
 
-1. the batch kernel (`simulate_summaries`, the sweep engine's call, through
+1. the batch kernel (`simulate_runs` summary-only, the sweep engine's call, through
    `model.sweep.compute_chunk`) in runs/s and pair-updates/s on all numba
    threads and on one thread, after warm-up; also the full-time-series path
-   (`run_arrays` / `simulate_many`) that `icsabm run` uses;
+   (`run_arrays`, the same kernel keeping every month) that `icsabm run` uses;
 2. the same model stepped through `mesa.batch_run` with `ICSModel`
    (one process, end-of-run collection);
 3. the pure-Python per-agent reference of `benchmarks/reference_python.py`;
@@ -198,7 +198,7 @@ def rate_row(scenario, runs: int, seconds: float, cores: int) -> dict:
 
 
 def time_series_path(scenario, runs: int) -> dict:
-    """`run_arrays` (simulate_many, full time series), what `icsabm run` calls."""
+    """`run_arrays` (full time series), what `icsabm run` calls."""
     from model.batch import run_arrays
 
     run_arrays(scenario, replicate_seeds(2, 2 * numba.get_num_threads()))
@@ -506,7 +506,7 @@ def report(res: dict, command: str, quick: bool) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for label, row in (
-        ("batch kernel, summary-only (`simulate_summaries`), all threads", k_all),
+        ("batch kernel, summary-only (`simulate_runs`), all threads", k_all),
         ("batch kernel, summary-only, 1 thread", k_one),
         ("batch kernel, full time series (`run_arrays`), all threads", series),
         ("`mesa.batch_run` with `ICSModel`, 1 process", br),
@@ -553,8 +553,8 @@ def report(res: dict, command: str, quick: bool) -> str:
     ]
     pc, pw = ct["probe_cold"], ct["probe_warm"]
     for key, label in (("import", "import model (numba, pandas, ...)"),
-                       ("first_run_arrays", "first `run_arrays` (simulate_many), 1 run"),
-                       ("first_summaries", "first summary-only chunk (simulate_summaries), 1 run"),
+                       ("first_run_arrays", "first `run_arrays` (compiles `simulate_runs`), 1 run"),
+                       ("first_summaries", "first summary-only chunk (the same kernel), 1 run"),
                        ("first_icsmodel", "first `ICSModel` build + step (mesa import)"),
                        ("total", "**all of the above (import + every kernel)**")):
         L.append(f"| {label} | {pc[key]:.2f} | {pw[key]:.2f} |")

@@ -1,15 +1,25 @@
-"""Many replicates of one scenario in one jitted call (`prange` over replicates).
+"""Many runs in parallel through one jitted batch kernel, `simulate_runs`.
 
-The replicate loop calls the same `init_state`, `step` and `measure` as
-`ICSModel`, so a replicate here is bit-identical to `ICSModel(scenario,
-seed=<its seed>)` stepped the same number of months (CONTRACT: Python API).
+The run loop calls the same `init_state`, `step` and `measure` as `ICSModel`,
+so a replicate here is bit-identical to `ICSModel(scenario, seed=<its seed>)`
+stepped the same number of months (CONTRACT: Python API).
+
+Parallelism: `in_threads` splits the runs into blocks and calls the kernel,
+which releases the GIL, on `numba.get_num_threads()` threads. Each run writes
+only its own slots, so results never depend on the thread count. (Until
+version 0.1 the kernels were two `prange` loops; each parallel entry point
+made numba re-optimise the whole step, and a cold start took 26 s instead of
+13 s: see benchmarks/README.md.)
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
 import numpy as np
 import pandas as pd
-from numba import njit, prange
+from numba import njit
 
 from agents.kinds import KIND_NAMES, SECTOR_CULTURE, kind_table
 from model import kernel
@@ -19,76 +29,90 @@ from model.rng import replicate_seeds, stream_state
 from model.scenario import Scenario
 
 
-@njit(cache=True)
-def simulate(kind, size_given, x_given, y_given, kinds, sector_culture, params, timeline, rng,
-             steps, metrics, organisations, pair_stride):
-    """Run one replicate for `steps` months, writing its time series.
+@njit(cache=True, nogil=True)
+def simulate_runs(kind, size_given, x_given, y_given, kinds, sector_culture, params, timeline,
+                  rngs, steps, first, last, metrics, organisations, sizes, stride, summaries,
+                  coarse):
+    """Runs `first` .. `last - 1` of a batch, one after another (the GIL released).
 
-    Args:
-        metrics: float64 `[steps + 1, N_METRICS]`, filled for months 0..steps.
-        organisations: float64 `[steps + 1, N, N_ORG_RECORD]`, or an array with
-            a zero first dimension to skip the per-organisation record.
-        pair_stride: (int) the means over pairs (trust, communication, cultural
-            distance) are measured at months 0, pair_stride, 2 pair_stride, ...
-            and at the last month; 0 measures them at the last month only.
+    Run r has its own parameter row `params[r]` and stream `rngs[r]`, and writes
+    only its own slots, so the result does not depend on how the runs are split
+    between threads. Two ways to keep a run:
+
+    * full series: `metrics[r]` `[steps + 1, N_METRICS]` gets every month and
+      `organisations[r]` every organisation's record (zero months to skip it);
+    * summary only (`metrics` with zero runs): `summaries[r]` receives
+      `state.SUMMARY` and, when `stride > 0`, `coarse[r]` the months 0,
+      stride, 2 stride, ... Memory is then bounded by the runs in the call,
+      not by `steps`.
     """
     n = kind.shape[0]
-    org = np.zeros((S.N_ORG, n))
-    pair = np.zeros((S.N_PAIR, n, n))
-    culture = np.zeros((n, sector_culture.shape[1]))
-    sector = np.zeros(n, np.int64)
-    world = np.zeros(S.N_WORLD)
-    kernel.init_state(org, pair, culture, kind, sector, world, params, rng,
-                      size_given, x_given, y_given, kinds, sector_culture)
-    record = organisations.shape[0] > 0
-    kernel.measure(org, pair, world, metrics[0], True)
-    if record:
-        kernel.record_organisations(org, pair, organisations[0])
-    for t in range(1, steps + 1):
-        kernel.step(org, pair, culture, kind, sector, world, params, rng, timeline)
-        pair_means = t == steps or (pair_stride > 0 and t % pair_stride == 0)
-        kernel.measure(org, pair, world, metrics[t], pair_means)
-        if record:
-            kernel.record_organisations(org, pair, organisations[t])
-    return org[S.SIZE].copy()
-
-
-@njit(parallel=True, cache=True)
-def simulate_many(kind, size_given, x_given, y_given, kinds, sector_culture, params, timeline,
-                  rngs, steps, metrics, organisations, sizes):
-    """`simulate` for every replicate r in parallel; each owns `rngs[r]` and `params[r]`.
-
-    (`np.int64(1)`, not `1`: a literal would compile `simulate` a second time.)
-    """
-    for r in prange(rngs.shape[0]):
+    keep_series = metrics.shape[0] > 0
+    pair_stride = 1 if keep_series else stride
+    for r in range(first, last):
         p = params[r].copy()
         rng = rngs[r].copy()
-        sizes[r] = simulate(kind, size_given, x_given, y_given, kinds, sector_culture, p,
-                            timeline, rng, steps, metrics[r], organisations[r], np.int64(1))
-
-
-@njit(parallel=True, cache=True)
-def simulate_summaries(kind, size_given, x_given, y_given, kinds, sector_culture, params,
-                       timeline, rngs, steps, stride, summaries, coarse):
-    """Many runs reduced in the kernel: each run keeps only its summary row.
-
-    Run r has its own parameter row `params[r]` (a sweep point) and stream
-    `rngs[r]`. `summaries[r]` receives `state.SUMMARY`; when `stride > 0`,
-    `coarse[r]` receives the time series at months 0, stride, 2*stride, ...
-    Memory is bounded by the number of runs in the call, not by `steps`.
-    """
-    n = float(kind.shape[0])
-    empty = np.zeros((0, kind.shape[0], S.N_ORG_RECORD))
-    for r in prange(rngs.shape[0]):
-        p = params[r].copy()
-        rng = rngs[r].copy()
-        metrics = np.zeros((steps + 1, S.N_METRICS))
-        simulate(kind, size_given, x_given, y_given, kinds, sector_culture, p, timeline, rng,
-                 steps, metrics, empty, np.int64(stride))
-        summarise(metrics, n, params[r], summaries[r])
+        series = metrics[r] if keep_series else np.zeros((steps + 1, S.N_METRICS))
+        record = organisations[r]
+        org = np.zeros((S.N_ORG, n))
+        pair = np.zeros((S.N_PAIR, n, n))
+        culture = np.zeros((n, sector_culture.shape[1]))
+        sector = np.zeros(n, np.int64)
+        world = np.zeros(S.N_WORLD)
+        kernel.init_state(org, pair, culture, kind, sector, world, p, rng,
+                          size_given, x_given, y_given, kinds, sector_culture)
+        kernel.measure(org, pair, world, series[0], True)
+        if record.shape[0] > 0:
+            kernel.record_organisations(org, pair, record[0])
+        for t in range(1, steps + 1):
+            kernel.step(org, pair, culture, kind, sector, world, p, rng, timeline)
+            # the means over pairs at months 0, pair_stride, 2 pair_stride, ... and the last
+            pair_means = t == steps or (pair_stride > 0 and t % pair_stride == 0)
+            kernel.measure(org, pair, world, series[t], pair_means)
+            if record.shape[0] > 0:
+                kernel.record_organisations(org, pair, record[t])
+        sizes[r] = org[S.SIZE]
+        if summaries.shape[0] > 0:
+            summarise(series, float(n), params[r], summaries[r])
         if stride > 0:
             for k in range(coarse.shape[1]):
-                coarse[r, k] = metrics[k * stride]
+                coarse[r, k] = series[k * stride]
+
+
+def in_threads(run_block, runs: int) -> None:
+    """Call `run_block(first, last)` over blocks of runs on `numba.get_num_threads()` threads.
+
+    The blocks are jitted calls that release the GIL, so the threads run in
+    parallel; each run writes only its own slots, so the thread count never
+    changes a result.
+    """
+    threads = max(1, min(numba.get_num_threads(), runs))
+    block = max(1, min(64, runs // (4 * threads)))
+    bounds = [(lo, min(lo + block, runs)) for lo in range(0, runs, block)]
+    if threads == 1:
+        for lo, hi in bounds:
+            run_block(lo, hi)
+        return
+    with ThreadPoolExecutor(threads, thread_name_prefix="icsabm-kernel") as pool:
+        for _ in pool.map(lambda b: run_block(*b), bounds):
+            pass
+
+
+def run_summaries(kind, size_given, x_given, y_given, params, timeline, rngs, steps,
+                  stride) -> tuple[np.ndarray, np.ndarray]:
+    """Summary rows `[R, N_SUMMARY]` and coarse rows `[R, steps // stride + 1, N_METRICS]`
+    (none when `stride` is 0) of R runs, computed in parallel (the sweep engine's call)."""
+    r, n = rngs.shape[0], kind.shape[0]
+    summaries = np.zeros((r, S.N_SUMMARY))
+    coarse = np.zeros((r, steps // stride + 1 if stride > 0 else 0, S.N_METRICS))
+    no_series = np.zeros((0, steps + 1, S.N_METRICS))
+    no_record = np.zeros((r, 0, n, S.N_ORG_RECORD))
+    sizes = np.zeros((r, n))
+    kinds = kind_table()
+    in_threads(lambda lo, hi: simulate_runs(
+        kind, size_given, x_given, y_given, kinds, SECTOR_CULTURE, params, timeline, rngs,
+        steps, lo, hi, no_series, no_record, sizes, stride, summaries, coarse), r)
+    return summaries, coarse
 
 
 def run_arrays(scenario: Scenario, seeds: np.ndarray, steps: int | None = None,
@@ -104,9 +128,13 @@ def run_arrays(scenario: Scenario, seeds: np.ndarray, steps: int | None = None,
     organisations = np.zeros(shape)
     sizes = np.zeros((r, n))
     roster = scenario.roster
-    simulate_many(roster.kinds, roster.size, roster.x_km, roster.y_km, kind_table(),
-                  SECTOR_CULTURE, params, scenario.timeline_array(), rngs, steps, metrics,
-                  organisations, sizes)
+    kinds, timeline = kind_table(), scenario.timeline_array()
+    no_summaries = np.zeros((0, S.N_SUMMARY))
+    no_coarse = np.zeros((r, 0, S.N_METRICS))
+    in_threads(lambda lo, hi: simulate_runs(
+        roster.kinds, roster.size, roster.x_km, roster.y_km, kinds, SECTOR_CULTURE, params,
+        timeline, rngs, steps, lo, hi, metrics, organisations, sizes, 0, no_summaries,
+        no_coarse), r)
     return metrics, organisations, sizes
 
 

@@ -1,7 +1,7 @@
 """Engines that compute sweep chunks: in-process numba (default) or a Dask cluster.
 
-`--scheduler` absent: chunks run in this process, each with `prange` over its
-runs on all cores. `local:N`: a `dask.distributed.LocalCluster` of N worker
+`--scheduler` absent: chunks run in this process, each split into blocks of
+runs that jitted calls compute in parallel on all cores (`model.batch.in_threads`). `local:N`: a `dask.distributed.LocalCluster` of N worker
 processes, one thread each, on loopback. `tcp://host:port`: an existing
 cluster whose workers have icsabm installed. Chunks are shipped as tasks of
 plain arrays; a chunk lost with its worker is recomputed by the scheduler,

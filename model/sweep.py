@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from agents.kinds import SECTOR_CULTURE, kind_table
 from model import state as S
 from model.regimes import REGIMES
 from model.rng import replicate_seeds, stream_state
@@ -95,17 +94,12 @@ def chunk_task(sweep: Sweep, chunk: Chunk) -> dict:
 
 def compute_chunk(task: dict) -> dict:
     """Run one chunk with the jitted batch kernel; returns summary rows (and coarse rows)."""
-    from model.batch import simulate_summaries
+    from model.batch import run_summaries
 
-    n = len(task["seeds"])
     rngs = np.stack([stream_state(s) for s in task["seeds"]])
-    summaries = np.zeros((n, S.N_SUMMARY))
-    stride = int(task["stride"])
-    rows = task["steps"] // stride + 1 if stride > 0 else 0
-    coarse = np.zeros((n, rows, S.N_METRICS))
-    simulate_summaries(task["kind"], task["size"], task["x"], task["y"], kind_table(),
-                       SECTOR_CULTURE, task["params"], task["timeline"], rngs, task["steps"],
-                       stride, summaries, coarse)
+    summaries, coarse = run_summaries(task["kind"], task["size"], task["x"], task["y"],
+                                      task["params"], task["timeline"], rngs, task["steps"],
+                                      int(task["stride"]))
     return {"index": task["index"], "summaries": summaries, "coarse": coarse}
 
 
