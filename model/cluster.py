@@ -1,8 +1,9 @@
 """Engines that compute sweep chunks: in-process numba (default) or a Dask cluster.
 
 `--scheduler` absent: chunks run in this process, each split into blocks of
-runs that jitted calls compute in parallel on all cores (`model.batch.in_threads`). `local:N`: a `dask.distributed.LocalCluster` of N worker
-processes, one thread each, on loopback. `tcp://host:port`: an existing
+runs that jitted calls compute in parallel on all cores
+(`model.batch.in_threads`). `local:N`: a `dask.distributed.LocalCluster` of N
+worker processes, one thread each, on loopback. `tcp://host:port`: an existing
 cluster whose workers have icsabm installed. Chunks are shipped as tasks of
 plain arrays; a chunk lost with its worker is recomputed by the scheduler,
 and since a chunk's result depends only on its seeds, the sweep is identical

@@ -15,17 +15,29 @@ their random numbers (common random numbers) as far as the schedule allows.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
-from agents.kinds import KT_CAPACITY_OFFSET, KT_SECTOR, KT_SIZE_MEDIAN, KT_SIZE_SIGMA
+from agents.kinds import CULTURE_DIMS, KT_CAPACITY_OFFSET, KT_SECTOR, KT_SIZE_MEDIAN, KT_SIZE_SIGMA
 from model import params as P
 from model import state as S
-from model.rng import normal, uniform
+from model.rng import box_muller, normal, normal_uniforms, uniform, uniform_words
 
 
 @njit(cache=True, inline="always")
 def _clip01(x):
     return min(1.0, max(0.0, x))
+
+
+@intrinsic
+def _sqrt(typingctx, x):
+    """IEEE square root as LLVM's intrinsic: the same bits as `np.sqrt`, but loops
+    over it vectorise (numba calls libm's `sqrt`, which may set errno)."""
+    def codegen(context, builder, signature, args):
+        return builder.call(builder.module.declare_intrinsic("llvm.sqrt", [ir.DoubleType()]),
+                            args)
+    return types.float64(types.float64), codegen
 
 
 @njit(cache=True, inline="always")
@@ -109,32 +121,31 @@ def derive_behaviour(org, pair, world, p):
     )
     floor = p[P.CONFIDENCE_ACCOUNTABILITY_FLOOR]
     withheld = _clip01(p[P.STRAIN_BEHAVIOUR] * world[S.STRAIN])
-    confidence_in = np.empty(n)  # C_ij depends on the partner j only
+    active = org[S.ACTIVE]
+    # Sums over partners j, in order, kept for every member i at once (the inner
+    # loops run over i and vectorise); a non-partner adds exactly 0.
+    sum_c = np.zeros(n)
+    sum_r = np.zeros(n)
     for j in range(n):
-        confidence_in[j] = _clip01(scale * (floor + (1.0 - floor) * org[S.ACCOUNTABILITY, j]))
+        if active[j] == 0.0:
+            continue
+        c = _clip01(scale * (floor + (1.0 - floor) * org[S.ACCOUNTABILITY, j]))  # C_ij
+        for i in range(n):
+            partner = i != j
+            sum_c[i] += c if partner else 0.0
+            sum_r[i] += 1.0 - (1.0 - trust[i, j]) * (1.0 - c) if partner else 0.0
+    partners = -1.0
+    for j in range(n):
+        partners += active[j]
     for i in range(n):
-        if org[S.ACTIVE, i] == 0.0:
+        if active[i] == 0.0 or partners < 1.0:
             org[S.CONFIDENCE, i] = 0.0
             org[S.RISK_TOLERANCE, i] = 0.0
             org[S.BEHAVIOUR, i] = 0.0
             continue
-        sum_c = 0.0
-        sum_r = 0.0
-        count = 0
-        for j in range(n):
-            if j == i or org[S.ACTIVE, j] == 0.0:
-                continue
-            c = confidence_in[j]
-            sum_c += c
-            sum_r += 1.0 - (1.0 - trust[i, j]) * (1.0 - c)
-            count += 1
-        if count == 0:
-            org[S.CONFIDENCE, i] = 0.0
-            org[S.RISK_TOLERANCE, i] = 0.0
-            org[S.BEHAVIOUR, i] = 0.0
-            continue
-        org[S.CONFIDENCE, i] = sum_c / count
-        r = sum_r / count
+        count = partners
+        org[S.CONFIDENCE, i] = sum_c[i] / count
+        r = sum_r[i] / count
         org[S.RISK_TOLERANCE, i] = r
         driver = np.sqrt(r * org[S.FAITH, i])
         able = min(1.0, org[S.CAPACITY, i] / p[P.CAPACITY_REFERENCE]) ** p[P.CAPACITY_EXPONENT]
@@ -302,15 +313,13 @@ def communicate(org, pair, world, p):
     reach = 1.0 - p[P.COMMUNICATION_COMPLEXITY] * complexity  # C15
     roles = p[P.COMMUNICATION_SHARED_ROLES] * p[P.SHARED_ROLES]  # C51
     base = p[P.COMMUNICATION_BASE]
-    for i in range(n):
-        comm[i, i] = 0.0
-        for j in range(i + 1, n):
-            c = 0.0
-            if active[i] == 1.0 and active[j] == 1.0:
-                engaged = base + (1.0 - base) * np.sqrt(org[S.BEHAVIOUR, i] * org[S.BEHAVIOUR, j])
-                c = _clip01((pair[S.PROXIMITY, i, j] + roles) * reach * engaged)  # C14
-            comm[i, j] = c
-            comm[j, i] = c
+    behaviour = org[S.BEHAVIOUR]
+    proximity = pair[S.PROXIMITY]
+    for i in range(n):  # both triangles (the same bits: products commute, proximity is
+        for j in range(n):  # symmetric); kept where both are active, i != j
+            engaged = base + (1.0 - base) * _sqrt(behaviour[i] * behaviour[j])
+            c = _clip01((proximity[i, j] + roles) * reach * engaged)  # C14
+            comm[i, j] = c if active[i] == 1.0 and active[j] == 1.0 and i != j else 0.0
 
 
 @njit(cache=True, inline="always")
@@ -319,9 +328,12 @@ def build_trust(org, pair, world, p):
     tension, domination and over-formalisation (C12, C13, C17, C18, C19, C21, C41)."""
     n = org.shape[1]
     active = org[S.ACTIVE]
+    leadership = org[S.LEADERSHIP]
     trust = pair[S.TRUST]
     comm = pair[S.COMMUNICATION]
     tension = pair[S.TENSION]
+    distance = pair[S.CULTURE_DISTANCE]
+    gap = pair[S.POWER_GAP]
     mandated = p[P.MANDATED]
     tolerance = p[P.CULTURE_TOLERANCE]
     overformal = (1.0 - mandated) * (1.0 - p[P.INTEGRATION]) * max(
@@ -330,27 +342,33 @@ def build_trust(org, pair, world, p):
     domination_scale = (1.0 + p[P.POWER_MANDATE_AMPLIFIER] * mandated) * (
         1.0 - p[P.AUTONOMY_PROTECTION] * p[P.AUTONOMY]
     )  # C17 amplified by mandate, C19 protected by autonomy
-    success = world[S.REAL_PROGRESS]  # C41: last month's joint progress
+    from_success = p[P.TRUST_FROM_SUCCESS] * world[S.REAL_PROGRESS]  # C41: last month's
+    # joint progress (quick wins count, C21)
+    from_overformal = p[P.TRUST_LOSS_OVERFORMALISATION] * overformal  # C12
+    # the weights are read once, outside the loop, so that it vectorises
+    w_communication = p[P.TRUST_FROM_COMMUNICATION]
+    w_leadership = p[P.TRUST_FROM_LEADERSHIP]
+    w_tension = p[P.TRUST_LOSS_TENSION]
+    w_power = p[P.TRUST_LOSS_POWER]
     for i in range(n):
         if active[i] == 0.0:
             continue
-        for j in range(n):
-            if j == i or active[j] == 0.0:
-                continue
+        for j in range(n):  # every j, then kept only for partners: the loop vectorises
             t = trust[i, j]
             c = comm[i, j]
-            compatible = max(0.0, 1.0 - pair[S.CULTURE_DISTANCE, i, j] / tolerance)
+            compatible = max(0.0, 1.0 - distance[i, j] / tolerance)
             gain = (
-                p[P.TRUST_FROM_COMMUNICATION] * c * compatible * (1.0 - tension[i, j])  # C13
-                + p[P.TRUST_FROM_LEADERSHIP] * c * org[S.LEADERSHIP, j]  # C18
-                + p[P.TRUST_FROM_SUCCESS] * success  # C41 (quick wins count, C21)
+                w_communication * c * compatible * (1.0 - tension[i, j])  # C13
+                + w_leadership * c * leadership[j]  # C18
+                + from_success
             )
             loss = (
-                p[P.TRUST_LOSS_TENSION] * c * tension[i, j]  # C13: talking amid conflict
-                + p[P.TRUST_LOSS_POWER] * pair[S.POWER_GAP, i, j] * domination_scale  # C17, C19
-                + p[P.TRUST_LOSS_OVERFORMALISATION] * overformal  # C12
+                w_tension * c * tension[i, j]  # C13: talking amid conflict
+                + w_power * gap[i, j] * domination_scale  # C17, C19
+                + from_overformal
             )
-            trust[i, j] = _clip01(t + gain * (1.0 - t) - loss * t)
+            updated = _clip01(t + gain * (1.0 - t) - loss * t)
+            trust[i, j] = updated if (j != i and active[j] == 1.0) else t
 
 
 @njit(cache=True, inline="always")
@@ -358,30 +376,40 @@ def raise_conflicts(org, pair, world, p, rng, expected):
     """THEORY §5 step 5: conflicts raised and resolved (C16, C17, C30-C33, C36)."""
     n = org.shape[1]
     active = org[S.ACTIVE]
+    progress = org[S.PERCEIVED_PROGRESS]
+    power = org[S.POWER]
     trust = pair[S.TRUST]
     comm = pair[S.COMMUNICATION]
     tension = pair[S.TENSION]
+    distance = pair[S.CULTURE_DISTANCE]
     mandated = p[P.MANDATED]
+    decay = p[P.TENSION_DECAY]
+    rate = p[P.CONFLICT_RATE]
+    w_culture = p[P.CONFLICT_CULTURE]
+    w_power = p[P.CONFLICT_POWER]
+    w_stall = p[P.CONFLICT_STALL]
+    from_vision = p[P.CONFLICT_VISION] * (1.0 - p[P.SHARED_VISION])  # C16
+    from_mandate = p[P.CONFLICT_MANDATE] * mandated  # C01
+    s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]  # the stream, held in registers
     raised = 0.0
     resolved = 0.0
     for i in range(n):
         for j in range(i + 1, n):
-            u_raise = uniform(rng)
-            u_resolve = uniform(rng)
-            tension[i, j] *= p[P.TENSION_DECAY]
+            u_raise, s0, s1, s2, s3 = uniform_words(s0, s1, s2, s3)
+            u_resolve, s0, s1, s2, s3 = uniform_words(s0, s1, s2, s3)
+            tension[i, j] *= decay
             tension[j, i] = tension[i, j]
             if active[i] == 0.0 or active[j] == 0.0:
                 continue
-            stall = max(0.0, expected - 0.5 * (org[S.PERCEIVED_PROGRESS, i]
-                                               + org[S.PERCEIVED_PROGRESS, j]))
+            stall = max(0.0, expected - 0.5 * (progress[i] + progress[j]))
             drive = (
-                p[P.CONFLICT_CULTURE] * pair[S.CULTURE_DISTANCE, i, j]  # C30, C34
-                + p[P.CONFLICT_POWER] * abs(org[S.POWER, i] - org[S.POWER, j])  # C17
-                + p[P.CONFLICT_VISION] * (1.0 - p[P.SHARED_VISION])  # C16
-                + p[P.CONFLICT_STALL] * stall  # C33
-                + p[P.CONFLICT_MANDATE] * mandated  # C01
+                w_culture * distance[i, j]  # C30, C34
+                + w_power * abs(power[i] - power[j])  # C17
+                + from_vision
+                + w_stall * stall  # C33
+                + from_mandate
             )
-            if u_raise < p[P.CONFLICT_RATE] * comm[i, j] * drive:  # C30: needs contact
+            if u_raise < rate * comm[i, j] * drive:  # C30: needs contact
                 raised += 1.0
                 accountable = 0.5 * (org[S.ACCOUNTABILITY, i] + org[S.ACCOUNTABILITY, j])
                 floor = p[P.RESOLUTION_ACCOUNTABILITY_FLOOR]
@@ -397,6 +425,7 @@ def raise_conflicts(org, pair, world, p, rng, expected):
                     org[S.GRIEVANCE, j] += 1.0
                     tension[i, j] = 1.0
                     tension[j, i] = 1.0
+    rng[0], rng[1], rng[2], rng[3] = s0, s1, s2, s3
     world[S.CONFLICTS] = raised
     world[S.CONFLICTS_RESOLVED] = resolved
 
@@ -407,26 +436,38 @@ def drift_cultures(org, pair, culture, p):
     n = org.shape[1]
     active = org[S.ACTIVE]
     comm = pair[S.COMMUNICATION]
+    dims = CULTURE_DIMS  # a constant, so the loops over dimensions unroll
     drift = p[P.CULTURE_DRIFT] * (1.0 + p[P.CULTURE_DUE_DILIGENCE] * p[P.DUE_DILIGENCE])
-    pull = np.zeros(culture.shape)
-    for i in range(n):
-        if active[i] == 0.0:
-            continue
-        rate = drift * org[S.LEADERSHIP, i] / max(1.0, n - 1.0)  # inclusive leadership
-        for k in range(culture.shape[1]):  # one dimension at a time, summed in a register
-            total = 0.0
-            for j in range(n):
-                if comm[i, j] > 0.0:
-                    total += rate * comm[i, j] * (culture[j, k] - culture[i, k])
-            pull[i, k] = total
-    for i in range(n):
-        for k in range(culture.shape[1]):
-            culture[i, k] = _clip01(culture[i, k] + pull[i, k])
-    for i in range(n):
+    rate = np.empty(n)
+    for i in range(n):  # inclusive leadership; nobody pulls an inactive member
+        rate[i] = drift * org[S.LEADERSHIP, i] / max(1.0, n - 1.0) if active[i] == 1.0 else 0.0
+    by_dim = np.empty((dims, n))
+    for k in range(dims):
+        for i in range(n):
+            by_dim[k, i] = culture[i, k]
+    # pull[k, i] = sum over partners j, in order, of rate_i comm_ij (culture_jk - culture_ik).
+    # Communication is symmetric, so comm[j, i] is comm_ij and the inner loops run
+    # along rows, for every member i at once; silent pairs add exactly zero.
+    pull = np.zeros((dims, n))
+    for j in range(n):
+        for k in range(dims):
+            mine = culture[j, k]
+            for i in range(n):
+                pull[k, i] += rate[i] * comm[j, i] * (mine - by_dim[k, i])
+    for k in range(dims):
+        for i in range(n):
+            by_dim[k, i] = _clip01(by_dim[k, i] + pull[k, i])
+            culture[i, k] = by_dim[k, i]
+    distance = pair[S.CULTURE_DISTANCE]
+    for i in range(n):  # cultural_distance(culture, i, j)
         for j in range(i + 1, n):
-            dist = cultural_distance(culture, i, j)
-            pair[S.CULTURE_DISTANCE, i, j] = dist
-            pair[S.CULTURE_DISTANCE, j, i] = dist
+            d2 = 0.0
+            for k in range(dims):
+                diff = by_dim[k, i] - by_dim[k, j]
+                d2 += diff * diff
+            distance[i, j] = _sqrt(d2 / dims)
+        for j in range(i + 1, n):
+            distance[j, i] = distance[i, j]
 
 
 @njit(cache=True, inline="always")
@@ -517,20 +558,26 @@ def update_faith(org, pair, world, p, expected):
             members += 1.0
     gain = p[P.FAITH_FROM_PROGRESS] * (1.0 + p[P.PEER_AMPLIFIER] * p[P.PEER_COMPARISON])  # C26
     faith_now = org[S.FAITH].copy()
+    # C25: faith spreads along communication, most from champions. The sum over
+    # partners j runs in order for every member i at once (comm is symmetric, so
+    # comm[j, i] is comm_ij); a non-partner adds exactly 0.
+    spread = np.zeros(n)
+    for j in range(n):
+        if active[j] == 0.0:
+            continue
+        influence = 1.0 + p[P.CHAMPION_INFLUENCE] * org[S.CHAMPION, j]
+        faith_j = faith_now[j]
+        for i in range(n):
+            weight = comm[j, i] * influence
+            spread[i] += weight * (faith_j - faith_now[i]) if i != j else 0.0
     for i in range(n):
         if active[i] == 0.0:
             continue
-        spread = 0.0
-        for j in range(n):  # C25: faith spreads along communication, most from champions
-            if j != i and active[j] == 1.0:
-                weight = comm[i, j] * (1.0 + p[P.CHAMPION_INFLUENCE] * org[S.CHAMPION, j])
-                spread += weight * (faith_now[j] - faith_now[i])
-        spread /= max(1.0, members - 1.0)
         org[S.FAITH, i] = _clip01(
             faith_now[i]
             + gain * (org[S.PERCEIVED_PROGRESS, i] - expected)  # C20
             + p[P.FAITH_ANCHOR_RATE] * (faith_anchor(p, world, org, i) - faith_now[i])
-            + p[P.FAITH_DIFFUSION] * spread
+            + p[P.FAITH_DIFFUSION] * (spread[i] / max(1.0, members - 1.0))
         )
 
 
@@ -542,10 +589,11 @@ def turn_over_leaders(org, pair, p, rng):
     trust = pair[S.TRUST]
     for i in range(n):
         u = uniform(rng)
-        z = normal(rng)
+        u1, u2 = normal_uniforms(rng)  # drawn every month; turned into a normal if used
         if active[i] == 0.0 or u >= p[P.LEADERSHIP_TURNOVER]:
             continue
         org[S.FAITH, i] *= 1.0 - p[P.TURNOVER_FAITH_LOSS]  # vision must be re-learned
+        z = box_muller(u1, u2)
         org[S.LEADERSHIP, i] = _clip01(p[P.LEADERSHIP] + p[P.LEADERSHIP_NOISE] * z)
         reset = p[P.TURNOVER_TRUST_RESET]
         for j in range(n):  # trust-building restarts, both ways
