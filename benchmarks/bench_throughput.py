@@ -13,7 +13,9 @@ a peak-memory figure needs one):
    (`run_arrays`, the same kernel keeping every month) that `icsabm run` uses;
 2. the same model stepped through `mesa.batch_run` with `ICSModel`
    (one process, end-of-run collection);
-3. the pure-Python per-agent reference of `benchmarks/reference_python.py`;
+3. the pure-Python per-agent reference of `benchmarks/reference_python.py`, on
+   both of its random streams (the kernel's xoshiro256** ported to Python, and
+   Python's `random` as a Mesa user writes it); ratios use the faster one;
 4. JIT compile time with an empty numba cache and with the cache warm, in
    fresh subprocesses (`NUMBA_CACHE_DIR` pointed at a new temporary folder);
 5. peak resident memory and wall time of a 100,000-run summary-only sweep
@@ -235,60 +237,70 @@ def time_batch_run(scenario, runs: int, **model_kwargs) -> dict:
     return rate_row(scenario, runs, best_of(timed), 1)
 
 
-def time_reference(scenario, runs: int) -> dict:
+REFERENCE_STREAMS = ("xoshiro", "python")  # `reference_python.STREAMS`, rows in this order
+REFERENCE_LABELS = {
+    "xoshiro": "pure-Python per-agent reference (kernel's xoshiro stream, run-for-run "
+               "identical), 1 process",
+    "python": "pure-Python per-agent reference (Python's `random`, as a Mesa user writes it), "
+              "1 process",
+}
+REFERENCE_SHORT = {"xoshiro": "xoshiro stream", "python": "Python's `random`"}
+ALPHA = 0.01  # the regime-share test of the Python-stream reference against the kernel
+
+
+def time_reference(scenario, runs: int) -> dict[str, dict]:
+    """The reference on each random stream: `runs` runs per repetition, the same seeds for both.
+
+    The streams' repetitions are interleaved (and their order alternates), so a
+    disturbance of the machine hits both alike; each row is the fastest of
+    REPEATS. The xoshiro row is compared with the kernel run by run, the
+    Python-stream row by regime shares (two-proportion test at ALPHA).
+    """
     from benchmarks import reference_python as ref
     from model.batch import run_arrays, summary_frame
 
     seeds: list[int] = []
-    results: list[dict] = []
-
-    def timed(rep: int) -> float:
+    results: dict[str, list[dict]] = {s: [] for s in REFERENCE_STREAMS}
+    times: dict[str, list[float]] = {s: [] for s in REFERENCE_STREAMS}
+    for stream in REFERENCE_STREAMS:
+        ref.run(scenario, 1, steps=2, stream=stream)  # warm-up
+    for rep in range(REPEATS):
         batch = [int(s) for s in replicate_seeds(30 + rep, runs)]
-        start = time.perf_counter()
-        out = [ref.run(scenario, s) for s in batch]
-        seconds = time.perf_counter() - start
         seeds.extend(batch)
-        results.extend(out)
-        return seconds
+        order = REFERENCE_STREAMS if rep % 2 == 0 else REFERENCE_STREAMS[::-1]
+        for stream in order:
+            start = time.perf_counter()
+            out = [ref.run(scenario, s, stream=stream) for s in batch]
+            times[stream].append(time.perf_counter() - start)
+            results[stream].extend(out)
 
-    seconds = best_of(timed)
-    row = rate_row(scenario, runs, seconds, 1)
-    metrics, _, _ = run_arrays(scenario, np.array(seeds, np.int64))
-    kernel = summary_frame(scenario, metrics, np.array(seeds, np.int64))
-    row["same_regime_as_kernel"] = int(sum(
-        a == b["regime"] for a, b in zip(kernel["regime"], results, strict=True)))
-    row["max_abs_diff_final_trust"] = float(max(
-        abs(a - b["final_mean_trust"])
-        for a, b in zip(kernel["final_mean_trust"], results, strict=True)))
-    row["compared_runs"] = len(seeds)
-    row["rng_share"] = reference_rng_share(scenario, seeds[0], seconds / runs)
-    return row
+    arr = np.array(seeds, np.int64)
+    metrics, _, _ = run_arrays(scenario, arr)
+    kernel = summary_frame(scenario, metrics, arr)
+    k_reg = list(kernel["regime"])
+    n = len(seeds)
+    rows = {}
+    for stream in REFERENCE_STREAMS:
+        row = rate_row(scenario, runs, min(times[stream]), 1)
+        out = results[stream]
+        r_reg = [r["regime"] for r in out]
+        row["stream"] = stream
+        row["compared_runs"] = n
+        row["same_regime_as_kernel"] = int(sum(a == b for a, b in zip(k_reg, r_reg, strict=True)))
+        row["max_abs_diff_final_trust"] = float(max(
+            abs(a - b["final_mean_trust"])
+            for a, b in zip(kernel["final_mean_trust"], out, strict=True)))
+        row["regime_counts"] = {g: [k_reg.count(g), r_reg.count(g)] for g in ref.REGIMES}
+        row["min_share_p"] = min(ref.two_proportion_p(xk, n, xr, n)
+                                 for xk, xr in row["regime_counts"].values())
+        row["shares_agree"] = row["min_share_p"] >= ALPHA
+        rows[stream] = row
+    return rows
 
 
-def reference_rng_share(scenario, seed: int, seconds_per_run: float) -> float:
-    """Share of the reference's time spent drawing random numbers (pure-Python xoshiro)."""
-    from benchmarks import reference_python as ref
-
-    calls = 0
-    original = ref.Xoshiro.uniform
-
-    def counting(self):
-        nonlocal calls
-        calls += 1
-        return original(self)
-
-    ref.Xoshiro.uniform = counting
-    try:
-        ref.run(scenario, seed)
-    finally:
-        ref.Xoshiro.uniform = original
-    rng = ref.Xoshiro(seed)
-    draws = 200_000
-    start = time.perf_counter()
-    for _ in range(draws // 2):
-        rng.normal()  # two uniforms and the Box-Muller arithmetic
-    per_draw = (time.perf_counter() - start) / draws
-    return min(1.0, calls * per_draw / seconds_per_run)
+def faster_reference(res: dict) -> dict:
+    """The faster of the two reference rows: the ratios are computed against it."""
+    return res["reference"][res["reference"]["faster"]]
 
 
 # --- compile time, in fresh subprocesses ------------------------------------------------
@@ -433,7 +445,8 @@ def sweep_in_process(tmp: Path, runs: int, threads: int = 2) -> dict:
 
 
 # --- scaling -----------------------------------------------------------------------------
-def scaling_n(plan: dict) -> list[dict]:
+def scaling_n(plan: dict, stream: str = "xoshiro") -> list[dict]:
+    """Kernel time per run as N grows; the reference's (on random stream `stream`) at small N."""
     from benchmarks import reference_python as ref
 
     rows = []
@@ -445,7 +458,8 @@ def scaling_n(plan: dict) -> list[dict]:
             seeds = [int(s) for s in replicate_seeds(3, ref_runs)]
             start = time.perf_counter()
             for s in seeds:
-                ref.run(scenario, s)
+                ref.run(scenario, s, stream=stream)
+            row["reference_stream"] = stream
             row["reference_s_per_run"] = (time.perf_counter() - start) / ref_runs
             row["reference_runs"] = ref_runs
         rows.append(row)
@@ -475,10 +489,28 @@ def fmt(x: float, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
+def share_counts(row: dict) -> str:
+    """'inertia 30 vs 30, synergy 0 vs 0, ...': kernel vs reference regime counts."""
+    return ", ".join(f"{g} {k} vs {r}" for g, (k, r) in row["regime_counts"].items())
+
+
+def speed_difference(slow_ref: dict, new_ref: dict) -> str:
+    """'12% faster' / '3% slower': `new_ref`'s time per run against `slow_ref`'s."""
+    change = 1.0 - new_ref["seconds"] / new_ref["runs"] / (slow_ref["seconds"] / slow_ref["runs"])
+    return f"{100 * abs(change):.0f}% {'faster' if change >= 0 else 'slower'}"
+
+
+def scale_stream(res: dict) -> str:
+    streams = {row["reference_stream"] for row in res["scale_n"] if "reference_stream" in row}
+    return ", ".join(REFERENCE_SHORT[s] for s in sorted(streams)) or "not run"
+
+
 def report(res: dict, command: str, quick: bool) -> str:
     m = res["machine"]
     k_all, k_one = res["kernel_all"], res["kernel_1t"]
-    series, br, ref = res["kernel_series"], res["batch_run"], res["reference"]
+    series, br = res["kernel_series"], res["batch_run"]
+    rx, rp = res["reference"]["xoshiro"], res["reference"]["python"]
+    fast = REFERENCE_SHORT[res["reference"]["faster"]]
     ct = res["compile"]
     mem, base, sw = res["memory"], res["memory_baseline"], res["sweep"]
     r = res["ratios"]
@@ -511,7 +543,8 @@ def report(res: dict, command: str, quick: bool) -> str:
         ("batch kernel, full time series (`run_arrays`), all threads", series),
         ("`mesa.batch_run` with `ICSModel`, 1 process", br),
         ("`mesa.batch_run` with `ICSModel(network=False)`, 1 process", res["batch_run_lean"]),
-        ("pure-Python per-agent reference, 1 process", ref),
+        (REFERENCE_LABELS["xoshiro"], rx),
+        (REFERENCE_LABELS["python"], rp),
     ):
         L.append(f"| {label} | {row['runs']:,} | {row['cores']} | {fmt(row['seconds'])} | "
                  f"{fmt(row['runs_per_s'])} | {fmt(row['runs_per_s_per_core'])} | "
@@ -520,23 +553,36 @@ def report(res: dict, command: str, quick: bool) -> str:
         "",
         f"Throughput rows: the fastest of {res['repeats']} timed repetitions of `runs` runs "
         "each (after a warm-up call). "
-        f"Pair-updates = runs × months × N(N−1) (directed pairs). The reference drew the "
-        f"same random streams as the kernel and ended in the same regime for "
-        f"{ref['same_regime_as_kernel']}/{ref['compared_runs']} of these seeds (largest "
-        "difference in "
-        f"final mean trust {ref['max_abs_diff_final_trust']:.1e}); about "
-        f"{100 * ref['rng_share']:.0f}% of its time is its pure-Python random generator.",
+        f"Pair-updates = runs × months × N(N−1) (directed pairs). The two reference rows "
+        "are the same code on the same seeds, their repetitions interleaved; only the random "
+        "numbers differ. On the kernel's xoshiro stream the reference ended in the same "
+        f"regime as the kernel for {rx['same_regime_as_kernel']}/{rx['compared_runs']} of "
+        "these seeds (largest difference in final mean trust "
+        f"{rx['max_abs_diff_final_trust']:.1e}). On Python's `random` its runs are not the "
+        "kernel's, so only regime shares are compared: over the same "
+        f"{rp['compared_runs']} seeds, {share_counts(rp)} (kernel vs reference), smallest "
+        f"two-proportion p = {rp['min_share_p']:.2g}, so the shares "
+        + ("agree within sampling error" if rp["shares_agree"] else "**differ**")
+        + f" at α = {ALPHA} (a small sample: `python -m benchmarks.reference_python --check "
+        "--stream python` is the full test). Python's `random` makes the reference "
+        f"{speed_difference(rx, rp)} than the pure-Python xoshiro port "
+        f"({rx['seconds'] / rx['runs']:.3f} vs {rp['seconds'] / rp['runs']:.3f} s per run). "
+        f"The ratios against the reference use the faster row ({fast}).",
         "",
         "| ratio | value |",
         "|---|---:|",
     ]
     for label, key in (
-        ("kernel 1 thread / pure-Python reference (per core)", "kernel_vs_reference_per_core"),
-        ("kernel all threads / pure-Python reference (1 process)", "kernel_all_vs_reference"),
+        (f"kernel 1 thread / pure-Python reference (per core; faster row: {fast})",
+         "kernel_vs_reference_per_core"),
+        (f"kernel all threads / pure-Python reference (1 process; faster row: {fast})",
+         "kernel_all_vs_reference"),
         ("kernel 1 thread / `mesa.batch_run` (per core)", "kernel_vs_batch_run_per_core"),
         ("kernel all threads / `mesa.batch_run` (1 process)", "kernel_all_vs_batch_run"),
-        ("`mesa.batch_run` (ICSModel, kernel inside) / pure-Python reference",
+        (f"`mesa.batch_run` (ICSModel, kernel inside) / pure-Python reference ({fast})",
          "batch_run_vs_reference"),
+        ("pure-Python reference: Python's `random` / xoshiro stream (runs/s)",
+         "reference_python_vs_xoshiro"),
     ):
         L.append(f"| {label} | {fmt(r[key])}× |")
     L += [
@@ -583,7 +629,8 @@ def report(res: dict, command: str, quick: bool) -> str:
         "## Scaling with the number of organisations",
         "",
         f"`{SCENARIO}`'s mix of kinds scaled to N (largest remainders); 60 months; batch "
-        "kernel, summary-only, all threads.",
+        "kernel, summary-only, all threads; the reference on its faster stream at "
+        f"`{SCENARIO}` ({scale_stream(res)}).",
         "",
         "| N | runs | ms per run | runs/s | pair-updates/s | µs per pair-update per core | "
         "reference s per run | kernel/reference per core |",
@@ -630,8 +677,9 @@ def targets(res: dict, quick: bool) -> list[tuple]:
     mem_note = "" if mem["runs"] == 100_000 else f" (only {mem['runs']:,} runs: quick mode)"
     kernel_s = sw["kernel_seconds"] * 10_000 / sw["runs"]
     vs_ref, vs_br = T["kernel_vs_reference_per_core"], T["kernel_vs_batch_run_per_core"]
+    fast = REFERENCE_SHORT[res["reference"]["faster"]]
     return [
-        ("batch kernel vs pure-Python reference, per core",
+        (f"batch kernel vs pure-Python reference, per core (faster row: {fast})",
          f"{r['kernel_vs_reference_per_core']:,.0f}×", f"≥ {vs_ref:.0f}×",
          r["kernel_vs_reference_per_core"] >= vs_ref),
         ("batch kernel vs `mesa.batch_run`, per core",
@@ -694,17 +742,21 @@ def main(argv: list[str] | None = None) -> int:
         res["batch_run_lean"] = time_batch_run(scenario, plan["batch_run_runs"], network=False)
         log(f"  {res['batch_run']['runs_per_s']:.1f} runs/s "
             f"({res['batch_run_lean']['runs_per_s']:.1f} without the network space)")
-        log("pure-Python reference")
+        log("pure-Python reference, xoshiro and Python `random` streams")
         res["reference"] = time_reference(scenario, plan["reference_runs"])
-        log(f"  {res['reference']['runs_per_s']:.2f} runs/s")
+        rx, rp = res["reference"]["xoshiro"], res["reference"]["python"]
+        res["reference"]["faster"] = "python" if rp["runs_per_s"] > rx["runs_per_s"] else "xoshiro"
+        ref_rate = faster_reference(res)["runs_per_s"]
+        log(f"  {rx['runs_per_s']:.2f} runs/s (xoshiro), {rp['runs_per_s']:.2f} runs/s "
+            f"(Python random; regime shares p = {rp['min_share_p']:.2g} vs the kernel)")
         k1, ka = res["kernel_1t"]["runs_per_s"], res["kernel_all"]["runs_per_s"]
         res["ratios"] = {
-            "kernel_vs_reference_per_core": k1 / res["reference"]["runs_per_s"],
-            "kernel_all_vs_reference": ka / res["reference"]["runs_per_s"],
+            "kernel_vs_reference_per_core": k1 / ref_rate,
+            "kernel_all_vs_reference": ka / ref_rate,
             "kernel_vs_batch_run_per_core": k1 / res["batch_run"]["runs_per_s"],
             "kernel_all_vs_batch_run": ka / res["batch_run"]["runs_per_s"],
-            "batch_run_vs_reference": res["batch_run"]["runs_per_s"]
-            / res["reference"]["runs_per_s"],
+            "batch_run_vs_reference": res["batch_run"]["runs_per_s"] / ref_rate,
+            "reference_python_vs_xoshiro": rp["runs_per_s"] / rx["runs_per_s"],
             "parallel_efficiency": ka / (k1 * res["kernel_all"]["cores"]),
         }
         log("JIT compile, cold and warm (fresh subprocesses)")
@@ -718,7 +770,7 @@ def main(argv: list[str] | None = None) -> int:
         res["sweep"] = sweep_in_process(tmp, plan["sweep_runs"])
         log(f"  {res['sweep']['seconds']:.2f} s on {res['sweep']['threads']} threads")
         log("scaling with N")
-        res["scale_n"] = scaling_n(plan)
+        res["scale_n"] = scaling_n(plan, res["reference"]["faster"])
         log("scaling with runs")
         res["scale_runs"] = scaling_runs(plan)
     finally:

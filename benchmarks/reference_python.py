@@ -8,21 +8,30 @@ into `model.kernel`. It exists only in `benchmarks/` (CONVENTIONS: never two
 implementations of a rule in the model itself; this one is a measuring stick).
 
 It follows `model/kernel.py` rule by rule (THEORY §5 steps 1-13, same CMOC
-terms, same order of operations) and draws from the same xoshiro256**
-stream, ported to Python integers, in the same order as the kernel. So with
-the same seed it normally reproduces the kernel's run; it does not have to
-(a different libm or a different summation order would make the runs drift
-apart), but its regime shares must match the kernel's within sampling error.
+terms, same order of operations). Its random numbers come from one of two
+streams, drawn in the kernel's order:
+
+- `stream="xoshiro"` (default): the kernel's xoshiro256** ported to Python
+  integers, so with the same seed it normally reproduces the kernel's run
+  (not guaranteed: a different libm or summation order can make runs drift);
+- `stream="python"`: Python's `random.Random(seed)` (`random()`, `gauss(0, 1)`),
+  as a Mesa user calls `self.random`; faster, but its runs are not the
+  kernel's, so only its regime shares can be compared.
+
+Either way its regime shares must match the kernel's within sampling error.
 
     python -m benchmarks.reference_python --check                 # 200 replicates x 5 scenarios
-    python -m benchmarks.reference_python --check --replicates 50 --jobs 2
+    python -m benchmarks.reference_python --check --stream python --jobs 2
     python -m benchmarks.reference_python ics_mandated --seed 7   # one run, its regime
+    python -m benchmarks.reference_python ics_mandated --seed 7 --stream python
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import math
+import random
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -39,7 +48,7 @@ REGIMES = ("inertia", "synergy", "dissolution")
 CHECK_SCENARIOS = ("ics_mandated", "voluntary_alliance", "ics_mandated_supported",
                    "research_collaboration", "ics_turbulent")
 
-# --- the random stream: xoshiro256** on Python ints (model/rng.py) ------------
+# --- the random streams: xoshiro256** on Python ints (model/rng.py), or `random` ---
 _MASK = (1 << 64) - 1
 _TWO_POW_53 = 9007199254740992.0
 
@@ -70,6 +79,30 @@ class Xoshiro:
         u1 = 1.0 - self.uniform()
         u2 = self.uniform()
         return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+
+
+class PythonRandom:
+    """`Xoshiro`'s interface on Python's `random.Random(seed)` (what `mesa.Model.random` is).
+
+    `uniform()` is `random()` and `normal()` is `gauss(0.0, 1.0)`, both bound
+    once here, as a Mesa user calls `self.random.random()` / `self.random.gauss(0, 1)`.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.random = random.Random(int(seed))
+        self.uniform = self.random.random
+        self.normal = functools.partial(self.random.gauss, 0.0, 1.0)
+
+
+#: the `stream=` choices: name -> generator class, built from the replicate seed
+STREAMS = {"xoshiro": Xoshiro, "python": PythonRandom}
+
+
+def make_stream(stream: str, seed: int) -> Xoshiro | PythonRandom:
+    if stream not in STREAMS:
+        raise ValueError(f"unknown random stream {stream!r}: choose one of "
+                         f"{', '.join(repr(k) for k in STREAMS)}")
+    return STREAMS[stream](seed)
 
 
 def clip01(x: float) -> float:
@@ -231,14 +264,17 @@ class Organisation(mesa.Agent):
 class ReferenceModel(mesa.Model):
     """One replicate of a scenario, stepped month by month in plain Python."""
 
-    def __init__(self, scenario: Scenario | str = "ics_mandated", seed: int = 0) -> None:
+    def __init__(self, scenario: Scenario | str = "ics_mandated", seed: int = 0, *,
+                 stream: str = "xoshiro") -> None:
+        rng = make_stream(stream, seed)  # a bad name fails before any work
         super().__init__(seed=int(seed))
         if not isinstance(scenario, Scenario):
             scenario = load_scenario(scenario)
         self.scenario = scenario
         self.p = parameters(scenario)
         self.timeline = scenario.timeline
-        self.rng = Xoshiro(seed)
+        self.stream = stream
+        self.rng = rng
         self.month = 0
         self.strain = self.pipeline = self.output = self.cumulative_output = 0.0
         self.real_progress = self.expected = 0.0
@@ -549,9 +585,10 @@ def classify(behaviour, output, members, n_organisations, p) -> tuple[str, int]:
     return "synergy", first
 
 
-def run(scenario: Scenario | str, seed: int, steps: int | None = None) -> dict:
-    """One replicate: regime, time to synergy and final means."""
-    model = ReferenceModel(scenario, seed=seed)
+def run(scenario: Scenario | str, seed: int, steps: int | None = None, *,
+        stream: str = "xoshiro") -> dict:
+    """One replicate: regime, time to synergy and final means (`stream`: see `STREAMS`)."""
+    model = ReferenceModel(scenario, seed=seed, stream=stream)
     months = model.scenario.steps if steps is None else int(steps)
     for _ in range(months):
         model.step()
@@ -562,8 +599,8 @@ def run(scenario: Scenario | str, seed: int, steps: int | None = None) -> dict:
             "cumulative_output": model.cumulative_output}
 
 
-def _run_task(args: tuple[str, int]) -> dict:
-    return run(args[0], args[1])
+def _run_task(args: tuple[str, int, str]) -> dict:
+    return run(args[0], args[1], stream=args[2])
 
 
 # --- agreement with the kernel ---------------------------------------------------
@@ -578,8 +615,8 @@ def two_proportion_p(x1: int, n1: int, x2: int, n2: int) -> float:
 
 
 def check(scenarios=CHECK_SCENARIOS, replicates: int = 200, seed: int = 0, jobs: int = 1,
-          alpha: float = 0.01) -> tuple[bool, str]:
-    """Regime shares of the reference vs the kernel over the same seeds.
+          alpha: float = 0.01, stream: str = "xoshiro") -> tuple[bool, str]:
+    """Regime shares of the reference (random stream `stream`) vs the kernel over the same seeds.
 
     Returns (agree, markdown report). `agree` is False when any regime's
     two-proportion test rejects equal shares at `alpha`.
@@ -588,8 +625,10 @@ def check(scenarios=CHECK_SCENARIOS, replicates: int = 200, seed: int = 0, jobs:
     from model.batch import run_arrays, summary_frame
     from model.rng import replicate_seeds
 
+    make_stream(stream, seed)  # fail on a bad name before the kernel runs
     lines = [
-        f"Reference (pure Python) vs kernel, {replicates} replicates per scenario, master seed "
+        f"Reference (pure Python, {stream} stream) vs kernel, {replicates} replicates per "
+        f"scenario, master seed "
         f"{seed}; two-sided two-proportion z-test per regime; 95% Wilson intervals.",
         "",
         "| scenario | regime | kernel share [95% CI] | reference share [95% CI] | p | "
@@ -606,7 +645,7 @@ def check(scenarios=CHECK_SCENARIOS, replicates: int = 200, seed: int = 0, jobs:
         kernel = summary_frame(scenario, metrics, seeds)
         kernel_s = time.perf_counter() - start
         start = time.perf_counter()
-        tasks = [(name, int(s)) for s in seeds]
+        tasks = [(name, int(s), stream) for s in seeds]
         if jobs > 1:
             with ProcessPoolExecutor(jobs) as pool:
                 ref = list(pool.map(_run_task, tasks, chunksize=4))
@@ -638,11 +677,17 @@ def check(scenarios=CHECK_SCENARIOS, replicates: int = 200, seed: int = 0, jobs:
         verdict = f"Verdict: AGREE (no regime share differs at alpha = {alpha})"
     else:
         verdict = f"Verdict: DISAGREE (some regime share differs at alpha = {alpha})"
+    if stream == "xoshiro":
+        closing = ("The reference draws the kernel's random stream in the kernel's order, so "
+                   "the stronger test is the run-by-run one: equal regimes and (near-)zero "
+                   "differences in final mean trust mean the two implementations compute the "
+                   "same trajectories.")
+    else:
+        closing = ("The reference draws Python's `random` stream, not the kernel's, so its runs "
+                   "are not the kernel's runs: only the regime shares above are compared; the "
+                   "same-seed counts and trust differences are not a test.")
     lines += ["", verdict, "",
-              f"Same seed, same regime: {same_total}/{runs_total} runs. The reference draws the "
-              "kernel's random stream in the kernel's order, so the stronger test is the "
-              "run-by-run one: equal regimes and (near-)zero differences in final mean trust "
-              "mean the two implementations compute the same trajectories."]
+              f"Same seed, same regime: {same_total}/{runs_total} runs. {closing}"]
     return agree, "\n".join(lines)
 
 
@@ -653,24 +698,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="replicate seed (one run) or master "
                         "seed (--check)")
     parser.add_argument("--check", action="store_true",
-                        help="compare regime shares with the kernel on three scenarios")
+                        help="compare regime shares with the kernel on five scenarios")
     parser.add_argument("--replicates", type=int, default=200)
     parser.add_argument("--jobs", type=int, default=1, help="processes for the reference runs")
     parser.add_argument("--out", help="also write the --check report (markdown) to this file")
+    parser.add_argument("--stream", choices=tuple(STREAMS), default="xoshiro",
+                        help="random numbers: the kernel's xoshiro256** (run-for-run identical) "
+                        "or Python's `random` (as a Mesa user writes it); default xoshiro")
     args = parser.parse_args(argv)
     if not args.check:
         start = time.perf_counter()
-        result = run(args.scenario, args.seed)
+        result = run(args.scenario, args.seed, stream=args.stream)
         result["seconds"] = round(time.perf_counter() - start, 3)
         print(result)
         return 0
-    agree, report = check(replicates=args.replicates, seed=args.seed, jobs=args.jobs)
+    agree, report = check(replicates=args.replicates, seed=args.seed, jobs=args.jobs,
+                          stream=args.stream)
     print(report)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as fh:
             fh.write("# Reference vs kernel: regime shares\n\n"
                      f"Command: `python -m benchmarks.reference_python --check --replicates "
-                     f"{args.replicates} --seed {args.seed} --jobs {args.jobs}`\n\n"
+                     f"{args.replicates} --seed {args.seed} --jobs {args.jobs}"
+                     + (f" --stream {args.stream}" if args.stream != "xoshiro" else "")
+                     + "`\n\n"
                      + report + "\n")
     return 0 if agree else 1
 

@@ -55,3 +55,28 @@ def test_two_proportion_test():
     assert ref.two_proportion_p(10, 100, 10, 100) == pytest.approx(1.0)
     assert ref.two_proportion_p(0, 50, 0, 50) == 1.0
     assert ref.two_proportion_p(90, 100, 10, 100) < 1e-6
+
+
+def test_reference_on_pythons_random_stream():
+    scenario = load_scenario("ics_mandated", steps=4)
+    first = ref.run(scenario, 5, stream="python")
+    assert first["regime"] in ref.REGIMES
+    assert all(math.isfinite(first[k]) for k in ("final_mean_trust", "final_mean_faith",
+                                                 "final_mean_behaviour", "cumulative_output"))
+    assert ref.run(scenario, 5, stream="python") == first  # reproducible for a seed
+    other = ref.run(scenario, 6, stream="python")
+    assert other["final_mean_trust"] != first["final_mean_trust"]  # seeds differ
+    xoshiro = ref.run(scenario, 5)
+    assert xoshiro["final_mean_trust"] != first["final_mean_trust"]  # another stream
+    with pytest.raises(ValueError, match="stream"):
+        ref.run(scenario, 5, stream="mersenne")
+    with pytest.raises(ValueError, match="stream"):
+        ref.ReferenceModel(scenario, seed=5, stream="")
+
+
+def test_reference_cli_one_run_on_pythons_random(capsys):
+    assert ref.main(["voluntary_alliance", "--seed", "2", "--stream", "python"]) == 0
+    printed = capsys.readouterr().out
+    assert "'regime'" in printed and "'seed': 2" in printed
+    with pytest.raises(SystemExit):
+        ref.main(["--stream", "numpy"])
