@@ -61,13 +61,12 @@ def simulate_runs(kind, size_given, x_given, y_given, kinds, sector_culture, par
         world = np.zeros(S.N_WORLD)
         kernel.init_state(org, pair, culture, kind, sector, world, p, rng,
                           size_given, x_given, y_given, kinds, sector_culture)
-        kernel.measure(org, pair, world, series[0], True)
-        if record.shape[0] > 0:
-            kernel.record_organisations(org, pair, record[0])
-        for t in range(1, steps + 1):
-            kernel.step(org, pair, culture, kind, sector, world, p, rng, timeline)
+        for t in range(steps + 1):
+            if t > 0:
+                kernel.step(org, pair, culture, kind, sector, world, p, rng, timeline)
             # the means over pairs at months 0, pair_stride, 2 pair_stride, ... and the last
-            pair_means = t == steps or (pair_stride > 0 and t % pair_stride == 0)
+            # (one call site with a run-time flag: a literal would compile `measure` twice)
+            pair_means = t == 0 or t == steps or (pair_stride > 0 and t % pair_stride == 0)
             kernel.measure(org, pair, world, series[t], pair_means)
             if record.shape[0] > 0:
                 kernel.record_organisations(org, pair, record[t])
