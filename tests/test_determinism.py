@@ -75,3 +75,51 @@ def test_thread_count_does_not_change_results(tmp_path):
         assert proc.stdout.strip() == threads
         results[threads] = np.load(out)
     np.testing.assert_array_equal(results["1"], results["2"])
+
+
+def test_in_threads_covers_every_run_once():
+    import threading
+
+    import numba
+
+    from model.batch import in_threads
+
+    for runs in (0, 1, 7, 64, 1001):
+        calls, lock = [], threading.Lock()
+
+        def block(lo, hi, calls=calls, lock=lock):
+            with lock:
+                calls.append((lo, hi))
+
+        in_threads(block, runs)
+        covered = sorted(r for lo, hi in calls for r in range(lo, hi))
+        assert covered == list(range(runs))
+        assert all(hi > lo for lo, hi in calls)
+        if runs >= 4 * numba.get_num_threads():  # enough blocks to keep every thread busy
+            assert len(calls) >= numba.get_num_threads()
+
+
+def test_summaries_do_not_depend_on_the_thread_count():
+    import numba
+
+    from model.batch import run_summaries
+    from model.rng import stream_state
+
+    scenario = load_scenario("ics_turbulent", steps=24)
+    roster = scenario.roster
+    seeds = replicate_seeds(5, 37)
+    rngs = np.stack([stream_state(int(s)) for s in seeds])
+    params = np.tile(scenario.packed(), (len(seeds), 1))
+    out = {}
+    before = numba.get_num_threads()
+    try:
+        for threads in (1, numba.config.NUMBA_NUM_THREADS):
+            numba.set_num_threads(threads)
+            out[threads] = run_summaries(roster.kinds, roster.size, roster.x_km, roster.y_km,
+                                         params, scenario.timeline_array(), rngs, 24, 6)
+    finally:
+        numba.set_num_threads(before)
+    (a, ca), (b, cb) = out.values() if len(out) == 2 else (out[1], out[1])
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(ca, cb)
+    assert ca.shape == (37, 24 // 6 + 1, ca.shape[2])
