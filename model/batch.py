@@ -83,7 +83,9 @@ def in_threads(run_block, runs: int) -> None:
 
     The blocks are jitted calls that release the GIL, so the threads run in
     parallel; each run writes only its own slots, so the thread count never
-    changes a result.
+    changes a result. Blocks are small (at most 64 runs), so Ctrl-C or an
+    error stops the work after the blocks already running: the rest are
+    cancelled.
     """
     threads = max(1, min(numba.get_num_threads(), runs))
     block = max(1, min(64, runs // (4 * threads)))
@@ -92,9 +94,12 @@ def in_threads(run_block, runs: int) -> None:
         for lo, hi in bounds:
             run_block(lo, hi)
         return
-    with ThreadPoolExecutor(threads, thread_name_prefix="icsabm-kernel") as pool:
-        for _ in pool.map(lambda b: run_block(*b), bounds):
-            pass
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="icsabm-kernel")
+    try:
+        for future in [pool.submit(run_block, lo, hi) for lo, hi in bounds]:
+            future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run_summaries(kind, size_given, x_given, y_given, params, timeline, rngs, steps,
