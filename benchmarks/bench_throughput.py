@@ -85,12 +85,13 @@ TARGETS = {
 REPEATS = 1  # timed repetitions of each throughput measurement; the fastest is reported
 
 
-def best_of(timed) -> float:
-    """The fastest of REPEATS calls of `timed(rep)`, each returning its seconds.
+def best_of(timed, reps=None) -> float:
+    """The fastest of the calls `timed(rep)` (rep in `reps`, default range(REPEATS)),
+    each returning its seconds.
 
     On a machine that other work shares, the fastest repetition is the least
     disturbed one (the usual `timeit` practice)."""
-    return min(timed(rep) for rep in range(REPEATS))
+    return min(timed(rep) for rep in (range(REPEATS) if reps is None else reps))
 
 
 def log(message: str) -> None:
@@ -167,7 +168,7 @@ def chunk_task(scenario, runs: int, seed: int = 1) -> dict:
             "steps": scenario.steps, "stride": 0}
 
 
-def time_kernel(scenario, runs: int, threads: int | None = None) -> dict:
+def time_kernel(scenario, runs: int, threads: int | None = None, reps=None) -> dict:
     """Summary-only batch kernel: `runs` runs in one call (the sweep engine's chunk)."""
     from model.sweep import compute_chunk
 
@@ -183,7 +184,7 @@ def time_kernel(scenario, runs: int, threads: int | None = None) -> dict:
             compute_chunk(task)
             return time.perf_counter() - start
 
-        seconds = best_of(timed)
+        seconds = best_of(timed, reps)
         used = numba.get_num_threads()
     finally:
         numba.set_num_threads(previous)
@@ -215,7 +216,7 @@ def time_series_path(scenario, runs: int) -> dict:
 
 
 # --- Mesa batch_run and the pure-Python reference -------------------------------------
-def time_batch_run(scenario, runs: int, **model_kwargs) -> dict:
+def time_batch_run(scenario, runs: int, reps=None, **model_kwargs) -> dict:
     """`mesa.batch_run(ICSModel, ...)` in one process; `model_kwargs` go to every model."""
     from mesa.batchrunner import batch_run
 
@@ -234,7 +235,7 @@ def time_batch_run(scenario, runs: int, **model_kwargs) -> dict:
         assert len({r["RunId"] for r in results}) == runs
         return seconds
 
-    return rate_row(scenario, runs, best_of(timed), 1)
+    return rate_row(scenario, runs, best_of(timed, reps), 1)
 
 
 REFERENCE_STREAMS = ("xoshiro", "python")  # `reference_python.STREAMS`, rows in this order
@@ -248,7 +249,7 @@ REFERENCE_SHORT = {"xoshiro": "xoshiro stream", "python": "Python's `random`"}
 ALPHA = 0.01  # the regime-share test of the Python-stream reference against the kernel
 
 
-def time_reference(scenario, runs: int) -> dict[str, dict]:
+def time_reference(scenario, runs: int, reps=None) -> dict[str, dict]:
     """The reference on each random stream: `runs` runs per repetition, the same seeds for both.
 
     The streams' repetitions are interleaved (and their order alternates), so a
@@ -264,7 +265,7 @@ def time_reference(scenario, runs: int) -> dict[str, dict]:
     times: dict[str, list[float]] = {s: [] for s in REFERENCE_STREAMS}
     for stream in REFERENCE_STREAMS:
         ref.run(scenario, 1, steps=2, stream=stream)  # warm-up
-    for rep in range(REPEATS):
+    for rep in range(REPEATS) if reps is None else reps:
         batch = [int(s) for s in replicate_seeds(30 + rep, runs)]
         seeds.extend(batch)
         order = REFERENCE_STREAMS if rep % 2 == 0 else REFERENCE_STREAMS[::-1]
@@ -296,6 +297,50 @@ def time_reference(scenario, runs: int) -> dict[str, dict]:
         row["shares_agree"] = row["min_share_p"] >= ALPHA
         rows[stream] = row
     return rows
+
+
+def side_by_side(scenario, plan: dict) -> tuple[dict, dict, dict[str, dict]]:
+    """The rows of the per-core ratios, timed in interleaved rounds.
+
+    Each of REPEATS rounds times, with that round's seeds, the kernel on one
+    thread, `mesa.batch_run` with `ICSModel` and the reference on both
+    streams; every row keeps its fastest round. A slow spell of the machine
+    then hits all the paths alike, instead of only the one timed during it.
+    Returns (kernel, batch_run, {stream: reference row}); the reference rows'
+    agreement with the kernel is pooled over the rounds.
+    """
+    kernel = batch = None
+    reference: dict[str, dict] = {}
+    for rep in range(REPEATS):
+        k = time_kernel(scenario, plan["kernel_runs_1t"], threads=1, reps=[rep])
+        b = time_batch_run(scenario, plan["batch_run_runs"], reps=[rep])
+        rows = time_reference(scenario, plan["reference_runs"], reps=[rep])
+        kernel = k if kernel is None or k["seconds"] < kernel["seconds"] else kernel
+        batch = b if batch is None or b["seconds"] < batch["seconds"] else batch
+        for stream, row in rows.items():
+            reference[stream] = pool_reference_rows(reference.get(stream), row)
+    return kernel, batch, reference
+
+
+def pool_reference_rows(pooled: dict | None, row: dict) -> dict:
+    """One reference row from rounds: the fastest round's timing, agreement over all rounds."""
+    from benchmarks import reference_python as ref
+
+    if pooled is None:
+        return dict(row)
+    fastest = dict(row if row["seconds"] < pooled["seconds"] else pooled)
+    n = pooled["compared_runs"] + row["compared_runs"]
+    counts = {g: [a + c, b + d] for (g, (a, b)), (c, d) in
+              zip(pooled["regime_counts"].items(), row["regime_counts"].values(), strict=True)}
+    fastest.update(
+        compared_runs=n,
+        same_regime_as_kernel=pooled["same_regime_as_kernel"] + row["same_regime_as_kernel"],
+        max_abs_diff_final_trust=max(pooled["max_abs_diff_final_trust"],
+                                     row["max_abs_diff_final_trust"]),
+        regime_counts=counts,
+        min_share_p=min(ref.two_proportion_p(xk, n, xr, n) for xk, xr in counts.values()))
+    fastest["shares_agree"] = fastest["min_share_p"] >= ALPHA
+    return fastest
 
 
 def faster_reference(res: dict) -> dict:
@@ -552,7 +597,9 @@ def report(res: dict, command: str, quick: bool) -> str:
     L += [
         "",
         f"Throughput rows: the fastest of {res['repeats']} timed repetitions of `runs` runs "
-        "each (after a warm-up call). "
+        "each (after a warm-up call). The rows behind the per-core ratios (kernel on 1 "
+        "thread, `mesa.batch_run`, the reference) are timed in interleaved rounds, one "
+        "repetition of each per round, so a slow spell of the machine hits them alike. "
         f"Pair-updates = runs × months × N(N−1) (directed pairs). The two reference rows "
         "are the same code on the same seeds, their repetitions interleaved; only the random "
         "numbers differ. On the kernel's xoshiro stream the reference ended in the same "
@@ -731,19 +778,17 @@ def main(argv: list[str] | None = None) -> int:
     scenario = scenario_with()
     tmp = Path(tempfile.mkdtemp(prefix="icsabm-bench-"))
     try:
-        log("kernel, all threads / 1 thread / full time series")
+        log("kernel on 1 thread, mesa.batch_run, pure-Python reference (xoshiro and Python "
+            "`random` streams): interleaved rounds")
+        res["kernel_1t"], res["batch_run"], res["reference"] = side_by_side(scenario, plan)
+        log("kernel, all threads / full time series; batch_run without the network space")
         res["kernel_all"] = time_kernel(scenario, plan["kernel_runs"])
-        res["kernel_1t"] = time_kernel(scenario, plan["kernel_runs_1t"], threads=1)
         res["kernel_series"] = time_series_path(scenario, plan["series_runs"])
-        log(f"  {res['kernel_all']['runs_per_s']:.0f} runs/s all threads, "
-            f"{res['kernel_1t']['runs_per_s']:.0f} runs/s on 1 thread")
-        log("mesa.batch_run with ICSModel")
-        res["batch_run"] = time_batch_run(scenario, plan["batch_run_runs"])
         res["batch_run_lean"] = time_batch_run(scenario, plan["batch_run_runs"], network=False)
-        log(f"  {res['batch_run']['runs_per_s']:.1f} runs/s "
+        log(f"  kernel {res['kernel_all']['runs_per_s']:.0f} runs/s all threads, "
+            f"{res['kernel_1t']['runs_per_s']:.0f} runs/s on 1 thread")
+        log(f"  mesa.batch_run {res['batch_run']['runs_per_s']:.1f} runs/s "
             f"({res['batch_run_lean']['runs_per_s']:.1f} without the network space)")
-        log("pure-Python reference, xoshiro and Python `random` streams")
-        res["reference"] = time_reference(scenario, plan["reference_runs"])
         rx, rp = res["reference"]["xoshiro"], res["reference"]["python"]
         res["reference"]["faster"] = "python" if rp["runs_per_s"] > rx["runs_per_s"] else "xoshiro"
         ref_rate = faster_reference(res)["runs_per_s"]
