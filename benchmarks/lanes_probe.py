@@ -23,9 +23,20 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from numba import njit, uint64
+from numba import njit
+
+from model.rng import uniform_words
 
 N, LANES, DRAWS = 29, 8, 812
+
+
+@njit(cache=True, inline="always")
+def _updated(t, c, distance, tension, leadership):
+    """One directed pair's new trust (the arithmetic of every variant below)."""
+    compatible = max(0.0, 1.0 - distance / 0.6)
+    gain = 0.1 * c * compatible * (1.0 - tension) + 0.2 * c * leadership + 0.01
+    loss = 0.1 * c * tension + 0.01
+    return min(1.0, max(0.0, t + gain * (1.0 - t) - loss * t))
 
 
 @njit(cache=True)
@@ -36,12 +47,9 @@ def trust_per_run(trust, comm, tension, distance, leadership, active, reps):
                 if active[r, i] == 0.0:
                     continue
                 for j in range(N):
-                    t, c = trust[r, i, j], comm[r, i, j]
-                    compatible = max(0.0, 1.0 - distance[r, i, j] / 0.6)
-                    gain = (0.1 * c * compatible * (1.0 - tension[r, i, j])
-                            + 0.2 * c * leadership[r, j] + 0.01)
-                    loss = 0.1 * c * tension[r, i, j] + 0.01
-                    new = min(1.0, max(0.0, t + gain * (1.0 - t) - loss * t))
+                    t = trust[r, i, j]
+                    new = _updated(t, comm[r, i, j], distance[r, i, j], tension[r, i, j],
+                                   leadership[r, j])
                     trust[r, i, j] = new if (j != i and active[r, j] == 1.0) else t
 
 
@@ -51,12 +59,9 @@ def trust_lanes(trust, comm, tension, distance, leadership, active, reps):
         for i in range(N):
             for j in range(N):
                 for lane in range(LANES):
-                    t, c = trust[i, j, lane], comm[i, j, lane]
-                    compatible = max(0.0, 1.0 - distance[i, j, lane] / 0.6)
-                    gain = (0.1 * c * compatible * (1.0 - tension[i, j, lane])
-                            + 0.2 * c * leadership[j, lane] + 0.01)
-                    loss = 0.1 * c * tension[i, j, lane] + 0.01
-                    new = min(1.0, max(0.0, t + gain * (1.0 - t) - loss * t))
+                    t = trust[i, j, lane]
+                    new = _updated(t, comm[i, j, lane], distance[i, j, lane],
+                                   tension[i, j, lane], leadership[j, lane])
                     keep = j == i or active[i, lane] == 0.0 or active[j, lane] == 0.0
                     trust[i, j, lane] = t if keep else new
 
@@ -69,27 +74,10 @@ def trust_lanes_flat(trust, comm, tension, distance, leadership, active, reps):
             t_row, c_row, x_row, d_row = trust[i], comm[i], tension[i], distance[i]
             for m in range(N * LANES):
                 j, lane = m // LANES, m % LANES
-                t, c = t_row[m], c_row[m]
-                compatible = max(0.0, 1.0 - d_row[m] / 0.6)
-                gain = 0.1 * c * compatible * (1.0 - x_row[m]) + 0.2 * c * leadership[m] + 0.01
-                loss = 0.1 * c * x_row[m] + 0.01
-                new = min(1.0, max(0.0, t + gain * (1.0 - t) - loss * t))
+                t = t_row[m]
+                new = _updated(t, c_row[m], d_row[m], x_row[m], leadership[m])
                 keep = j == i or active[i * LANES + lane] == 0.0 or active[m] == 0.0
                 t_row[m] = t if keep else new
-
-
-@njit(cache=True, inline="always")
-def _draw(s0, s1, s2, s3):
-    x = s1 * uint64(5)
-    result = ((x << uint64(7)) | (x >> uint64(57))) * uint64(9)
-    t = s1 << uint64(17)
-    s2 ^= s0
-    s3 ^= s1
-    s1 ^= s2
-    s0 ^= s3
-    s2 ^= t
-    s3 = (s3 << uint64(45)) | (s3 >> uint64(19))
-    return float(result >> uint64(11)) / 9007199254740992.0, s0, s1, s2, s3
 
 
 @njit(cache=True)
@@ -98,7 +86,7 @@ def draws_per_run(state, out, reps):
         for lane in range(LANES):
             s0, s1, s2, s3 = state[0, lane], state[1, lane], state[2, lane], state[3, lane]
             for k in range(DRAWS):
-                out[k, lane], s0, s1, s2, s3 = _draw(s0, s1, s2, s3)
+                out[k, lane], s0, s1, s2, s3 = uniform_words(s0, s1, s2, s3)
             state[0, lane], state[1, lane], state[2, lane], state[3, lane] = s0, s1, s2, s3
 
 
@@ -108,7 +96,7 @@ def draws_lanes(state, out, reps):
         for k in range(DRAWS):
             for lane in range(LANES):
                 out[k, lane], state[0, lane], state[1, lane], state[2, lane], state[3, lane] = \
-                    _draw(state[0, lane], state[1, lane], state[2, lane], state[3, lane])
+                    uniform_words(state[0, lane], state[1, lane], state[2, lane], state[3, lane])
 
 
 def per_run_us(fn, args, reps: int = 2000) -> float:
