@@ -45,6 +45,15 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
+@njit(cache=True, inline="always")
+def _count_partners(active):
+    """Partners of an active member: the other active members."""
+    count = -1.0
+    for j in range(active.shape[0]):
+        count += active[j]
+    return count
+
+
 @njit(cache=True)
 def funded_level(p, capacity_offset):
     """Funded capacity level of one organisation (C08 funding, C51 economic pressure)."""
@@ -122,30 +131,25 @@ def derive_behaviour(org, pair, world, p):
     floor = p[P.CONFIDENCE_ACCOUNTABILITY_FLOOR]
     withheld = _clip01(p[P.STRAIN_BEHAVIOUR] * world[S.STRAIN])
     active = org[S.ACTIVE]
-    # Sums over partners j, in order, kept for every member i at once (the inner
-    # loops run over i and vectorise); a non-partner adds exactly 0.
-    sum_c = np.zeros(n)
-    sum_r = np.zeros(n)
+    confidence_in = np.empty(n)  # C_ij depends on the partner j only
     for j in range(n):
-        if active[j] == 0.0:
-            continue
-        c = _clip01(scale * (floor + (1.0 - floor) * org[S.ACCOUNTABILITY, j]))  # C_ij
-        for i in range(n):
-            partner = i != j
-            sum_c[i] += c if partner else 0.0
-            sum_r[i] += 1.0 - (1.0 - trust[i, j]) * (1.0 - c) if partner else 0.0
-    partners = -1.0
-    for j in range(n):
-        partners += active[j]
+        confidence_in[j] = _clip01(scale * (floor + (1.0 - floor) * org[S.ACCOUNTABILITY, j]))
+    partners = _count_partners(active)
     for i in range(n):
         if active[i] == 0.0 or partners < 1.0:
             org[S.CONFIDENCE, i] = 0.0
             org[S.RISK_TOLERANCE, i] = 0.0
             org[S.BEHAVIOUR, i] = 0.0
             continue
-        count = partners
-        org[S.CONFIDENCE, i] = sum_c[i] / count
-        r = sum_r[i] / count
+        sum_c = 0.0
+        sum_r = 0.0
+        for j in range(n):  # over partners, in order; a non-partner adds exactly 0
+            c = confidence_in[j]
+            partner = j != i and active[j] == 1.0
+            sum_c += c if partner else 0.0
+            sum_r += 1.0 - (1.0 - trust[i, j]) * (1.0 - c) if partner else 0.0
+        org[S.CONFIDENCE, i] = sum_c / partners
+        r = sum_r / partners
         org[S.RISK_TOLERANCE, i] = r
         driver = np.sqrt(r * org[S.FAITH, i])
         able = min(1.0, org[S.CAPACITY, i] / p[P.CAPACITY_REFERENCE]) ** p[P.CAPACITY_EXPONENT]
@@ -505,10 +509,15 @@ def spend_capacity(org, pair, world, p):
     n = org.shape[1]
     active = org[S.ACTIVE]
     behaviour = org[S.BEHAVIOUR]
+    trust = pair[S.TRUST]
+    partners = _count_partners(active)
     for i in range(n):
         if active[i] == 0.0:
             continue
-        trust_in_others = mean_trust(org, pair, i)[0]
+        total = 0.0  # i's mean trust in the other active members: mean_trust(org, pair, i)[0]
+        for j in range(n):
+            total += trust[i, j] if (j != i and active[j] == 1.0) else 0.0
+        trust_in_others = total / partners if partners > 0.0 else 0.0
         spend = behaviour[i] * (
             p[P.BEHAVIOUR_COST]  # C28: collaboration costs capacity first
             + p[P.TRANSACTION_COST] * (1.0 - trust_in_others)  # C43: falls as trust rises
