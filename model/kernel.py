@@ -247,18 +247,21 @@ def init_state(org, pair, culture, kind, sector, world, p, rng,
     )
     for i in range(n):
         for j in range(n):
-            z = normal(rng)
-            dx = org[S.X_KM, i] - org[S.X_KM, j]
-            dy = org[S.Y_KM, i] - org[S.Y_KM, j]
-            pair[S.PROXIMITY, i, j] = np.exp(-np.sqrt(dx * dx + dy * dy) / p[P.PROXIMITY_SCALE_KM])
+            u1, u2 = normal_uniforms(rng)  # a normal for every (i, j), used off the diagonal
+            if j >= i:  # proximity and cultural distance are symmetric (the same bits
+                dx = org[S.X_KM, i] - org[S.X_KM, j]  # both ways): worked out once per pair
+                dy = org[S.Y_KM, i] - org[S.Y_KM, j]
+                proximity = np.exp(-np.sqrt(dx * dx + dy * dy) / p[P.PROXIMITY_SCALE_KM])
+                pair[S.PROXIMITY, i, j] = pair[S.PROXIMITY, j, i] = proximity
+                distance = cultural_distance(culture, i, j)
+                pair[S.CULTURE_DISTANCE, i, j] = pair[S.CULTURE_DISTANCE, j, i] = distance
             gap = max(0.0, org[S.POWER, j] - org[S.POWER, i])
             pair[S.POWER_GAP, i, j] = gap  # C17
-            pair[S.CULTURE_DISTANCE, i, j] = cultural_distance(culture, i, j)
             if i == j:
                 pair[S.TRUST, i, j] = 1.0
             else:
                 pair[S.TRUST, i, j] = _clip01(
-                    base_trust - p[P.TRUST_POWER_GAP] * gap + p[P.TRUST_NOISE] * z
+                    base_trust - p[P.TRUST_POWER_GAP] * gap + p[P.TRUST_NOISE] * box_muller(u1, u2)
                 )
             pair[S.TRUST_INITIAL, i, j] = pair[S.TRUST, i, j]
 
@@ -463,15 +466,13 @@ def drift_cultures(org, pair, culture, p):
             by_dim[k, i] = _clip01(by_dim[k, i] + pull[k, i])
             culture[i, k] = by_dim[k, i]
     distance = pair[S.CULTURE_DISTANCE]
-    for i in range(n):  # cultural_distance(culture, i, j)
-        for j in range(i + 1, n):
+    for i in range(n):  # cultural_distance(culture, i, j), both triangles: the same bits
+        for j in range(n):  # ((a - b) squared is (b - a) squared) and the loop vectorises
             d2 = 0.0
             for k in range(dims):
                 diff = by_dim[k, i] - by_dim[k, j]
                 d2 += diff * diff
             distance[i, j] = _sqrt(d2 / dims)
-        for j in range(i + 1, n):
-            distance[j, i] = distance[i, j]
 
 
 @njit(cache=True, inline="always")
