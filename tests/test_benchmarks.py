@@ -80,3 +80,58 @@ def test_reference_cli_one_run_on_pythons_random(capsys):
     assert "'regime'" in printed and "'seed': 2" in printed
     with pytest.raises(SystemExit):
         ref.main(["--stream", "numpy"])
+
+
+def test_section_profile_times_the_steps_own_calls_and_changes_nothing():
+    """`benchmarks.sections` instruments a copy of `kernel.step` generated from its source:
+    its sections are step's calls in order, and the runs it times end in the same bits as
+    `kernel.step` run plainly."""
+    import ast
+    import inspect
+    import textwrap
+
+    import numpy as np
+
+    from agents.kinds import SECTOR_CULTURE, kind_table
+    from benchmarks import sections
+    from model import kernel
+    from model import state as S
+    from model.rng import replicate_seeds, stream_state
+
+    calls = [node.value.func.id
+             for node in ast.parse(textwrap.dedent(inspect.getsource(kernel.step))).body[0].body
+             if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)]
+    timed_runs, names = sections.build(kernel)
+    assert names == calls + ["rest", "measure (month row)", "init_state (per month)"]
+    assert "raise_conflicts" in names and "drift_cultures" in names
+
+    scenario = load_scenario("voluntary_alliance", steps=8)
+    roster, n = scenario.roster, len(scenario.roster.kinds)
+    rngs = np.stack([stream_state(int(s)) for s in replicate_seeds(4, 3)])
+    fixed = (roster.kinds, roster.size, roster.x_km, roster.y_km, kind_table(), SECTOR_CULTURE,
+             scenario.packed(), scenario.timeline_array())
+    acc = np.zeros(len(names), np.int64)
+    final = np.zeros((3, S.N_ORG * n + n * n))
+    timed_runs(*fixed, rngs, scenario.steps, acc, final)
+    assert (acc > 0).all()
+    for r in range(3):
+        state = S.State.allocate(roster.kinds, SECTOR_CULTURE.shape[1], scenario.packed(),
+                                 rngs[r].copy())
+        kernel.init_state(state.org, state.pair, state.culture, state.kind, state.sector,
+                          state.world, state.params, state.rng, roster.size, roster.x_km,
+                          roster.y_km, kind_table(), SECTOR_CULTURE)
+        for _ in range(scenario.steps):
+            kernel.step(state.org, state.pair, state.culture, state.kind, state.sector,
+                        state.world, state.params, state.rng, scenario.timeline_array())
+        assert np.array_equal(final[r, :S.N_ORG * n], state.org.ravel())
+        assert np.array_equal(final[r, S.N_ORG * n:], state.pair[S.TRUST].ravel())
+
+
+def test_section_profile_refuses_bad_options_in_one_line(capsys, tmp_path):
+    from benchmarks import sections
+
+    assert sections.main(["--runs", "0"]) == 2
+    assert sections.main(["--against", str(tmp_path / "missing.py")]) == 2
+    assert sections.main(["--scenario", "no_such_scenario", "--runs", "1", "--rounds", "1"]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 3 and all(line.startswith("error: ") for line in errors)
