@@ -456,11 +456,14 @@ def drift_cultures(org, pair, culture, p):
     # Communication is symmetric, so comm[j, i] is comm_ij and the inner loops run
     # along rows, for every member i at once; silent pairs add exactly zero.
     pull = np.zeros((dims, n))
+    weight = np.empty(n)  # rate_i comm_ij, the same product for every dimension
     for j in range(n):
+        for i in range(n):
+            weight[i] = rate[i] * comm[j, i]
         for k in range(dims):
             mine = culture[j, k]
             for i in range(n):
-                pull[k, i] += rate[i] * comm[j, i] * (mine - by_dim[k, i])
+                pull[k, i] += weight[i] * (mine - by_dim[k, i])
     for k in range(dims):
         for i in range(n):
             by_dim[k, i] = _clip01(by_dim[k, i] + pull[k, i])
