@@ -56,6 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 FULL = {
     "repeats": 3,
+    "ratio_rounds": 5,  # interleaved rounds of the rows behind the per-core ratios
     "kernel_runs": 10_000, "kernel_runs_1t": 3_000, "series_runs": 3_000,
     "batch_run_runs": 30, "reference_runs": 10,
     "memory_sweep_runs": 100_000, "memory_baseline_runs": 1_000, "sweep_runs": 10_000,
@@ -65,6 +66,7 @@ FULL = {
 }
 QUICK = {
     "repeats": 1,
+    "ratio_rounds": 1,
     "kernel_runs": 2_000, "kernel_runs_1t": 500, "series_runs": 500,
     "batch_run_runs": 4, "reference_runs": 3,
     "memory_sweep_runs": 2_000, "memory_baseline_runs": 200, "sweep_runs": 1_000,
@@ -302,7 +304,7 @@ def time_reference(scenario, runs: int, reps=None) -> dict[str, dict]:
 def side_by_side(scenario, plan: dict) -> tuple[dict, dict, dict[str, dict]]:
     """The rows of the per-core ratios, timed in interleaved rounds.
 
-    Each of REPEATS rounds times, with that round's seeds, the kernel on one
+    Each of `plan["ratio_rounds"]` rounds times, with that round's seeds, the kernel on one
     thread, `mesa.batch_run` with `ICSModel` and the reference on both
     streams; every row keeps its fastest round. A slow spell of the machine
     then hits all the paths alike, instead of only the one timed during it.
@@ -311,7 +313,7 @@ def side_by_side(scenario, plan: dict) -> tuple[dict, dict, dict[str, dict]]:
     """
     kernel = batch = None
     reference: dict[str, dict] = {}
-    for rep in range(REPEATS):
+    for rep in range(plan["ratio_rounds"]):
         k = time_kernel(scenario, plan["kernel_runs_1t"], threads=1, reps=[rep])
         b = time_batch_run(scenario, plan["batch_run_runs"], reps=[rep])
         rows = time_reference(scenario, plan["reference_runs"], reps=[rep])
@@ -609,7 +611,8 @@ def report(res: dict, command: str, quick: bool) -> str:
         "",
         f"Throughput rows: the fastest of {res['repeats']} timed repetitions of `runs` runs "
         "each (after a warm-up call). The rows behind the per-core ratios (kernel on 1 "
-        "thread, `mesa.batch_run`, the reference) are timed in interleaved rounds, one "
+        f"thread, `mesa.batch_run`, the reference) are the fastest of "
+        f"{res.get('ratio_rounds', res['repeats'])} interleaved rounds, one "
         "repetition of each per round, so a slow spell of the machine hits them alike. "
         f"Pair-updates = runs × months × N(N−1) (directed pairs). The two reference rows "
         "are the same code on the same seeds, their repetitions interleaved; only the random "
@@ -790,7 +793,8 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m benchmarks.bench_throughput" + " ".join(
         [""] + (sys.argv[1:] if argv is None else list(argv)))
 
-    res: dict = {"machine": machine(), "note": args.note, "repeats": REPEATS}
+    res: dict = {"machine": machine(), "note": args.note, "repeats": REPEATS,
+                 "ratio_rounds": plan["ratio_rounds"]}
     log(f"machine: {res['machine']['cpu']}, {res['machine']['numba_threads']} numba threads")
     scenario = scenario_with()
     tmp = Path(tempfile.mkdtemp(prefix="icsabm-bench-"))
