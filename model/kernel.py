@@ -448,21 +448,22 @@ def drift_cultures(org, pair, culture, p):
     rate = np.empty(n)
     for i in range(n):  # inclusive leadership; nobody pulls an inactive member
         rate[i] = drift * org[S.LEADERSHIP, i] / max(1.0, n - 1.0) if active[i] == 1.0 else 0.0
-    by_dim = np.empty((dims, n))
+    # Members padded to a multiple of 16, the stride of the vectorised loop, so that the
+    # pull runs in whole vectors rather than a long scalar tail (29 members: 32); the
+    # extra columns stay 0 and are never read back.
+    padded = (n + 15) // 16 * 16
+    by_dim = np.zeros((dims, padded))
     for k in range(dims):
         for i in range(n):
             by_dim[k, i] = culture[i, k]
-    # pull[k, i] = sum over partners j, in order, of rate_i comm_ij (culture_jk - culture_ik).
-    # Communication is symmetric, so comm[j, i] is comm_ij and the inner loops run
-    # along rows, for every member i at once; silent pairs add exactly zero.
-    pull = np.zeros((dims, n))
-    weight = np.empty(n)  # rate_i comm_ij, the same product for every dimension
+    pull = np.zeros((dims, padded))
+    weight = np.zeros(padded)  # rate_i comm_ij, the same product for every dimension
     for j in range(n):
         for i in range(n):
             weight[i] = rate[i] * comm[j, i]
         for k in range(dims):
             mine = culture[j, k]
-            for i in range(n):
+            for i in range(padded):
                 pull[k, i] += weight[i] * (mine - by_dim[k, i])
     for k in range(dims):
         for i in range(n):
