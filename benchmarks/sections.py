@@ -28,7 +28,9 @@ import argparse
 import ast
 import importlib.util
 import inspect
+import shutil
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -108,12 +110,19 @@ def timed_runs(kind, size_given, x_given, y_given, kinds, sector_culture, params
 '''
 
 
-def load_kernel(path: Path | None):
-    """`model.kernel`, or a kernel file loaded beside it under its own name."""
+def load_kernel(path: Path | None, folder: Path):
+    """`model.kernel`, or a copy of another kernel file loaded beside it as `kernel_against`.
+
+    The copy goes into `folder` (a fresh temporary one), so numba's cache of
+    its jitted functions starts empty and never mixes with another file's.
+    """
     if path is None:
         return kernel
-    spec = importlib.util.spec_from_file_location(f"kernel_against_{abs(hash(path))}", path)
+    copy = folder / "kernel_against.py"
+    shutil.copyfile(path, copy)
+    spec = importlib.util.spec_from_file_location("kernel_against", copy)
     module = importlib.util.module_from_spec(spec)
+    sys.modules["kernel_against"] = module  # numba looks jitted functions' modules up by name
     spec.loader.exec_module(module)
     return module
 
@@ -139,18 +148,14 @@ def cycles_per_second() -> float:
     return (read() - start_cycles) / (time.perf_counter() - start)
 
 
-def profile(scenario_name: str, runs: int, rounds: int, against: Path | None) -> str:
-    """The table: microseconds per month by section, for one kernel or two."""
-    scenario = load_scenario(scenario_name)
-    roster, steps = scenario.roster, scenario.steps
-    n = len(roster.kinds)
-    rngs = np.stack([stream_state(int(s)) for s in replicate_seeds(5, runs)])
-    args = (roster.kinds, roster.size, roster.x_km, roster.y_km, kind_table(), SECTOR_CULTURE,
-            scenario.packed(), scenario.timeline_array())
-    kernels = [("this kernel", kernel)]
-    if against is not None:
-        kernels.append((str(against), load_kernel(against)))
+def time_kernels(kernels, args, rngs, steps: int, runs: int, rounds: int):
+    """Compile each kernel's timed runs, then time them in interleaved rounds.
+
+    Returns ([(timed_runs, section names)], [fastest cycles by section],
+    [final states]), one entry per kernel.
+    """
     built = [build(module) for _, module in kernels]
+    n = args[0].shape[0]
     finals, best = [], []
     for timed_runs, names in built:  # compile, and keep each kernel's final states
         final = np.zeros((runs, S.N_ORG * n + n * n))
@@ -162,6 +167,22 @@ def profile(scenario_name: str, runs: int, rounds: int, against: Path | None) ->
             acc = np.zeros(len(names), np.int64)
             timed_runs(*args, rngs, steps, acc, np.zeros_like(finals[k]))
             best[k] = acc if best[k] is None else np.minimum(best[k], acc)
+    return built, best, finals
+
+
+def profile(scenario_name: str, runs: int, rounds: int, against: Path | None) -> str:
+    """The table: microseconds per month by section, for one kernel or two."""
+    scenario = load_scenario(scenario_name)
+    roster, steps = scenario.roster, scenario.steps
+    n = len(roster.kinds)
+    rngs = np.stack([stream_state(int(s)) for s in replicate_seeds(5, runs)])
+    args = (roster.kinds, roster.size, roster.x_km, roster.y_km, kind_table(), SECTOR_CULTURE,
+            scenario.packed(), scenario.timeline_array())
+    with tempfile.TemporaryDirectory(prefix="icsabm-sections-") as folder:
+        kernels = [("this kernel", kernel)]
+        if against is not None:
+            kernels.append((str(against), load_kernel(against, Path(folder))))
+        built, best, finals = time_kernels(kernels, args, rngs, steps, runs, rounds)
     per_month = 1e6 / cycles_per_second() / runs / steps
     all_names = list(dict.fromkeys(name for _, names in built for name in names))
     header = "| section | " + " | ".join(label for label, _ in kernels) + " |"

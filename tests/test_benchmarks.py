@@ -135,3 +135,16 @@ def test_section_profile_refuses_bad_options_in_one_line(capsys, tmp_path):
     assert sections.main(["--scenario", "no_such_scenario", "--runs", "1", "--rounds", "1"]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 3 and all(line.startswith("error: ") for line in errors)
+
+
+def test_section_profile_against_a_copy_of_the_kernel_says_the_bits_agree(tmp_path, capsys):
+    from benchmarks import sections
+    from model import kernel
+
+    copy = tmp_path / "kernel_copy.py"
+    copy.write_text(Path(kernel.__file__).read_text())
+    assert sections.main(["--scenario", "voluntary_alliance", "--runs", "2", "--rounds", "1",
+                          "--against", str(copy)]) == 0
+    table = capsys.readouterr().out
+    assert "| drift_cultures |" in table and "| **step + measure** |" in table
+    assert "identical, bit for bit" in table
