@@ -401,17 +401,20 @@ def raise_conflicts(org, pair, world, p, rng, expected):
     raised = 0.0
     resolved = 0.0
     for i in range(n):
+        active_i = active[i] == 1.0  # i's values, read once (the loop changes none of them)
+        progress_i = progress[i]
+        power_i = power[i]
         for j in range(i + 1, n):
             u_raise, s0, s1, s2, s3 = uniform_words(s0, s1, s2, s3)
             u_resolve, s0, s1, s2, s3 = uniform_words(s0, s1, s2, s3)
             tension[i, j] *= decay
             tension[j, i] = tension[i, j]
-            if active[i] == 0.0 or active[j] == 0.0:
+            if not active_i or active[j] == 0.0:
                 continue
-            stall = max(0.0, expected - 0.5 * (progress[i] + progress[j]))
+            stall = max(0.0, expected - 0.5 * (progress_i + progress[j]))
             drive = (
                 w_culture * distance[i, j]  # C30, C34
-                + w_power * abs(power[i] - power[j])  # C17
+                + w_power * abs(power_i - power[j])  # C17
                 + from_vision
                 + w_stall * stall  # C33
                 + from_mandate
