@@ -459,6 +459,9 @@ def drift_cultures(org, pair, culture, p):
     for k in range(dims):
         for i in range(n):
             by_dim[k, i] = culture[i, k]
+    # pull[k, i] = sum over partners j, in order, of rate_i comm_ij (culture_jk - culture_ik).
+    # Communication is symmetric, so comm[j, i] is comm_ij and the inner loops run
+    # along rows, for every member i at once; silent pairs add exactly zero.
     pull = np.zeros((dims, padded))
     weight = np.zeros(padded)  # rate_i comm_ij, the same product for every dimension
     for j in range(n):
