@@ -286,8 +286,8 @@ def main(argv: list[str] | None = None) -> int:
         print("icsabm: interrupted", file=sys.stderr)
         return 130
     except OSError as exc:
-        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
-        print(f"icsabm: error:{where}: {exc.strerror or exc}", file=sys.stderr)
+        where = f" {exc.filename}:" if getattr(exc, "filename", None) else ""
+        print(f"icsabm: error:{where} {exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 

@@ -12,7 +12,9 @@ Writes a sweep folder:
 * ``manifest.json`` — version, commit, the resolved sweep and its digest, seeds,
   engine, workers, wall time, and ``complete``.
 
-Everything is validated before the folder is created. An interrupted sweep
+Everything is validated before the folder is created, and a new sweep that
+fails before its first chunk is on disk (a Dask scheduler that cannot be
+reached, say) takes its folder away again. An interrupted sweep
 (Ctrl-C, ``kill -9``, a lost worker) is finished by the same command with
 ``--resume``: chunks already on disk are kept, the rest are computed, and the
 result equals an uninterrupted sweep.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import platform
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -33,7 +36,7 @@ from model import __version__
 from model.cluster import describe, make_engine, parse_scheduler
 from model.provenance import git_commit
 from model.scenario import ScenarioError
-from model.sweep import elapsed_since, finish, run_sweep, write_json
+from model.sweep import PARTS, elapsed_since, finish, run_sweep, write_json
 from model.sweep_file import Sweep, load_sweep
 
 RUNS_DIR = Path("runs")
@@ -78,6 +81,16 @@ def _find_resumable(sweep: Sweep) -> Path | None:
     return None
 
 
+def _discard(folder: Path, created: bool) -> None:
+    """Take away what a new sweep wrote before its first chunk: the folder if the
+    sweep created it, else its manifest and (empty) summary folder."""
+    if created:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    (folder / "manifest.json").unlink(missing_ok=True)
+    shutil.rmtree(folder / PARTS, ignore_errors=True)
+
+
 def sweep_command(sweep_file: str, out: str | None, scheduler: str | None, resume: bool,
                   quiet: bool = False) -> int:
     """Run (or resume) a sweep; ScenarioError for bad input before anything is written."""
@@ -107,6 +120,7 @@ def sweep_command(sweep_file: str, out: str | None, scheduler: str | None, resum
             raise ScenarioError(f"--out {folder}: already exists and is not empty "
                                 "(use --resume to finish it)")
         manifest = _manifest(sweep, scheduler, dt.datetime.now(dt.UTC).isoformat())
+        created = not folder.exists()
         folder.mkdir(parents=True, exist_ok=True)
         write_json(folder / "manifest.json", manifest)
 
@@ -117,7 +131,13 @@ def sweep_command(sweep_file: str, out: str | None, scheduler: str | None, resum
 
     done = done_chunks(folder)
     bar.update(sum(len(c.seeds) for c in plan_chunks(sweep) if c.index in done))
-    run_sweep(sweep, folder, make_engine(scheduler, sweep.name), progress=bar.update)
+    try:
+        run_sweep(sweep, folder, make_engine(scheduler, sweep.name), progress=bar.update)
+    except BaseException:
+        bar.close()
+        if not resume and not done_chunks(folder):  # nothing worth resuming was written
+            _discard(folder, created)
+        raise
     bar.close()
     phase = finish(sweep, folder)
     manifest["complete"] = True

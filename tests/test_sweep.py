@@ -87,6 +87,32 @@ def test_bad_sweep_file_via_cli_exits_2_and_writes_nothing(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("existing", [False, True])
+def test_unreachable_scheduler_is_one_line_and_leaves_no_folder(tmp_path, monkeypatch, capsys,
+                                                                existing):
+    """A Dask scheduler that cannot be reached: one line, exit 2, and the new sweep's folder
+    (or, if it was there empty, what the sweep wrote into it) is taken away again."""
+    import dask.distributed
+
+    from model.cli import main
+
+    def refuse(address, **kwargs):
+        raise OSError(f"Timed out trying to connect to {address} after 20 s")
+
+    monkeypatch.setattr(dask.distributed, "Client", refuse)
+    path = write(tmp_path, SMALL)
+    out = tmp_path / "out"
+    if existing:
+        out.mkdir()
+    rc = main(["sweep", str(path), "--out", str(out), "--scheduler", "tcp://127.0.0.1:1",
+               "--quiet"])
+    assert rc == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert errors == ["icsabm: error: Timed out trying to connect to tcp://127.0.0.1:1 after "
+                      "20 s"]
+    assert (list(out.iterdir()) == []) if existing else not out.exists()
+
+
 def test_designs_resolve_points(tmp_path):
     grid = load_sweep(write(tmp_path, SMALL))
     assert len(grid.points) == 4 and grid.n_runs == 12
