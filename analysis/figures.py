@@ -108,7 +108,8 @@ def read_manifest(folder: str | Path) -> dict:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise FigureInputError(f"{folder}: no such folder (expected a run or sweep folder)")
+        what = "a file, not a folder" if folder.exists() else "no such folder"
+        raise FigureInputError(f"{folder}: {what} (expected a run or sweep folder)")
     try:
         manifest = json.loads((folder / "manifest.json").read_text())
     except (OSError, ValueError):

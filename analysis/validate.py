@@ -819,7 +819,7 @@ def validate_command(replicates: int = 200, seed: int = 0, out: str | None = Non
     """
     from tqdm import tqdm
 
-    from model.cli import CLIError
+    from model.cli import CLIError, check_fresh_out
 
     ids = parse_only(only)
     if replicates < 1:
@@ -829,8 +829,7 @@ def validate_command(replicates: int = 200, seed: int = 0, out: str | None = Non
         folder = Path("runs") / f"validation-{stamp}"
     else:
         folder = Path(out)
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise CLIError(f"--out {folder}: already exists and is not empty")
+    check_fresh_out(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
     bar = None

@@ -146,6 +146,14 @@ def _out_folder(out: str | None, name: str) -> Path:
     return Path(out)
 
 
+def check_fresh_out(folder: Path, hint: str = "") -> None:
+    """CLIError unless `folder` is absent or an empty folder (`--out` never overwrites)."""
+    if folder.exists() and not folder.is_dir():
+        raise CLIError(f"--out {folder}: is a file, not a folder")
+    if folder.exists() and any(folder.iterdir()):
+        raise CLIError(f"--out {folder}: already exists and is not empty{hint}")
+
+
 def _manifest(scenario, args, seeds, wall: float, started: str) -> dict:
     import mesa
     import numba
@@ -194,8 +202,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         seeds = replicate_seeds(args.seed, args.replicates)
     folder = _out_folder(args.out, scenario.name)
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise CLIError(f"--out {folder}: already exists and is not empty")
+    check_fresh_out(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
     try:

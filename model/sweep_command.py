@@ -33,6 +33,7 @@ import numba
 from tqdm import tqdm
 
 from model import __version__
+from model.cli import check_fresh_out
 from model.cluster import describe, make_engine, parse_scheduler
 from model.provenance import git_commit
 from model.scenario import ScenarioError
@@ -116,9 +117,7 @@ def sweep_command(sweep_file: str, out: str | None, scheduler: str | None, resum
     else:
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         folder = Path(out) if out else RUNS_DIR / f"{sweep.name}-{stamp}"
-        if folder.exists() and any(folder.iterdir()):
-            raise ScenarioError(f"--out {folder}: already exists and is not empty "
-                                "(use --resume to finish it)")
+        check_fresh_out(folder, hint=" (use --resume to finish it)")
         manifest = _manifest(sweep, scheduler, dt.datetime.now(dt.UTC).isoformat())
         created = not folder.exists()
         folder.mkdir(parents=True, exist_ok=True)

@@ -184,3 +184,21 @@ def test_python_dash_m_model_works(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "model", "scenarios"], capture_output=True,
                           text=True)
     assert proc.returncode == 0 and "ics_mandated" in proc.stdout
+
+
+@pytest.mark.parametrize("command", [
+    ["run", "voluntary_alliance", "--replicates", "1"],
+    ["sweep", "scenarios/phase_partners_support.toml"],
+    ["validate", "--only", "C01", "--replicates", "2"],
+])
+def test_out_that_is_a_file_is_one_line_and_left_alone(tmp_path, capsys, command):
+    from model.cli import main
+
+    target = tmp_path / "taken"
+    target.write_text("keep me")
+    args = [Path(__file__).resolve().parent.parent / a if a.startswith("scenarios/") else a
+            for a in command]
+    assert main([str(a) for a in args] + ["--out", str(target)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"icsabm: error: --out {target}: is a file, not a folder"
+    assert target.read_text() == "keep me"

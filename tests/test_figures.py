@@ -372,6 +372,8 @@ def _bad(capsys, *args: str) -> str:
 
 def test_bad_input_is_one_line_and_exit_2(folders, tmp_path, capsys):
     assert "no such folder" in _bad(capsys, str(tmp_path / "missing"))
+    (tmp_path / "a_file").write_text("x")
+    assert "a file, not a folder" in _bad(capsys, str(tmp_path / "a_file"))
     empty = tmp_path / "empty"
     empty.mkdir()
     assert "not a run or sweep folder" in _bad(capsys, str(empty))
