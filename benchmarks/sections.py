@@ -187,7 +187,8 @@ def profile(scenario_name: str, runs: int, rounds: int, against: Path | None) ->
     all_names = list(dict.fromkeys(name for _, names in built for name in names))
     header = "| section | " + " | ".join(label for label, _ in kernels) + " |"
     lines = [f"{scenario_name}: {n} organisations, {steps} months, {runs} runs; microseconds "
-             f"per month, fastest of {rounds} {'interleaved ' if against else ''}rounds", "",
+             f"per month, fastest of {rounds} {'interleaved ' if against else ''}"
+             f"round{'s' if rounds > 1 else ''}", "",
              header, "|---|" + "---:|" * len(kernels)]
     for name in all_names:
         cells = [f"{best[k][names.index(name)] * per_month:.2f}" if name in names else "-"
