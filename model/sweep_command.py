@@ -94,7 +94,8 @@ def _discard(folder: Path, created: bool) -> None:
 
 def sweep_command(sweep_file: str, out: str | None, scheduler: str | None, resume: bool,
                   quiet: bool = False) -> int:
-    """Run (or resume) a sweep; ScenarioError for bad input before anything is written."""
+    """Run (or resume) a sweep. Bad input raises ScenarioError (the sweep file, the
+    scheduler, --resume) or CLIError (--out) before anything is written."""
     import json
 
     parse_scheduler(scheduler)
