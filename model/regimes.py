@@ -33,7 +33,10 @@ def classify(mean_behaviour, output, active_members, n_organisations, p):
         can leave, C20, C36). *Synergy*: over the final `regime_window` months
         mean behaviour and output are both above their thresholds (C40).
         Otherwise *inertia*. Time to synergy is the first month from which
-        mean behaviour stays above its threshold to the end.
+        mean behaviour stays at or above its threshold to the end; -1 when the
+        run is not synergy, or when behaviour is below its threshold in the
+        final month (the window's mean can still be above it): then no month
+        qualifies.
     """
     last = mean_behaviour.shape[0] - 1
     if active_members[last] < p[P.DISSOLUTION_SHARE] * n_organisations:
@@ -50,6 +53,8 @@ def classify(mean_behaviour, output, active_members, n_organisations, p):
         o += output[t]
     if b / count < p[P.SYNERGY_BEHAVIOUR] or o / count < p[P.SYNERGY_OUTPUT]:
         return INERTIA, -1
+    if mean_behaviour[last] < p[P.SYNERGY_BEHAVIOUR]:
+        return SYNERGY, -1
     first = last
     while first > 0 and mean_behaviour[first - 1] >= p[P.SYNERGY_BEHAVIOUR]:
         first -= 1

@@ -95,7 +95,7 @@ METRICS: tuple[str, ...] = (
 #: `regimes.summarise` inside the kernels so sweeps need not keep trajectories.
 SUMMARY: tuple[str, ...] = (
     "regime",  # code into regimes.REGIMES
-    "time_to_synergy",  # months, or -1 when the run did not end in synergy
+    "time_to_synergy",  # months, or -1 (see regimes.classify): not synergy, or no month qualifies
     "final_mean_trust",
     "final_mean_faith",
     "final_mean_behaviour",
