@@ -116,7 +116,7 @@ def derive_behaviour(org, pair, world, p):
     Confidence C_ij (C11) grows with formalisation, more under a mandate and in
     integrative forms, and with the partner's accountability. Risk tolerance
     R_i = mean_j 1 - (1 - T_ij)(1 - C_ij): trust and confidence substitute
-    (C10, C11). Behaviour B_i = (capacity / reference)^omega *
+    (C10, C11). Behaviour B_i = min(1, capacity / reference)^omega *
     sigmoid(s (sqrt(R_i F_i) - theta)) * (1 - strain): trust-or-confidence and
     faith are both needed (C40), capacity limits it (C43, C51) and turbulence
     pulls organisations inward (C50).
