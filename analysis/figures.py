@@ -346,7 +346,9 @@ def figures_command(folder: str, out: str | None, formats: str) -> int:
             not any(target.iterdir()) or (target / INDEX_FILE).is_file())):
         raise CLIError(f"--out {target}: already exists and is not an icsabm figures folder")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    from model.cli import staging_folder  # the folder's permissions, not mkdtemp's 0700
+
+    tmp = staging_folder(target)
     start = time.perf_counter()
     try:
         print(f"figures of {source}:")

@@ -41,7 +41,6 @@ import os
 import platform
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -721,11 +720,16 @@ def disagreements(v: Validation, table: pd.DataFrame) -> list[str]:
                              " The direction holds significantly under every setting; only "
                              "the effect-size floor is crossed: a small effect, close to the "
                              "floor." if direction_holds else ""))
-    if not lines:
-        lines.append("None at this seed and replicate count: every CMOC's contrast supports "
-                     "its stated direction after Holm adjustment, every secondary check and "
-                     "calibration target holds, and no verdict changes under the perturbed "
-                     "settings.")
+    if not lines:  # say only what was checked (--only, --skip-robustness run less)
+        held = ["every CMOC's contrast supports its stated direction after Holm adjustment"]
+        if v.secondary:
+            held.append("every secondary check holds")
+        if v.targets:
+            held.append("every calibration target holds")
+        if v.robustness:
+            held.append("no verdict changes under the perturbed settings")
+        lines.append("None at this seed and replicate count: " + ", ".join(held[:-1])
+                     + (" and " if len(held) > 1 else "") + held[-1] + ".")
     for cmoc, reason in EXEMPT.items():
         lines.append(f"- **{cmoc} exempt**: {reason}.")
     return lines
@@ -819,21 +823,21 @@ def validate_command(replicates: int = 200, seed: int = 0, out: str | None = Non
     """
     from tqdm import tqdm
 
-    from model.cli import CLIError, check_fresh_out
+    from model.cli import CLIError, check_fresh_out, default_folder, staging_folder
 
     ids = parse_only(only)
     if replicates < 1:
         raise CLIError(f"--replicates {replicates}: must be at least 1")
     if out is None:
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-        folder = Path("runs") / f"validation-{stamp}"
+        folder = default_folder("validation")
     else:
         folder = Path(out)
-    check_fresh_out(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
-    bar = None
+        check_fresh_out(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    bar = tmp = None
     try:
+        tmp = staging_folder(folder)
+
         def progress(total: int) -> Callable[[], None]:
             nonlocal bar
             bar = tqdm(total=total, unit="check", desc="validate", file=sys.stderr,
@@ -851,7 +855,10 @@ def validate_command(replicates: int = 200, seed: int = 0, out: str | None = Non
     except BaseException:
         if bar is not None:
             bar.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if out is None and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()  # the default folder made for this report
         raise
     counts = validation_table(v)["verdict"].value_counts()
     print(f"validated {len(v.primary)} CMOC contrasts x {replicates} replicates "

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
@@ -78,8 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a scenario key (dotted, e.g. context.funding=0.6); repeatable")
     run.add_argument("--steps", type=_positive("--steps"), help="months to run")
-    run.add_argument("--replicates", type=_positive("--replicates"), default=20)
-    run.add_argument("--seed", type=_seed, default=0, help="master seed (default 0)")
+    run.add_argument("--replicates", type=_positive("--replicates"),
+                     help="replicates to run (default 20)")
+    run.add_argument("--seed", type=_seed, help="master seed (default 0)")
     run.add_argument("--replicate-seed", type=_seed, metavar="SEED",
                      help="run exactly one replicate with this replicate seed (as recorded in "
                           "the seed column of a run or sweep), e.g. to reproduce one sweep run")
@@ -109,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="run every CMOC contrast of THEORY.md and write a "
                               "validation report")
     validate.add_argument("--replicates", type=_positive("--replicates"), default=200,
-                          help="paired replicates per contrast (default 200)")
+                          help="paired replicates per contrast (default 200; C17 and C19, "
+                               "whose outcome is one organisation's trust, run 4 times as many)")
     validate.add_argument("--seed", type=_seed, default=0, help="master seed (default 0)")
     validate.add_argument("--out", help="report folder (default runs/validation-<UTC timestamp>)")
     validate.add_argument("--only", metavar="IDS",
@@ -139,11 +143,46 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     return 0
 
 
-def _out_folder(out: str | None, name: str) -> Path:
-    if out is None:
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-        return Path("runs") / f"{name}-{stamp}"
-    return Path(out)
+def folder_name(name: str) -> str:
+    """`name` as one safe folder-name component: characters other than letters, digits,
+    `.`, `_` and `-` become `_`, and it never is empty or starts with `.` or `-`
+    (a scenario named `../x` must not write outside `runs/`)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".-") or "unnamed"
+
+
+def default_folder(name: str) -> Path:
+    """A new empty folder `runs/<name>-<UTC stamp>` (under the current directory), made
+    now, so that two commands started in the same second never collide: the second
+    gets `-2`, the third `-3`, ..."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    base = Path("runs") / f"{folder_name(name)}-{stamp}"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for k in itertools.count(1):
+        folder = base if k == 1 else base.with_name(f"{base.name}-{k}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def staging_folder(folder: Path) -> Path:
+    """A hidden temporary folder beside `folder`, to be moved onto it when complete.
+
+    It gets the permissions `folder` will have: those of `folder` if it exists (an
+    empty `--out`), else the ones the umask gives a new folder (`mkdtemp` alone
+    makes it 0700, so nobody else could read the results).
+    """
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    if folder.is_dir():
+        mode = folder.stat().st_mode & 0o7777
+    else:
+        mask = os.umask(0)
+        os.umask(mask)
+        mode = 0o777 & ~mask
+    os.chmod(tmp, mode)
+    return tmp
 
 
 def check_fresh_out(folder: Path, hint: str = "") -> None:
@@ -195,17 +234,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     from model.rng import replicate_seeds
     from model.scenario import load_scenario, parse_overrides
 
+    if args.replicate_seed is not None and (args.replicates, args.seed) != (None, None):
+        raise CLIError("--replicate-seed runs exactly one replicate from its own seed: "
+                       "it cannot be combined with --replicates or --seed")
+    args.replicates = 20 if args.replicates is None else args.replicates
+    args.seed = 0 if args.seed is None else args.seed
     scenario = load_scenario(args.scenario, overrides=parse_overrides(args.overrides),
                              steps=args.steps)
     if args.replicate_seed is not None:
         seeds = np.array([args.replicate_seed], dtype=np.int64)
     else:
         seeds = replicate_seeds(args.seed, args.replicates)
-    folder = _out_folder(args.out, scenario.name)
-    check_fresh_out(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    if args.out is None:
+        folder = default_folder(scenario.name)
+    else:
+        folder = Path(args.out)
+        check_fresh_out(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = None
     try:
+        tmp = staging_folder(folder)
         started = dt.datetime.now(dt.UTC).isoformat()
         start = time.perf_counter()
         chunk = max(4 * numba.get_num_threads(), -(-len(seeds) // 50))  # <= 50 updates
@@ -232,7 +280,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             folder.rmdir()  # empty (checked above)
         os.replace(tmp, folder)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if args.out is None and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()  # the default folder made for this run
         raise
 
     table = regime_table(summary)
@@ -285,13 +336,20 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # here, so that a closed pipe is handled below
+        return code
     except (ScenarioError, CLIError) as exc:
         print(f"icsabm: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("icsabm: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader stopped reading (`icsabm run ... | head -1`):
+        # its output was already written; say nothing more, and keep Python's exit
+        # handler from failing on the closed pipe too
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:
         where = f" {exc.filename}:" if getattr(exc, "filename", None) else ""
         print(f"icsabm: error:{where} {exc.strerror or exc}", file=sys.stderr)
