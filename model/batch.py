@@ -14,6 +14,7 @@ made numba re-optimise the whole step, and a cold start took 26 s instead of
 
 from __future__ import annotations
 
+import numbers
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -26,7 +27,7 @@ from model import kernel
 from model import state as S
 from model.regimes import MATURITY, REGIMES, maturity, summarise
 from model.rng import replicate_seeds, stream_state
-from model.scenario import Scenario
+from model.scenario import Scenario, load_scenario
 
 
 @njit(cache=True, nogil=True)
@@ -203,13 +204,20 @@ def organisations_frame(scenario: Scenario, organisations: np.ndarray, sizes: np
     return frame
 
 
-def run_replicates(scenario: Scenario, replicates: int = 20, seed: int = 0,
+def run_replicates(scenario: Scenario | str, replicates: int = 20, seed: int = 0,
                    steps: int | None = None) -> pd.DataFrame:
     """Run replicates of one scenario in one jitted call; return the tidy time series.
+
+    `scenario` is a `Scenario`, a bundled name or a path to a TOML file.
 
     Replicate r has seed `replicate_seeds(seed, replicates)[r]` (the `seed`
     column); `ICSModel(scenario, seed=that)` reproduces it bit for bit.
     """
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    if isinstance(replicates, bool) or not isinstance(replicates, numbers.Integral) \
+            or replicates < 1:
+        raise ValueError(f"replicates must be a whole number >= 1, not {replicates!r}")
     seeds = replicate_seeds(seed, replicates)
     metrics, _, _ = run_arrays(scenario, seeds, steps)
     return timeseries_frame(metrics, seeds)

@@ -10,6 +10,7 @@ edges weighted by mutual trust, for the browser UI.
 
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,9 @@ class ICSModel(mesa.Model):
                  network: bool | None = None) -> None:
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+        elif isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not (
+                0 <= seed < 2**63):
+            raise ValueError(f"seed must be a whole number in [0, 2^63), not {seed!r}")
         super().__init__(seed=int(seed))
         if not isinstance(scenario, Scenario):
             scenario = load_scenario(scenario, overrides=overrides)

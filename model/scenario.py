@@ -169,7 +169,11 @@ def bundled_scenarios() -> dict[str, Path]:
 
 def resolve_path(scenario: str | Path) -> Path:
     """A scenario argument (a path, or a bare bundled name) as an existing file."""
+    if not str(scenario).strip():
+        raise ScenarioError("no scenario given: a bundled name or a path to a TOML file")
     path = Path(scenario)
+    if path.is_dir():
+        raise ScenarioError(f"scenario {str(path)!r} is a folder, not a scenario file")
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
             raise ScenarioError(f"scenario file {str(path)!r} does not exist")
@@ -188,6 +192,10 @@ def parse_value(text: str) -> Any:
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
+        pass
+    try:
+        return float(text)  # numbers TOML does not write: .5, 5., 1E3
+    except ValueError:
         return text
 
 
@@ -256,6 +264,8 @@ def load_scenario(scenario: str | Path | dict, overrides: dict[str, Any] | None 
                 raw = tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
             raise ScenarioError(f"{path}: malformed TOML: {exc}") from None
+        except UnicodeDecodeError:
+            raise ScenarioError(f"{path}: not a UTF-8 text file") from None
         except OSError as exc:
             raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
         raw.setdefault("name", path.stem)
@@ -263,7 +273,7 @@ def load_scenario(scenario: str | Path | dict, overrides: dict[str, Any] | None 
         _apply_override(raw, key, value)
     if steps is not None:
         raw["steps"] = steps
-    return _validate(raw, source, base_dir)
+    return _validate(raw, source, base_dir, frozenset(overrides or ()))
 
 
 def _copy(data: dict) -> dict:
@@ -281,6 +291,9 @@ def _apply_override(raw: dict, key: str, value: Any) -> None:
             )
         raw[key] = value
         return
+    if len(parts) > 2 and parts[0] in ("organisations", "context", "constants"):
+        raise ScenarioError(f"--set {key}: one dot only: a key is group.name, e.g. "
+                            "context.funding")
     if len(parts) != 2 or parts[0] not in ("organisations", "context", "constants"):
         raise ScenarioError(
             f"--set {key}: unknown key; dotted keys start with organisations., context. "
@@ -296,8 +309,11 @@ def _apply_override(raw: dict, key: str, value: Any) -> None:
     table = raw.setdefault(group, {})
     if not isinstance(table, dict):
         raise ScenarioError(f"--set {key}: [{group}] in the scenario is not a table")
-    if group == "organisations" and name != "roster":
-        table.pop("roster", None)  # counts replace a roster
+    if group == "organisations" and name != "roster" and "roster" in table:
+        raise ScenarioError(
+            f"--set {key}: this scenario names its organisations in a roster "
+            f"({table['roster']}); a count cannot be added to it: set organisations.roster "
+            "to another roster file, or write a scenario file with counts")
     if group == "organisations" and name == "roster":
         for kind in KIND_NAMES:
             table.pop(kind, None)
@@ -330,7 +346,8 @@ def _table(source: str, raw: dict, key: str) -> dict:
     return value
 
 
-def _group(source: str, raw: dict, group: str) -> dict[str, float]:
+def _group(source: str, raw: dict, group: str,
+           overridden: frozenset[str] = frozenset()) -> dict[str, float]:
     table = _table(source, raw, group)
     valid = {p.name: p for p in P.PARAMS if p.group == group}
     out = {}
@@ -342,12 +359,20 @@ def _group(source: str, raw: dict, group: str) -> dict[str, float]:
             )
     for name, param in valid.items():
         value = table.get(name, param.default)
-        out[param.key] = _number(source, param.key, value, param.lo, param.hi,
+        where = "--set" if param.key in overridden else source
+        out[param.key] = _number(where, param.key, value, param.lo, param.hi,
                                  param.key in P.INTEGER_KEYS)
     return out
 
 
-def _validate(raw: dict, source: str, base_dir: Path) -> Scenario:
+def _validate(raw: dict, source: str, base_dir: Path,
+              overridden: frozenset[str] = frozenset()) -> Scenario:
+    """The scenario of `raw`; an error names `source`, or `--set` for a key in
+    `overridden` (the user's own value, not the file's)."""
+
+    def at(key: str) -> str:
+        return "--set" if key in overridden else source
+
     for key in raw:
         if key not in TOP_KEYS:
             raise ScenarioError(
@@ -356,15 +381,17 @@ def _validate(raw: dict, source: str, base_dir: Path) -> Scenario:
     for key in ("regime", "form"):
         if key not in raw:
             raise ScenarioError(f"{source}: missing key {key!r}")
-    name = _text(source, "name", raw.get("name", "scenario"))
-    description = _text(source, "description", raw.get("description", ""))
+    name = _text(at("name"), "name", raw.get("name", "scenario"))
+    description = _text(at("description"), "description", raw.get("description", ""))
     sources = _text(source, "sources", raw.get("sources", ""))
-    regime = _text(source, "regime", raw["regime"], REGIMES)
-    form = _text(source, "form", raw["form"], tuple(FORMS))
-    steps = int(_number(source, "steps", raw.get("steps", 60), 1, MAX_STEPS, True))
-    roster = _roster(source, _table(source, raw, "organisations"), base_dir)
-    context = _group(source, raw, "context")
-    constants = _group(source, raw, "constants")
+    regime = _text(at("regime"), "regime", raw["regime"], REGIMES)
+    form = _text(at("form"), "form", raw["form"], tuple(FORMS))
+    steps = int(_number(at("steps"), "steps", raw.get("steps", 60), 1, MAX_STEPS, True))
+    organisations = _table(source, raw, "organisations")
+    counted = any(k.startswith("organisations.") for k in overridden)
+    roster = _roster("--set" if counted else source, organisations, base_dir)
+    context = _group(source, raw, "context", overridden)
+    constants = _group(source, raw, "constants", overridden)
     timeline = _timeline(source, raw.get("timeline", []))
     return Scenario(name=name, description=description, regime=regime, form=form, steps=steps,
                     roster=roster, context=context, constants=constants, timeline=timeline,
@@ -378,9 +405,11 @@ def _roster(source: str, table: dict, base_dir: Path) -> Roster:
             raise ScenarioError(
                 f"{source}: organisations.roster cannot be combined with counts ({extra[0]})"
             )
-        path = Path(_text(source, "organisations.roster", table["roster"]))
-        if not path.is_absolute():
-            path = base_dir / path
+        given = Path(_text(source, "organisations.roster", table["roster"]))
+        path = given if given.is_absolute() else base_dir / given
+        if not given.is_absolute() and not path.exists():
+            raise ScenarioError(f"roster {path}: no such file (a relative roster path is "
+                                f"relative to the scenario file's folder, {base_dir})")
         return read_roster(path)
     for kind in table:
         if kind not in KIND_INDEX:
@@ -408,7 +437,7 @@ def read_roster(path: Path) -> Roster:
     """Read a roster CSV (`name,kind,size[,x_km,y_km]`), one organisation a row."""
     where = str(path)
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
+        with path.open(newline="", encoding="utf-8-sig") as fh:  # Excel's "CSV UTF-8" has a BOM
             rows = list(csv.reader(fh))
     except OSError as exc:
         raise ScenarioError(f"roster {where}: cannot read: {exc.strerror}") from None

@@ -101,6 +101,8 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
     roster_bad_kind = write(tmp_path, "bad_kind.csv", "name,kind,size\na,hospital,10\nb,pcn,5\n")
     roster_bad_size = write(tmp_path, "bad_size.csv", "name,kind,size\na,pcn,lots\nb,pcn,5\n")
     with_roster = 'name = "r"\nregime = "voluntary"\nform = "alliance"\n[organisations]\n'
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe\x00name")
     return {
         "unknown scenario": (["nope_scenario"], "nope_scenario"),
         "unknown --set key": (["voluntary_alliance", "--set", "context.magic=1"], "context.magic"),
@@ -109,7 +111,7 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "unknown top-level key": ([str(write(tmp_path, "t.toml", 'colour = "red"\n' + GOOD))],
                                   "colour"),
         "out of range": (["voluntary_alliance", "--set", "context.funding=1.5"],
-                         "context.funding"),
+                         "--set: context.funding"),  # the user's value, not the file's
         "wrong type": (["voluntary_alliance", "--set", "context.funding=high"],
                        "context.funding"),
         "wrong regime": (["voluntary_alliance", "--set", "regime=federal"], "regime"),
@@ -134,13 +136,26 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "bad replicates": (["voluntary_alliance", "--replicates", "0"], "--replicates"),
         "bad steps": (["voluntary_alliance", "--steps", "x"], "--steps"),
         "bad seed": (["voluntary_alliance", "--seed", "-3"], "seed"),
+        "not UTF-8": ([str(binary)], "not a UTF-8 text file"),
+        "folder as scenario": ([str(tmp_path)], "is a folder, not a scenario file"),
+        "empty scenario": ([""], "no scenario given"),
+        "too many dots": (["voluntary_alliance", "--set", "context.funding.x=0.5"],
+                          "one dot only"),
+        "count on a roster": (["mandated_buddying", "--set", "organisations.pcn=3"],
+                              "names its organisations in a roster"),
+        "replicate seed and replicates": (["voluntary_alliance", "--replicate-seed", "5",
+                                           "--replicates", "7"], "--replicate-seed"),
+        "replicate seed and seed": (["voluntary_alliance", "--replicate-seed", "5",
+                                     "--seed", "1"], "--replicate-seed"),
     }
 
 
 CASES = ["unknown scenario", "unknown --set key", "unknown key in file", "unknown top-level key",
          "out of range", "wrong type", "wrong regime", "bad count", "malformed TOML",
          "missing file", "missing roster", "roster header", "roster kind", "roster size",
-         "timeline key", "bad replicates", "bad steps", "bad seed"]
+         "timeline key", "bad replicates", "bad steps", "bad seed", "not UTF-8",
+         "folder as scenario", "empty scenario", "too many dots", "count on a roster",
+         "replicate seed and replicates", "replicate seed and seed"]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -202,3 +217,69 @@ def test_out_that_is_a_file_is_one_line_and_left_alone(tmp_path, capsys, command
     err = capsys.readouterr().err.strip()
     assert err == f"icsabm: error: --out {target}: is a file, not a folder"
     assert target.read_text() == "keep me"
+
+
+def test_default_folders_never_collide_and_stay_under_runs(tmp_path, monkeypatch):
+    import datetime as real_dt
+    import types
+
+    from model import cli
+
+    frozen = real_dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=real_dt.UTC)
+    fake = types.SimpleNamespace(UTC=real_dt.UTC, datetime=types.SimpleNamespace(
+        now=lambda tz=None: frozen))
+    monkeypatch.setattr(cli, "dt", fake)  # every call in the same second
+    monkeypatch.chdir(tmp_path)
+    first, second = cli.default_folder("alliance"), cli.default_folder("alliance")
+    assert (first.name, second.name) == ("alliance-20260102T030405Z",
+                                         "alliance-20260102T030405Z-2")
+    escaped = cli.default_folder("../../escape")
+    assert escaped.resolve().parent == (tmp_path / "runs").resolve()
+    assert cli.default_folder("").name.startswith("unnamed-")
+
+
+def test_two_runs_in_the_same_second_both_land(tmp_path, monkeypatch):
+    import datetime as real_dt
+    import types
+
+    from model import cli
+
+    frozen = real_dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=real_dt.UTC)
+    monkeypatch.setattr(cli, "dt", types.SimpleNamespace(
+        UTC=real_dt.UTC, datetime=types.SimpleNamespace(now=lambda tz=None: frozen)))
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        assert main(["run", "voluntary_alliance", "--replicates", "1", "--steps", "2",
+                     "--quiet"]) == 0
+    assert leftovers(tmp_path / "runs") == ["voluntary_alliance-20260102T030405Z",
+                                            "voluntary_alliance-20260102T030405Z-2"]
+    assert main(["run", "voluntary_alliance", "--set", "context.funding=9", "--quiet"]) == 2
+    assert len(leftovers(tmp_path / "runs")) == 2  # bad input: no folder made
+
+
+def test_output_folders_get_the_umask_permissions_not_0700(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        assert main(["run", "voluntary_alliance", "--replicates", "1", "--steps", "2",
+                     "--out", str(tmp_path / "new"), "--quiet"]) == 0
+        given = tmp_path / "given"
+        given.mkdir()
+        given.chmod(0o775)
+        assert main(["run", "voluntary_alliance", "--replicates", "1", "--steps", "2",
+                     "--out", str(given), "--quiet"]) == 0
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "new").stat().st_mode & 0o777 == 0o755
+    assert given.stat().st_mode & 0o777 == 0o775
+
+
+def test_a_closed_pipe_is_not_an_error(tmp_path):
+    proc = subprocess.Popen(["icsabm", "run", "voluntary_alliance", "--replicates", "1",
+                             "--steps", "2", "--out", str(tmp_path / "run"), "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # like `| head -0`: nobody reads what it prints
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 0 and err == ""
+    assert (tmp_path / "run" / "summary.parquet").is_file()

@@ -48,6 +48,8 @@ def test_overrides_reach_the_packed_parameters():
 def test_parse_overrides_reads_toml_literals():
     assert parse_overrides(["a=0.5", "b=3", "c=true", "d=word", 'e="quoted"']) == {
         "a": 0.5, "b": 3, "c": True, "d": "word", "e": "quoted"}
+    # numbers TOML does not write, as people type them
+    assert parse_overrides(["a=.5", "b=5.", "c=1E-3"]) == {"a": 0.5, "b": 5.0, "c": 0.001}
     with pytest.raises(ScenarioError, match="KEY=VALUE"):
         parse_overrides(["novalue"])
 
@@ -71,6 +73,12 @@ def test_roster_with_and_without_coordinates(tmp_path):
         roster = scenario.roster
         assert roster.names == ["A", "B"] and roster.size[0] == 5000
         assert (not math.isnan(roster.x_km[1])) is has_xy
+    (tmp_path / "bom.csv").write_bytes("name,kind,size\nA,pcn,5\nB,pcn,6\n".encode("utf-8-sig"))
+    scenario = load_scenario({"regime": "voluntary", "form": "alliance",  # Excel's CSV UTF-8
+                              "organisations": {"roster": str(tmp_path / "bom.csv")}})
+    assert scenario.roster.names == ["A", "B"]
+    with pytest.raises(ScenarioError, match="relative to the scenario file's folder"):
+        load_scenario("mandated_buddying", overrides={"organisations.roster": "nowhere.csv"})
     with pytest.raises(ScenarioError, match="unique"):
         (tmp_path / "dup.csv").write_text("name,kind,size\nA,pcn,5\nA,pcn,6\n")
         load_scenario({"regime": "voluntary", "form": "alliance",
@@ -155,3 +163,26 @@ def test_a_resolved_scenario_needs_its_roster():
     data["roster"]["kinds"] = data["roster"]["kinds"][:-1]
     with pytest.raises(ScenarioError):
         from_resolved(data)
+
+
+def test_a_footprint_of_zero_puts_everyone_at_one_point():
+    from model import state as S
+    from model.ics_model import ICSModel
+
+    model = ICSModel("voluntary_alliance", seed=3, overrides={"context.footprint_km": 0.0})
+    assert np.all(model.state.org[S.X_KM] == 0.0) and np.all(model.state.org[S.Y_KM] == 0.0)
+    off_diagonal = ~np.eye(model.state.org.shape[1], dtype=bool)
+    assert np.all(model.state.pair[S.PROXIMITY][off_diagonal] == 1.0)
+
+
+def test_python_api_rejects_bad_seeds_and_replicates_and_takes_names():
+    from model.batch import run_replicates
+    from model.ics_model import ICSModel
+
+    for seed in (1.5, -1, True, "3"):
+        with pytest.raises(ValueError, match="seed"):
+            ICSModel("voluntary_alliance", seed=seed)
+    with pytest.raises(ValueError, match="replicates"):
+        run_replicates("voluntary_alliance", replicates=0)
+    frame = run_replicates("voluntary_alliance", replicates=2, steps=3)
+    assert len(frame) == 2 * 4 and set(frame["replicate"]) == {0, 1}
