@@ -144,12 +144,21 @@ def test_fast_subset_end_to_end(tmp_path, capsys):
     for cmoc in FAST.split(","):
         assert f"**{cmoc}**" in report
     assert "Holm" in report and "(forest.png)" in report and "Calibration targets" in report
+    assert "no verdict changes under the perturbed settings" in report
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["kind"] == "validation" and manifest["replicates"] == 30
     assert manifest["only"] == FAST.split(",") and manifest["family_alpha"] == 0.05
     assert {"icsabm_version", "git_commit", "master_seed", "contrasts", "wall_time_s",
             "robustness_settings"} <= set(manifest)
     assert "3 supported, 0 not supported" in capsys.readouterr().out
+
+
+def test_a_report_without_robustness_claims_none(tmp_path):
+    out = tmp_path / "report"
+    assert main(["validate", "--replicates", "30", "--only", FAST, "--out", str(out),
+                 "--skip-robustness", "--quiet"]) == 0
+    report = (out / "report.md").read_text()
+    assert "None at this seed" in report and "perturbed settings" not in report
 
 
 def test_a_not_supported_verdict_is_reported_with_exit_status_0(tmp_path, monkeypatch):
