@@ -377,7 +377,12 @@ def regime_markdown(model: ICSModel) -> str:
     regime, month = model.regime
     colour = REGIME_COLOURS[regime]
     active = int(model.state.org[S.ACTIVE].sum())
-    reached = f"month {month}" if month is not None else "not yet"
+    if month is not None:
+        reached = f"month {month}"
+    elif regime == "synergy":  # the window's mean is above the threshold, this month is not
+        reached = "not sustained: behaviour is below its threshold this month"
+    else:
+        reached = "not yet"
     lines = [
         f"### Month {model.month} of {model.max_steps}",
         f"**Regime so far:** <span style='color:{colour}'>**{regime}**</span> — "

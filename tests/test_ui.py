@@ -158,6 +158,13 @@ def test_regime_panel_reports_regime_and_month():
     assert (f"month {month}" if month is not None else "not yet") in text
 
 
+def test_regime_panel_says_when_synergy_is_not_sustained(monkeypatch):
+    model = ui.ExploreModel(scenario="voluntary_alliance", use_levers=False, seed="0")
+    monkeypatch.setattr(ui.ExploreModel, "regime", property(lambda self: ("synergy", None)))
+    text = ui.regime_markdown(model)
+    assert "not sustained" in text and "not yet" not in text
+
+
 def test_lever_notes_cite_cmoc_ids_of_the_theory(root):
     # docs/ODD.md traces every CMOC id of THEORY.md (the spec folder is not in the repo)
     known = set(re.findall(r"C\d\d", (root / "docs" / "ODD.md").read_text(encoding="utf-8")))
