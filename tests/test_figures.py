@@ -405,3 +405,17 @@ def test_unfinished_sweep_and_foreign_out_folder(folders, tmp_path, capsys):
     shutil.copytree(folders["plain"], half, ignore=shutil.ignore_patterns("figures"))
     (half / "timeseries.parquet").unlink()
     assert "incomplete run folder" in _bad(capsys, str(half))
+
+
+@pytest.mark.parametrize("name, damaged", [
+    ("plain", "summary.parquet"), ("plain", "organisations.parquet"),
+    ("points", "summary/part-00000.parquet"), ("sobol", "summary/part-00000.parquet"),
+    ("sobol", "sobol.parquet"), ("grid", "phase.parquet")])
+def test_damaged_parquet_is_named_in_one_line(folders, tmp_path, capsys, name, damaged):
+    copy = tmp_path / name
+    shutil.copytree(folders[name], copy, ignore=shutil.ignore_patterns("figures"))
+    (copy / damaged).write_bytes(b"not parquet at all" * 4)
+    err = _bad(capsys, str(copy))
+    assert f"{copy / damaged}: damaged file" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+    assert not (copy / "figures").exists()
