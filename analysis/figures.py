@@ -291,15 +291,24 @@ def sweep_jobs(folder: Path, manifest: dict) -> list[Job]:
             _job("phase_time_to_synergy", "median months to synergy per cell",
                  lambda: table, partial(plot_phase, value="median_time_to_synergy"), None),
         ]
-    if (design == "points" or (design == "grid" and n_axes <= 1)) and len(phase) <= MAX_BARS:
+    if design == "points" or (design == "grid" and n_axes <= 1):
+        if len(phase) > MAX_BARS:
+            raise FigureInputError(
+                f"{folder}: no figure for sweep {name!r}: its {len(phase)} points are more "
+                f"than the {MAX_BARS} a regime-share figure shows; split it into sweeps of at "
+                f"most {MAX_BARS} points")
         shares = regime_share_table(sweep_summaries(manifest, read_sweep_summary(folder)))
         return [_job("regime_shares", "share of runs in each regime per point, 95% Wilson "
                      "intervals", lambda: shares, plot_regime_shares,
                      f"{name}: regime at the end of the run")]
+    if design == "grid":
+        raise FigureInputError(
+            f"{folder}: no figure for sweep {name!r}: a grid needs one or two axes besides "
+            f"regime, it has {n_axes}; fix all but two at one value in the sweep file")
     raise FigureInputError(
-        f"{folder}: no figure for sweep {name!r} ({design} design, {n_axes} axes besides "
-        f"regime, {len(phase)} points); figures need a grid with two axes besides regime, "
-        f"a Sobol design, or at most {MAX_BARS} points")
+        f"{folder}: no figure for sweep {name!r}: figures are drawn for grid, points and "
+        f"Sobol designs, not {design}; analyse its runs with model.sweep.read_summary "
+        "(docs/FIGURES.md)")
 
 
 def figure_jobs(folder: str | Path) -> tuple[dict, list[Job], list[str]]:

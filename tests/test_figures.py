@@ -381,7 +381,8 @@ def test_bad_input_is_one_line_and_exit_2(folders, tmp_path, capsys):
     odd.mkdir()
     (odd / "manifest.json").write_text('{"kind": "validation"}')
     assert "not that of a run or sweep" in _bad(capsys, str(odd))
-    assert "design" in _bad(capsys, str(folders["lhs"]))
+    lhs = _bad(capsys, str(folders["lhs"]))  # 3 points: the message must not offer "at most 60"
+    assert "not lhs" in lhs and "read_summary" in lhs and "at most" not in lhs
     assert "two axes besides regime" in _bad(capsys, str(folders["grid3"]))
     assert "--format" in _bad(capsys, str(folders["plain"]), "--format", "pdf,jpeg")
     for folder in (empty, odd, folders["lhs"], folders["grid3"], folders["plain"]):
@@ -419,3 +420,9 @@ def test_damaged_parquet_is_named_in_one_line(folders, tmp_path, capsys, name, d
     assert f"{copy / damaged}: damaged file" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]
     assert not (copy / "figures").exists()
+
+
+def test_too_many_points_says_how_many_and_what_to_do(folders, capsys, monkeypatch):
+    monkeypatch.setattr(F, "MAX_BARS", 1)
+    err = _bad(capsys, str(folders["points"]))
+    assert "2 points are more than the 1" in err and "split it" in err
