@@ -74,7 +74,7 @@ from model.scenario import Scenario, ScenarioError, from_resolved
 #: At most this many replicates are re-simulated for the power figure.
 POWER_REPLICATES = 50
 #: A points sweep or 1-D grid with more points than this gets no regime-share bars.
-MAX_BARS = 60
+MAX_BARS = 40
 INDEX_FILE = "figures.json"
 
 
@@ -299,7 +299,8 @@ def sweep_jobs(folder: Path, manifest: dict) -> list[Job]:
                 f"most {MAX_BARS} points")
         shares = regime_share_table(sweep_summaries(manifest, read_sweep_summary(folder)))
         return [_job("regime_shares", "share of runs in each regime per point, 95% Wilson "
-                     "intervals", lambda: shares, plot_regime_shares,
+                     "intervals", lambda: shares,
+                     partial(plot_regime_shares, axis_label="Sweep point"),
                      f"{name}: regime at the end of the run")]
     if design == "grid":
         raise FigureInputError(

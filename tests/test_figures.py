@@ -289,7 +289,68 @@ def test_regime_shares_of_several_scenarios():
     assert set(table["scenario"]) == {"voluntary_alliance", "mandated_buddying"}
     assert table.groupby("scenario")["share"].sum().round(12).eq(1).all()
     fig = F.plot_regime_shares(table)
-    assert fig.axes[0].get_ylabel() == "Share of replicates (0–1)"
+    assert fig.axes[0].get_xlabel() == "Share of replicates (0–1)"
+    assert fig.axes[0].get_ylabel() == "Scenario"
+    _assert_text_fits(fig)
+
+
+def _drawn(fig):
+    """`fig` drawn by Agg (figures here have no pyplot canvas); returns its renderer."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig).draw()
+    return fig.canvas.get_renderer()
+
+
+def _assert_text_fits(fig) -> None:
+    """No two tick labels of an axis overlap, and every label lies inside the figure."""
+    renderer = _drawn(fig)
+    box = fig.bbox.padded(1)
+    texts = [t for t in fig.findobj(lambda a: hasattr(a, "get_text"))
+             if t.get_visible() and t.get_text().strip() and t.get_figure() is fig]
+    for text in texts:
+        extent = text.get_window_extent(renderer)
+        assert box.contains(extent.x0, extent.y0) and box.contains(extent.x1, extent.y1), (
+            text.get_text())
+    for ax in fig.axes:
+        for ticks in (ax.get_xticklabels(), ax.get_yticklabels()):
+            boxes = [t.get_window_extent(renderer) for t in ticks
+                     if t.get_visible() and t.get_text()]
+            for k, a in enumerate(boxes):
+                assert not any(a.overlaps(b) for b in boxes[k + 1:]), [t.get_text()
+                                                                        for t in ticks]
+
+
+def _shares(points: dict[str, list[str]]) -> pd.DataFrame:
+    return F.regime_share_table({name: pd.DataFrame({"regime": regimes})
+                                 for name, regimes in points.items()})
+
+
+@pytest.mark.parametrize("n", [1, 6, 40])
+def test_regime_share_labels_are_readable(n):
+    names = [f"funding 0.{k:02d}, formalisation 0.5, quick wins 0.25, leadership 0.7"
+             for k in range(n)]
+    fig = F.plot_regime_shares(_shares({name: ["synergy", "inertia", "inertia"]
+                                        for name in names}), axis_label="Sweep point")
+    _assert_text_fits(fig)
+    assert fig.axes[0].get_ylabel() == "Sweep point"
+
+
+def test_regime_shares_draw_every_wilson_interval():
+    """0 of 3 and 3 of 3 runs still get their intervals ([0, 0.56] and [0.44, 1])."""
+    table = _shares({"all synergy": ["synergy"] * 3, "mixed": ["synergy", "inertia", "inertia"]})
+    fig = F.plot_regime_shares(table)
+    bars = fig.axes[0].containers
+    whiskers = [c for c in bars if type(c).__name__ == "ErrorbarContainer"]
+    assert len(whiskers) == 3  # one per regime
+    drawn = []
+    for container in whiskers:
+        (segments,) = container.lines[2]
+        drawn += [sorted(seg[:, 0]) for seg in segments.get_segments()]
+    want = table[["ci_low", "ci_high"]].to_numpy()
+    assert len(drawn) == len(want) == 6
+    np.testing.assert_allclose(sorted(map(tuple, drawn)), sorted(map(tuple, want)))
+    assert [0, pytest.approx(0.5615, abs=1e-3)] in drawn
 
 
 def test_regime_shares_of_run_folders(folders):
