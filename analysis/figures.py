@@ -60,7 +60,11 @@ from analysis.figures_run import (  # noqa: F401  (re-exported for notebooks)
     trust_snapshots,
 )
 from analysis.figures_sweep import (  # noqa: F401  (re-exported for notebooks)
+    MIN_RARE_RUNS,
+    MIN_RELATIVE_SD,
+    OUTCOME_LABELS,
     FigureInputError,
+    outcome_spread,
     phase_table,
     plot_phase,
     plot_sobol,
@@ -277,8 +281,8 @@ def sweep_jobs(folder: Path, manifest: dict) -> list[Job]:
         raise FigureInputError(f"{folder}: sweep {name!r} is not finished; finish it with "
                                f"icsabm sweep --resume --out {folder}")
     if design == "sobol":
-        sobol = sobol_table(read_table(folder / "sobol.parquet", "sweep"))
-        read_sweep_summary(folder)  # every part readable
+        sobol = sobol_table(read_table(folder / "sobol.parquet", "sweep"),
+                            read_sweep_summary(folder))
         return [_job("sensitivity", "first-order and total Sobol indices with 95% intervals",
                      lambda: sobol, plot_sobol, f"{name}: sensitivity")]
     phase = read_table(folder / "phase.parquet", "sweep")

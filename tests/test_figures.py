@@ -303,22 +303,19 @@ def _drawn(fig):
 
 
 def _assert_text_fits(fig) -> None:
-    """No two tick labels of an axis overlap, and every label lies inside the figure."""
+    """Every label lies inside the figure, and no two tick labels of an axis overlap."""
     renderer = _drawn(fig)
-    box = fig.bbox.padded(1)
-    texts = [t for t in fig.findobj(lambda a: hasattr(a, "get_text"))
-             if t.get_visible() and t.get_text().strip() and t.get_figure() is fig]
-    for text in texts:
-        extent = text.get_window_extent(renderer)
-        assert box.contains(extent.x0, extent.y0) and box.contains(extent.x1, extent.y1), (
-            text.get_text())
-    for ax in fig.axes:
-        for ticks in (ax.get_xticklabels(), ax.get_yticklabels()):
-            boxes = [t.get_window_extent(renderer) for t in ticks
-                     if t.get_visible() and t.get_text()]
+    tight, (width, height) = fig.get_tightbbox(renderer), fig.get_size_inches()
+    assert tight.x0 >= -0.01 and tight.y0 >= -0.01, tight
+    assert tight.x1 <= width + 0.01 and tight.y1 <= height + 0.01, (tight, width, height)
+    for ax in (ax for ax in fig.axes if ax.get_visible()):
+        for axis, limits in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+            lo, hi = sorted(limits)
+            labels = [t.label1 for t in axis.get_major_ticks() if lo <= t.get_loc() <= hi
+                      and t.label1.get_visible() and t.label1.get_text()]
+            boxes = [label.get_window_extent(renderer) for label in labels]
             for k, a in enumerate(boxes):
-                assert not any(a.overlaps(b) for b in boxes[k + 1:]), [t.get_text()
-                                                                        for t in ticks]
+                assert not any(a.overlaps(b) for b in boxes[k + 1:]), [t.get_text() for t in labels]
 
 
 def _shares(points: dict[str, list[str]]) -> pd.DataFrame:
@@ -413,6 +410,62 @@ def test_sobol_sweep(folders):
     for _, part in table.groupby("outcome"):
         assert sorted(part["rank"]) == [1, 2, 3]
         assert part["ST"].is_monotonic_decreasing
+    # 40 runs: fewer than MIN_RARE_RUNS in synergy's rarer class, whatever the outcome
+    assert not table.loc[table["outcome"] == "synergy", "identifiable"].any()
+    assert "runs end in synergy" in table.loc[table["outcome"] == "synergy", "note"].iloc[0]
+
+
+SOBOL_ICS_KEYS = ("formalisation", "conflict_resolution", "shared_vision", "funding",
+                  "quick_wins", "history_of_competition", "stakeholder_involvement",
+                  "leadership", "due_diligence", "shared_roles")
+
+
+def _sobol_frame(outcomes=F.OUTCOME_LABELS) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    rows = [{"outcome": o, "parameter": f"context.{k}", "S1": s1, "S1_conf": 0.1,
+             "ST": s1 + 0.1, "ST_conf": 0.2}
+            for o in outcomes for k, s1 in zip(SOBOL_ICS_KEYS, rng.uniform(0, 0.4, 10),
+                                               strict=True)]
+    return pd.DataFrame(rows)
+
+
+def test_sensitivity_labels_fit_in_the_figure():
+    """Five outcomes of ten parameters (sobol_ics): every label inside the figure."""
+    _assert_text_fits(F.plot_sobol(F.sobol_table(_sobol_frame()), title="sobol_ics: sensitivity"))
+
+
+def _runs(n: int, synergy: int, trust: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({"regime": ["synergy"] * synergy + ["inertia"] * (n - synergy),
+                         "final_mean_trust": trust, "final_mean_faith": np.linspace(0, 1, n)})
+
+
+def test_outcome_that_barely_varies_is_not_identifiable():
+    n = 3072
+    spread = F.outcome_spread(_runs(n, 36, np.full(n, 0.45))).set_index("outcome")
+    assert not spread.loc["synergy", "identifiable"]  # 36 < 50 runs in the rarer class
+    assert not spread.loc["final_mean_trust", "identifiable"]  # constant
+    assert spread.loc["final_mean_faith", "identifiable"]
+    varied = F.outcome_spread(_runs(n, n - 60, np.linspace(0.4, 0.5, n))).set_index("outcome")
+    assert varied.loc["synergy", "identifiable"]  # 60 runs not in synergy: enough
+    assert varied.loc["final_mean_trust", "identifiable"]  # sd 0.029 > 1% of its mean 0.45
+    barely = F.outcome_spread(_runs(n, 0, np.linspace(0.449, 0.451, n))).set_index("outcome")
+    assert not barely.loc["final_mean_trust", "identifiable"]  # sd 0.0006 < 0.0045
+    assert not barely.loc["synergy", "identifiable"]  # no run in synergy
+    assert "36 of 3072 runs" in spread.loc["synergy", "note"]
+
+
+def test_sensitivity_greys_out_an_outcome_that_is_not_identifiable():
+    n = 3072
+    table = F.sobol_table(_sobol_frame(("synergy", "final_mean_faith")),
+                          _runs(n, 36, np.full(n, 0.45)))
+    fig = F.plot_sobol(table)
+    notes = {ax.get_title(loc="left").replace("\n", " "):
+             [t.get_text().replace("\n", " ") for t in ax.texts]
+             for ax in fig.axes if ax.get_visible()}
+    assert "indices not identifiable" in notes["Share of runs ending in synergy"][0]
+    assert "36 of 3072" in notes["Share of runs ending in synergy"][0]
+    assert notes["Final mean faith"] == []
+    _assert_text_fits(fig)
 
 
 def test_points_sweep_draws_regime_shares(folders):
