@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from matplotlib.figure import Figure
 
 from analysis.figures_run import (  # noqa: F401  (re-exported for notebooks)
@@ -59,7 +60,11 @@ from analysis.figures_run import (  # noqa: F401  (re-exported for notebooks)
     trust_snapshots,
 )
 from analysis.figures_sweep import (  # noqa: F401  (re-exported for notebooks)
+    MIN_RARE_RUNS,
+    MIN_RELATIVE_SD,
+    OUTCOME_LABELS,
     FigureInputError,
+    outcome_spread,
     phase_table,
     plot_phase,
     plot_sobol,
@@ -73,7 +78,7 @@ from model.scenario import Scenario, ScenarioError, from_resolved
 #: At most this many replicates are re-simulated for the power figure.
 POWER_REPLICATES = 50
 #: A points sweep or 1-D grid with more points than this gets no regime-share bars.
-MAX_BARS = 60
+MAX_BARS = 40
 INDEX_FILE = "figures.json"
 
 
@@ -120,6 +125,34 @@ def read_manifest(folder: str | Path) -> dict:
     return manifest
 
 
+def read_table(path: Path, folder_kind: str) -> pd.DataFrame:
+    """A Parquet table of a run or sweep folder.
+
+    Raises:
+        FigureInputError: the file is missing or damaged (one line naming it).
+    """
+    try:
+        return pd.read_parquet(path)
+    except FileNotFoundError:
+        raise FigureInputError(f"{path.parent}: cannot read {path.name} "
+                               f"(incomplete {folder_kind} folder)") from None
+    except (OSError, ValueError, pa.ArrowException):
+        raise FigureInputError(f"{path}: damaged file, not readable as Parquet; "
+                               f"re-create the {folder_kind} folder") from None
+
+
+def read_sweep_summary(folder: Path) -> pd.DataFrame:
+    """Every run of a finished sweep folder (its ``summary/part-*.parquet``), ordered by
+    point and replicate, as `model.sweep.read_summary` but naming a damaged part."""
+    from model.sweep import PARTS
+
+    parts = [read_table(p, "sweep") for p in sorted((folder / PARTS).glob("part-*.parquet"))]
+    if not parts:
+        raise FigureInputError(f"{folder}: no runs in {PARTS}/ (incomplete sweep folder)")
+    frame = pd.concat(parts, ignore_index=True)
+    return frame.sort_values(["point", "replicate"], kind="stable").reset_index(drop=True)
+
+
 def scenario_from_manifest(manifest: dict) -> Scenario:
     """The resolved scenario of a run folder's manifest, roster included, so
     re-simulation with a recorded seed is exact (`model.scenario.from_resolved`)."""
@@ -134,7 +167,7 @@ def read_run(folder: str | Path) -> RunFolder:
     manifest's seeds (bit-identical to the run) and a note says so.
 
     Raises:
-        FigureInputError: not a run folder, or a file missing.
+        FigureInputError: not a run folder, or a file missing or damaged.
     """
     folder = Path(folder)
     manifest = read_manifest(folder)
@@ -142,17 +175,13 @@ def read_run(folder: str | Path) -> RunFolder:
         raise FigureInputError(f"{folder}: a sweep folder, not a run folder")
     try:
         scenario = scenario_from_manifest(manifest)
-        run = RunFolder(folder, manifest, scenario,
-                        pd.read_parquet(folder / "timeseries.parquet"),
-                        pd.read_parquet(folder / "summary.parquet"))
     except (KeyError, TypeError, ScenarioError):
         raise FigureInputError(f"{folder}: manifest.json has no usable scenario") from None
-    except OSError as exc:
-        raise FigureInputError(f"{folder}: cannot read {Path(exc.filename or '').name or exc} "
-                               "(incomplete run folder)") from None
+    run = RunFolder(folder, manifest, scenario, read_table(folder / "timeseries.parquet", "run"),
+                    read_table(folder / "summary.parquet", "run"))
     path = folder / "organisations.parquet"
     if path.is_file():
-        run.organisations = pd.read_parquet(path)
+        run.organisations = read_table(path, "run")
     return run
 
 
@@ -246,20 +275,17 @@ def sweep_jobs(folder: Path, manifest: dict) -> list[Job]:
     Raises:
         FigureInputError: unfinished sweep, or a design no figure is drawn for.
     """
-    from model.sweep import read_summary
-
     sweep = manifest.get("sweep") or {}
     name, design = sweep.get("name", folder.name), sweep.get("design")
     if not manifest.get("complete") or not (folder / "phase.parquet").is_file():
         raise FigureInputError(f"{folder}: sweep {name!r} is not finished; finish it with "
                                f"icsabm sweep --resume --out {folder}")
     if design == "sobol":
-        if not (folder / "sobol.parquet").is_file():
-            raise FigureInputError(f"{folder}: Sobol sweep without sobol.parquet")
+        sobol = sobol_table(read_table(folder / "sobol.parquet", "sweep"),
+                            read_sweep_summary(folder))
         return [_job("sensitivity", "first-order and total Sobol indices with 95% intervals",
-                     lambda: sobol_table(pd.read_parquet(folder / "sobol.parquet")),
-                     plot_sobol, f"{name}: sensitivity")]
-    phase = pd.read_parquet(folder / "phase.parquet")
+                     lambda: sobol, plot_sobol, f"{name}: sensitivity")]
+    phase = read_table(folder / "phase.parquet", "sweep")
     n_axes = len([a for a in sweep.get("axes", {}) if a != "regime"])
     if design == "grid" and n_axes == 2:
         table = phase_table(manifest, phase)  # validated now, before anything is written
@@ -269,15 +295,25 @@ def sweep_jobs(folder: Path, manifest: dict) -> list[Job]:
             _job("phase_time_to_synergy", "median months to synergy per cell",
                  lambda: table, partial(plot_phase, value="median_time_to_synergy"), None),
         ]
-    if (design == "points" or (design == "grid" and n_axes <= 1)) and len(phase) <= MAX_BARS:
+    if design == "points" or (design == "grid" and n_axes <= 1):
+        if len(phase) > MAX_BARS:
+            raise FigureInputError(
+                f"{folder}: no figure for sweep {name!r}: its {len(phase)} points are more "
+                f"than the {MAX_BARS} a regime-share figure shows; split it into sweeps of at "
+                f"most {MAX_BARS} points")
+        shares = regime_share_table(sweep_summaries(manifest, read_sweep_summary(folder)))
         return [_job("regime_shares", "share of runs in each regime per point, 95% Wilson "
-                     "intervals",
-                     lambda: regime_share_table(sweep_summaries(manifest, read_summary(folder))),
-                     plot_regime_shares, f"{name}: regime at the end of the run")]
+                     "intervals", lambda: shares,
+                     partial(plot_regime_shares, axis_label="Sweep point"),
+                     f"{name}: regime at the end of the run")]
+    if design == "grid":
+        raise FigureInputError(
+            f"{folder}: no figure for sweep {name!r}: a grid needs one or two axes besides "
+            f"regime, it has {n_axes}; fix all but two at one value in the sweep file")
     raise FigureInputError(
-        f"{folder}: no figure for sweep {name!r} ({design} design, {n_axes} axes besides "
-        f"regime, {len(phase)} points); figures need a grid with two axes besides regime, "
-        f"a Sobol design, or at most {MAX_BARS} points")
+        f"{folder}: no figure for sweep {name!r}: figures are drawn for grid, points and "
+        f"Sobol designs, not {design}; analyse its runs with model.sweep.read_summary "
+        "(docs/FIGURES.md)")
 
 
 def figure_jobs(folder: str | Path) -> tuple[dict, list[Job], list[str]]:

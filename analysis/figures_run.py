@@ -175,41 +175,38 @@ def regime_share_table(summaries: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 @themed
-def plot_regime_shares(table: pd.DataFrame, title: str | None = None) -> Figure:
-    """Stacked bars of regime shares per scenario, with 95% Wilson intervals.
+def plot_regime_shares(table: pd.DataFrame, title: str | None = None,
+                       axis_label: str = "Scenario") -> Figure:
+    """Regime shares per scenario (or sweep point), with 95% Wilson intervals.
 
-    Each whisker sits at the top of its regime's segment and spans that
-    regime's interval; the top segment's interval is its complement's and is
-    not drawn.
+    One row per scenario, labelled horizontally so long labels stay readable;
+    in each row one bar per regime, a dot of the regime's colour at its share
+    and a whisker spanning its interval, drawn for every regime, also at a
+    share of 0 or 1 (0 of 3 runs: [0, 0.56]).
     """
     scenarios = list(dict.fromkeys(table["scenario"]))
-    width = SINGLE_COLUMN if len(scenarios) <= 6 else DOUBLE_COLUMN
-    fig = new_figure(width, 2.9 if max(len(s) for s in scenarios) < 12 else 3.5)
-    ax = fig.subplots()
-    x = np.arange(len(scenarios))
-    bottom = np.zeros(len(scenarios))
     pivot = table.pivot(index="scenario", columns="regime").reindex(scenarios)
+    runs = pivot[("runs", REGIME_ORDER[0])].to_numpy(int)
+    wide = max(len(s) for s in scenarios) > 16
+    labels = [textwrap.fill(f"{s} (n = {n})", 40 if wide else 24)
+              for s, n in zip(scenarios, runs, strict=True)]
+    row = max(0.2, 0.1 * max(label.count("\n") + 1 for label in labels) + 0.04)
+    fig = new_figure(DOUBLE_COLUMN if wide else SINGLE_COLUMN, 1.1 + row * len(scenarios))
+    ax = fig.subplots()
+    y = np.arange(len(scenarios))
     for k, regime in enumerate(REGIME_ORDER):
         share = pivot[("share", regime)].to_numpy(float)
-        ax.bar(x, share, 0.6, bottom=bottom, color=REGIME_COLOURS[regime],
-               label=REGIME_LABELS[regime], edgecolor="white", linewidth=0.4)
-        top = bottom + share
-        inside = (share > 0) & (top < 1 - 1e-9)
-        lo = bottom + pivot[("ci_low", regime)].to_numpy(float)
-        hi = bottom + pivot[("ci_high", regime)].to_numpy(float)
-        offset = (k - 1) * 0.12
-        ax.errorbar(x[inside] + offset, top[inside],
-                    yerr=[top[inside] - lo[inside], hi[inside] - top[inside]],
-                    fmt="none", ecolor="black", elinewidth=0.7, capsize=1.5)
-        bottom = top
-    runs = pivot[("runs", REGIME_ORDER[0])].to_numpy(int)
-    ax.set_xticks(x, [f"{textwrap.fill(s, 22)}\n(n = {n})"
-                      for s, n in zip(scenarios, runs, strict=True)],
-                  rotation=30 if len(scenarios) > 3 else 0,
-                  ha="right" if len(scenarios) > 3 else "center")
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("Share of replicates (0–1)")
-    ax.set_xlabel("Scenario")
+        at = y + (k - 1) * 0.27
+        ax.barh(at, share, 0.25, color=REGIME_COLOURS[regime], label=REGIME_LABELS[regime])
+        ax.errorbar(share, at, xerr=[share - pivot[("ci_low", regime)].to_numpy(float),
+                                     pivot[("ci_high", regime)].to_numpy(float) - share],
+                    fmt="o", ms=2.5, mfc=REGIME_COLOURS[regime], mec="black", mew=0.4,
+                    ecolor="black", elinewidth=0.6, capsize=1.5, clip_on=False)
+    ax.set_yticks(y, labels)
+    ax.set_ylim(len(scenarios) - 0.5, -0.5)  # first scenario on top
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("Share of replicates (0–1)")
+    ax.set_ylabel(axis_label)
     fig.legend(loc="outside lower center", ncols=3, title="Regime (whiskers: 95% Wilson intervals)")
     ax.set_title(title or "Regime at the end of the run")
     return fig

@@ -9,10 +9,13 @@ months to synergy), ``sobol.parquet`` and the ``summary/`` parts.
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from analysis.palette import REGIME_COLOURS
 from analysis.theme import DOUBLE_COLUMN, KIND_LABELS, SINGLE_COLUMN, new_figure, themed
@@ -32,6 +35,11 @@ OUTCOME_LABELS = {
     "final_mean_behaviour": "Final mean behaviour",
     "cumulative_output": "Cumulative joint output",
 }
+#: A share outcome is "almost constant" when its rarer class has fewer runs than this.
+MIN_RARE_RUNS = 50
+#: Any other outcome is "almost constant" when its standard deviation across runs is at
+#: most this fraction of its mean's absolute value.
+MIN_RELATIVE_SD = 0.01
 SYNERGY_MAP = LinearSegmentedColormap.from_list("synergy", ["#FFFFFF", REGIME_COLOURS["synergy"]])
 
 
@@ -165,13 +173,41 @@ def plot_phase(table: pd.DataFrame, value: str = "synergy_share",
 
 
 # ------------------------------------------------------------------------ sensitivity
-def sobol_table(sobol: pd.DataFrame) -> pd.DataFrame:
+def outcome_spread(summary: pd.DataFrame) -> pd.DataFrame:
+    """How much each Sobol outcome varies across a sweep's runs (its summary rows).
+
+    An outcome that barely varies has Sobol indices that are not identifiable
+    (noise divided by almost nothing): the share of runs ending in synergy when
+    fewer than `MIN_RARE_RUNS` runs are in its rarer class (synergy, or not
+    synergy); any other outcome when its standard deviation across runs is at
+    most `MIN_RELATIVE_SD` of its mean's absolute value. Columns: outcome,
+    identifiable, note (why not, in words).
+    """
+    rows = []
+    n = len(summary)
+    synergy = int((summary["regime"] == "synergy").sum())
+    rare = min(synergy, n - synergy)
+    rows.append({"outcome": "synergy", "identifiable": rare >= MIN_RARE_RUNS,
+                 "note": f"{synergy} of {n} runs end in synergy"})
+    for outcome in OUTCOME_LABELS:
+        if outcome in summary.columns:
+            values = summary[outcome].astype(float)
+            sd, mean = values.std(), values.mean()
+            rows.append({"outcome": outcome, "identifiable": sd > MIN_RELATIVE_SD * abs(mean),
+                         "note": f"standard deviation {sd:.2g} across runs, mean {mean:.2g}"})
+    return pd.DataFrame(rows)
+
+
+def sobol_table(sobol: pd.DataFrame, summary: pd.DataFrame | None = None) -> pd.DataFrame:
     """Sobol indices of a Sobol sweep (its `sobol.parquet`), sorted for plotting.
 
     First-order (S1) and total (ST) indices with 95% confidence half-widths
     (SALib), per outcome and parameter; within each outcome, parameters are
-    ranked by ST (rank 1 = most influential). Columns: outcome, outcome_label,
-    parameter, parameter_label, S1, S1_conf, ST, ST_conf, rank.
+    ranked by ST (rank 1 = most influential). With the sweep's runs
+    (`summary`), ``identifiable`` is False for an outcome that barely varies
+    (`outcome_spread`, said in ``note``); without, every outcome counts as
+    identifiable. Columns: outcome, outcome_label, parameter, parameter_label,
+    S1, S1_conf, ST, ST_conf, rank, identifiable, note.
     """
     table = sobol.copy()
     table["rank"] = table.groupby("outcome")["ST"].rank(ascending=False, method="first")
@@ -180,6 +216,11 @@ def sobol_table(sobol: pd.DataFrame) -> pd.DataFrame:
     table.insert(3, "parameter_label", [key_label(k, unit=False) for k in table["parameter"]])
     outcomes = list(dict.fromkeys(table["outcome"]))
     table["order"] = table["outcome"].map({o: i for i, o in enumerate(outcomes)})
+    spread = (outcome_spread(summary) if summary is not None
+              else pd.DataFrame(columns=["outcome", "identifiable", "note"]))
+    table = table.merge(spread, on="outcome", how="left")
+    table["identifiable"] = table["identifiable"].fillna(True).astype(bool)
+    table["note"] = table["note"].fillna("")
     return (table.sort_values(["order", "rank"]).drop(columns="order")
             .reset_index(drop=True))
 
@@ -187,7 +228,8 @@ def sobol_table(sobol: pd.DataFrame) -> pd.DataFrame:
 @themed
 def plot_sobol(table: pd.DataFrame, title: str | None = None) -> Figure:
     """First-order and total Sobol indices with 95% intervals, sorted by total index,
-    one panel per outcome."""
+    one panel per outcome. An outcome whose indices are not identifiable (column
+    ``identifiable``, see `outcome_spread`) is drawn in pale grey and says so."""
     outcomes = list(dict.fromkeys(table["outcome"]))
     ncols = min(3, len(outcomes))
     nrows = -(-len(outcomes) // ncols)
@@ -198,20 +240,29 @@ def plot_sobol(table: pd.DataFrame, title: str | None = None) -> Figure:
     styles = (("ST", "Total (ST)", "#444444"), ("S1", "First order (S1)", "#AAAAAA"))
     for ax, outcome in zip(axes, outcomes, strict=False):
         part = table[table["outcome"] == outcome].sort_values("rank")
+        ok = "identifiable" not in part or bool(part["identifiable"].iloc[0])
         y = np.arange(len(part))
         for k, (col, label, colour) in enumerate(styles):
             ax.barh(y + (k - 0.5) * 0.38, part[col], 0.38, xerr=part[f"{col}_conf"],
-                    color=colour, label=label, error_kw={"elinewidth": 0.6, "capsize": 1.2})
+                    color=colour, label=label, alpha=1 if ok else 0.25,
+                    error_kw={"elinewidth": 0.6, "capsize": 1.2,
+                              "ecolor": "black" if ok else "#BBBBBB"})
         ax.set_yticks(y, part["parameter_label"])
         ax.invert_yaxis()
         ax.axvline(0, color="black", lw=0.5)
-        ax.set_xlabel("Sobol index (share of variance)")
-        ax.set_title(part["outcome_label"].iloc[0])
+        ax.set_xlabel("Sobol index")
+        ax.set_title(textwrap.fill(part["outcome_label"].iloc[0], 28))
+        if not ok:  # pale bars on the 0-1 scale, whiskers cut, and why in words
+            ax.set_xlim(-0.25, 1.25)
+            ax.text(0.5, 0.5, textwrap.fill(f"Outcome almost constant ({part['note'].iloc[0]}):"
+                                             " indices not identifiable", 22),
+                    transform=ax.transAxes, ha="center", va="center", fontsize=6,
+                    bbox={"facecolor": "white", "edgecolor": "#888888", "linewidth": 0.5})
     for ax in axes[len(outcomes):]:
         ax.set_visible(False)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=2,
-               title="Sobol index (bars: 95% intervals)")
+    handles = [Patch(color=colour, label=label) for _, label, colour in styles]
+    fig.legend(handles=handles, loc="outside lower center", ncols=2,
+               title="Sobol index: share of the outcome's variance (whiskers: 95% intervals)")
     fig.suptitle(title or "Sensitivity of the outcomes to the context", x=0.01, ha="left",
                  fontsize=8)
     return fig

@@ -289,7 +289,65 @@ def test_regime_shares_of_several_scenarios():
     assert set(table["scenario"]) == {"voluntary_alliance", "mandated_buddying"}
     assert table.groupby("scenario")["share"].sum().round(12).eq(1).all()
     fig = F.plot_regime_shares(table)
-    assert fig.axes[0].get_ylabel() == "Share of replicates (0–1)"
+    assert fig.axes[0].get_xlabel() == "Share of replicates (0–1)"
+    assert fig.axes[0].get_ylabel() == "Scenario"
+    _assert_text_fits(fig)
+
+
+def _drawn(fig):
+    """`fig` drawn by Agg (figures here have no pyplot canvas); returns its renderer."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig).draw()
+    return fig.canvas.get_renderer()
+
+
+def _assert_text_fits(fig) -> None:
+    """Every label lies inside the figure, and no two tick labels of an axis overlap."""
+    renderer = _drawn(fig)
+    tight, (width, height) = fig.get_tightbbox(renderer), fig.get_size_inches()
+    assert tight.x0 >= -0.01 and tight.y0 >= -0.01, tight
+    assert tight.x1 <= width + 0.01 and tight.y1 <= height + 0.01, (tight, width, height)
+    for ax in (ax for ax in fig.axes if ax.get_visible()):
+        for axis, limits in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+            lo, hi = sorted(limits)
+            labels = [t.label1 for t in axis.get_major_ticks() if lo <= t.get_loc() <= hi
+                      and t.label1.get_visible() and t.label1.get_text()]
+            boxes = [label.get_window_extent(renderer) for label in labels]
+            for k, a in enumerate(boxes):
+                assert not any(a.overlaps(b) for b in boxes[k + 1:]), [t.get_text() for t in labels]
+
+
+def _shares(points: dict[str, list[str]]) -> pd.DataFrame:
+    return F.regime_share_table({name: pd.DataFrame({"regime": regimes})
+                                 for name, regimes in points.items()})
+
+
+@pytest.mark.parametrize("n", [1, 6, 40])
+def test_regime_share_labels_are_readable(n):
+    names = [f"funding 0.{k:02d}, formalisation 0.5, quick wins 0.25, leadership 0.7"
+             for k in range(n)]
+    fig = F.plot_regime_shares(_shares({name: ["synergy", "inertia", "inertia"]
+                                        for name in names}), axis_label="Sweep point")
+    _assert_text_fits(fig)
+    assert fig.axes[0].get_ylabel() == "Sweep point"
+
+
+def test_regime_shares_draw_every_wilson_interval():
+    """0 of 3 and 3 of 3 runs still get their intervals ([0, 0.56] and [0.44, 1])."""
+    table = _shares({"all synergy": ["synergy"] * 3, "mixed": ["synergy", "inertia", "inertia"]})
+    fig = F.plot_regime_shares(table)
+    bars = fig.axes[0].containers
+    whiskers = [c for c in bars if type(c).__name__ == "ErrorbarContainer"]
+    assert len(whiskers) == 3  # one per regime
+    drawn = []
+    for container in whiskers:
+        (segments,) = container.lines[2]
+        drawn += [sorted(seg[:, 0]) for seg in segments.get_segments()]
+    want = table[["ci_low", "ci_high"]].to_numpy()
+    assert len(drawn) == len(want) == 6
+    np.testing.assert_allclose(sorted(map(tuple, drawn)), sorted(map(tuple, want)))
+    assert [0, pytest.approx(0.5615, abs=1e-3)] in drawn
 
 
 def test_regime_shares_of_run_folders(folders):
@@ -352,6 +410,62 @@ def test_sobol_sweep(folders):
     for _, part in table.groupby("outcome"):
         assert sorted(part["rank"]) == [1, 2, 3]
         assert part["ST"].is_monotonic_decreasing
+    # 40 runs: fewer than MIN_RARE_RUNS in synergy's rarer class, whatever the outcome
+    assert not table.loc[table["outcome"] == "synergy", "identifiable"].any()
+    assert "runs end in synergy" in table.loc[table["outcome"] == "synergy", "note"].iloc[0]
+
+
+SOBOL_ICS_KEYS = ("formalisation", "conflict_resolution", "shared_vision", "funding",
+                  "quick_wins", "history_of_competition", "stakeholder_involvement",
+                  "leadership", "due_diligence", "shared_roles")
+
+
+def _sobol_frame(outcomes=F.OUTCOME_LABELS) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    rows = [{"outcome": o, "parameter": f"context.{k}", "S1": s1, "S1_conf": 0.1,
+             "ST": s1 + 0.1, "ST_conf": 0.2}
+            for o in outcomes for k, s1 in zip(SOBOL_ICS_KEYS, rng.uniform(0, 0.4, 10),
+                                               strict=True)]
+    return pd.DataFrame(rows)
+
+
+def test_sensitivity_labels_fit_in_the_figure():
+    """Five outcomes of ten parameters (sobol_ics): every label inside the figure."""
+    _assert_text_fits(F.plot_sobol(F.sobol_table(_sobol_frame()), title="sobol_ics: sensitivity"))
+
+
+def _runs(n: int, synergy: int, trust: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({"regime": ["synergy"] * synergy + ["inertia"] * (n - synergy),
+                         "final_mean_trust": trust, "final_mean_faith": np.linspace(0, 1, n)})
+
+
+def test_outcome_that_barely_varies_is_not_identifiable():
+    n = 3072
+    spread = F.outcome_spread(_runs(n, 36, np.full(n, 0.45))).set_index("outcome")
+    assert not spread.loc["synergy", "identifiable"]  # 36 < 50 runs in the rarer class
+    assert not spread.loc["final_mean_trust", "identifiable"]  # constant
+    assert spread.loc["final_mean_faith", "identifiable"]
+    varied = F.outcome_spread(_runs(n, n - 60, np.linspace(0.4, 0.5, n))).set_index("outcome")
+    assert varied.loc["synergy", "identifiable"]  # 60 runs not in synergy: enough
+    assert varied.loc["final_mean_trust", "identifiable"]  # sd 0.029 > 1% of its mean 0.45
+    barely = F.outcome_spread(_runs(n, 0, np.linspace(0.449, 0.451, n))).set_index("outcome")
+    assert not barely.loc["final_mean_trust", "identifiable"]  # sd 0.0006 < 0.0045
+    assert not barely.loc["synergy", "identifiable"]  # no run in synergy
+    assert "36 of 3072 runs" in spread.loc["synergy", "note"]
+
+
+def test_sensitivity_greys_out_an_outcome_that_is_not_identifiable():
+    n = 3072
+    table = F.sobol_table(_sobol_frame(("synergy", "final_mean_faith")),
+                          _runs(n, 36, np.full(n, 0.45)))
+    fig = F.plot_sobol(table)
+    notes = {ax.get_title(loc="left").replace("\n", " "):
+             [t.get_text().replace("\n", " ") for t in ax.texts]
+             for ax in fig.axes if ax.get_visible()}
+    assert "indices not identifiable" in notes["Share of runs ending in synergy"][0]
+    assert "36 of 3072" in notes["Share of runs ending in synergy"][0]
+    assert notes["Final mean faith"] == []
+    _assert_text_fits(fig)
 
 
 def test_points_sweep_draws_regime_shares(folders):
@@ -381,7 +495,8 @@ def test_bad_input_is_one_line_and_exit_2(folders, tmp_path, capsys):
     odd.mkdir()
     (odd / "manifest.json").write_text('{"kind": "validation"}')
     assert "not that of a run or sweep" in _bad(capsys, str(odd))
-    assert "design" in _bad(capsys, str(folders["lhs"]))
+    lhs = _bad(capsys, str(folders["lhs"]))  # 3 points: the message must not offer "at most 60"
+    assert "not lhs" in lhs and "read_summary" in lhs and "at most" not in lhs
     assert "two axes besides regime" in _bad(capsys, str(folders["grid3"]))
     assert "--format" in _bad(capsys, str(folders["plain"]), "--format", "pdf,jpeg")
     for folder in (empty, odd, folders["lhs"], folders["grid3"], folders["plain"]):
@@ -405,3 +520,23 @@ def test_unfinished_sweep_and_foreign_out_folder(folders, tmp_path, capsys):
     shutil.copytree(folders["plain"], half, ignore=shutil.ignore_patterns("figures"))
     (half / "timeseries.parquet").unlink()
     assert "incomplete run folder" in _bad(capsys, str(half))
+
+
+@pytest.mark.parametrize("name, damaged", [
+    ("plain", "summary.parquet"), ("plain", "organisations.parquet"),
+    ("points", "summary/part-00000.parquet"), ("sobol", "summary/part-00000.parquet"),
+    ("sobol", "sobol.parquet"), ("grid", "phase.parquet")])
+def test_damaged_parquet_is_named_in_one_line(folders, tmp_path, capsys, name, damaged):
+    copy = tmp_path / name
+    shutil.copytree(folders[name], copy, ignore=shutil.ignore_patterns("figures"))
+    (copy / damaged).write_bytes(b"not parquet at all" * 4)
+    err = _bad(capsys, str(copy))
+    assert f"{copy / damaged}: damaged file" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+    assert not (copy / "figures").exists()
+
+
+def test_too_many_points_says_how_many_and_what_to_do(folders, capsys, monkeypatch):
+    monkeypatch.setattr(F, "MAX_BARS", 1)
+    err = _bad(capsys, str(folders["points"]))
+    assert "2 points are more than the 1" in err and "split it" in err
