@@ -344,3 +344,22 @@ def test_any_sweep_run_is_reproduced_alone_by_icsabm_run(tmp_path):
     assert alone["seed"] == row["seed"]
     for column in ("regime", "final_mean_trust", "final_mean_faith", "cumulative_output"):
         assert alone[column] == row[column], column
+
+
+def _cli(capsys, *argv: str) -> tuple[int, list[str]]:
+    """Run `icsabm ARGV` in process; its exit status and the lines it wrote to stderr."""
+    from model.cli import main
+
+    rc = main(list(argv))
+    return rc, capsys.readouterr().err.strip().splitlines()
+
+
+def test_local_scheduler_is_capped_at_the_cpu_count(tmp_path, monkeypatch, capsys):
+    """local:N with N above the logical CPU count: one line naming the limit, nothing written."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)  # without the cap: 2 workers, no more
+    out = tmp_path / "out"
+    rc, errors = _cli(capsys, "sweep", str(write(tmp_path, SMALL)), "--out", str(out),
+                      "--scheduler", "local:2", "--quiet")
+    assert rc == 2 and len(errors) == 1
+    assert "at most local:1" in errors[0] and "logical CPU" in errors[0]
+    assert not out.exists()
