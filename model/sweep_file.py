@@ -258,6 +258,7 @@ def load_sweep(path: str | Path) -> Sweep:
         if not axes:
             raise _err(source, "a grid design needs at least one axis in [axes]")
         grids = [grid_axis(source, n, spec) for n, spec in axes.items()]
+        _check_size(source, math.prod(len(rows) for _, rows in grids), replicates)
         points = []
         for combo in itertools.product(*[rows for _, rows in grids]):
             point: dict[str, Any] = {}
@@ -272,6 +273,7 @@ def load_sweep(path: str | Path) -> Sweep:
             raise _err(source, "a points design needs [[points]] tables of dotted keys")
         if axes:
             raise _err(source, "a points design takes [[points]], not [axes]")
+        _check_size(source, len(listed), replicates)
         for point in listed:
             for key in point:
                 _check_key(source, key)
@@ -282,6 +284,9 @@ def load_sweep(path: str | Path) -> Sweep:
         bounds = {n: _range_axis(source, n, spec) for n, spec in axes.items()}
         samples = _int(source, "samples", head.get("samples", 64), 2, 10_000_000)
         names = list(bounds)
+        # SALib's Sobol sampler without second order gives N * (D + 2) points
+        _check_size(source, samples if design == "lhs" else samples * (len(names) + 2),
+                    replicates)
         if design == "lhs":
             unit = _latin_hypercube(samples, len(names), seed)
         else:
@@ -308,9 +313,6 @@ def load_sweep(path: str | Path) -> Sweep:
                     value = float(round(value))
                 point[n] = value
             points.append(point)
-    if len(points) * replicates > MAX_RUNS:
-        raise _err(source, f"{len(points)} points x {replicates} replicates is more than "
-                           f"{MAX_RUNS} runs")
     scenarios = []
     for index, point in enumerate(points):
         overrides = {**fixed, **point}
@@ -323,6 +325,14 @@ def load_sweep(path: str | Path) -> Sweep:
                  replicates=replicates, steps=steps, seed=seed, stride=stride, chunk=chunk,
                  fixed=dict(fixed), axes=axes_resolved, points=points, scenarios=scenarios,
                  sobol_problem=sobol_problem, path=source)
+
+
+def _check_size(source: str, n_points: int, replicates: int) -> None:
+    """Refuse more than MAX_RUNS runs, from the design's sizes alone: called before the
+    points are built, so an oversized grid fails at once instead of exhausting memory."""
+    if n_points * replicates > MAX_RUNS:
+        raise _err(source, f"{n_points} points x {replicates} replicates is more than "
+                           f"{MAX_RUNS} runs")
 
 
 def _describe(point: dict[str, Any]) -> str:

@@ -363,3 +363,33 @@ def test_local_scheduler_is_capped_at_the_cpu_count(tmp_path, monkeypatch, capsy
     assert rc == 2 and len(errors) == 1
     assert "at most local:1" in errors[0] and "logical CPU" in errors[0]
     assert not out.exists()
+
+
+@pytest.mark.parametrize("design, axes", [
+    ("grid", "'context.funding' = { start = 0.0, stop = 1.0, num = 1000 }\n"
+             "'context.formalisation' = { start = 0.0, stop = 1.0, num = 1000 }\n"
+             "'context.quick_wins' = { start = 0.0, stop = 1.0, num = 1000 }"),
+    ("lhs", "'context.funding' = { low = 0.1, high = 0.9 }"),
+    ("sobol", "'context.funding' = { low = 0.1, high = 0.9 }"),
+])
+def test_oversized_sweep_is_refused_before_its_points_are_built(tmp_path, monkeypatch, design,
+                                                                axes):
+    """The run limit is checked from the axis lengths / samples and replicates, so a 10^9-point
+    grid fails at once with one line instead of allocating gigabytes of points first."""
+    import itertools
+
+    import SALib.sample.sobol
+
+    import model.sweep_file
+
+    def never(*args, **kwargs):
+        raise AssertionError("points were built before the size check")
+
+    monkeypatch.setattr(itertools, "product", never)
+    monkeypatch.setattr(model.sweep_file, "_latin_hypercube", never)
+    monkeypatch.setattr(SALib.sample.sobol, "sample", never)
+    path = write(tmp_path, f"[sweep]\nscenario = 'voluntary_alliance'\ndesign = '{design}'\n"
+                           f"samples = 8388608\nreplicates = 20\n[axes]\n{axes}\n")
+    with pytest.raises(ScenarioError, match="is more than 100000000 runs") as err:
+        load_sweep(path)
+    assert "\n" not in str(err.value)
