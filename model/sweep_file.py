@@ -36,11 +36,13 @@ allowed, before anything is written. Every point is resolved to a validated
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import itertools
 import json
 import math
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from model import params as P
-from model.scenario import Scenario, ScenarioError, load_scenario
+from model.scenario import Scenario, ScenarioError, _apply_override, _validate, resolve_path
 
 DESIGNS = ("grid", "lhs", "sobol", "points")
 SWEEP_KEYS = ("name", "description", "scenario", "design", "replicates", "steps", "seed",
@@ -245,7 +247,8 @@ def load_sweep(path: str | Path) -> Sweep:
     if base.endswith(".toml") and base_path.is_file():
         base = str(base_path)
     try:
-        base_scenario = load_scenario(base, overrides=fixed, steps=head.get("steps"))
+        load_point = _base_loader(base)
+        base_scenario = load_point(fixed, head.get("steps"))
     except ScenarioError as exc:
         raise _err(source, f"base scenario: {exc}") from None
     steps = base_scenario.steps
@@ -317,7 +320,7 @@ def load_sweep(path: str | Path) -> Sweep:
     for index, point in enumerate(points):
         overrides = {**fixed, **point}
         try:
-            scenarios.append(load_scenario(base, overrides=overrides, steps=steps))
+            scenarios.append(load_point(overrides, steps))
         except ScenarioError as exc:
             raise _err(source, f"point {index} ({_describe(point)}): {exc}") from None
     axes_resolved = json.loads(json.dumps(axes))
@@ -325,6 +328,34 @@ def load_sweep(path: str | Path) -> Sweep:
                  replicates=replicates, steps=steps, seed=seed, stride=stride, chunk=chunk,
                  fixed=dict(fixed), axes=axes_resolved, points=points, scenarios=scenarios,
                  sobol_problem=sobol_problem, path=source)
+
+
+def _base_loader(base: str) -> Callable[[dict[str, Any], int | None], Scenario]:
+    """Read the base scenario file once; the returned `load(overrides, steps)` validates
+    a copy with the overrides applied, exactly as `load_scenario(base, overrides, steps)`
+    does (same source, folder for rosters, default name and checks), without reading and
+    parsing the file again for every point (for a bundled name, every bundled file)."""
+    path = resolve_path(base)
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: malformed TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not a UTF-8 text file") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
+    raw.setdefault("name", path.stem)
+
+    def load(overrides: dict[str, Any], steps: int | None) -> Scenario:
+        point = copy.deepcopy(raw)
+        for key, value in overrides.items():
+            _apply_override(point, key, value)
+        if steps is not None:
+            point["steps"] = steps
+        return _validate(point, str(path), path.parent)
+
+    return load
 
 
 def _check_size(source: str, n_points: int, replicates: int) -> None:

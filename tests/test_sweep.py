@@ -393,3 +393,34 @@ def test_oversized_sweep_is_refused_before_its_points_are_built(tmp_path, monkey
     with pytest.raises(ScenarioError, match="is more than 100000000 runs") as err:
         load_sweep(path)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("base", ["mandated_buddying", "voluntary_alliance"])
+def test_base_scenario_is_parsed_once_and_points_match_load_scenario(tmp_path, monkeypatch,
+                                                                     base):
+    """Each point is the base scenario with its overrides, resolved exactly as
+    `load_scenario(base, overrides, steps)` would (a roster relative to the base file
+    included), but the base file is parsed once, not once per point."""
+    import tomllib
+
+    path = write(tmp_path, f"""
+        [sweep]
+        scenario = "{base}"
+        steps = 24
+        set = {{ "context.quick_wins" = 0.3 }}
+        [axes]
+        "context.funding" = [0.1, 0.5, 0.9]
+        "context.formalisation" = {{ start = 0.0, stop = 1.0, num = 4 }}
+        """)
+    parse, parsed = tomllib.load, []
+    monkeypatch.setattr(tomllib, "load", lambda fh: parsed.append(fh.name) or parse(fh))
+    sweep = load_sweep(path)
+    few = len(parsed)
+    load_sweep(write(tmp_path, path.read_text().replace("num = 4", "num = 40"), "big.toml"))
+    assert len(parsed) == 2 * few, "files are parsed again for every point"
+    monkeypatch.setattr(tomllib, "load", parse)
+    for point, scenario in zip(sweep.points, sweep.scenarios, strict=True):
+        alone = load_scenario(base, overrides={**sweep.fixed, **point}, steps=24)
+        assert scenario.digest() == alone.digest()
+        assert scenario.path == alone.path and scenario.name == alone.name
+        np.testing.assert_array_equal(scenario.packed(), alone.packed())
