@@ -212,6 +212,8 @@ def load_sweep(path: str | Path) -> Sweep:
             raw = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise _err(source, f"malformed TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise _err(source, "not a UTF-8 text file (TOML files are UTF-8)") from None
     except OSError as exc:
         raise _err(source, f"cannot read: {exc.strerror}") from None
     for key in raw:

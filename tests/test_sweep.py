@@ -424,3 +424,12 @@ def test_base_scenario_is_parsed_once_and_points_match_load_scenario(tmp_path, m
         assert scenario.digest() == alone.digest()
         assert scenario.path == alone.path and scenario.name == alone.name
         np.testing.assert_array_equal(scenario.packed(), alone.packed())
+
+
+def test_non_utf8_sweep_file_is_one_line(tmp_path, capsys):
+    path = tmp_path / "binary.toml"
+    path.write_bytes(b"\xff\xfe\x00")
+    out = tmp_path / "out"
+    rc, errors = _cli(capsys, "sweep", str(path), "--out", str(out), "--quiet")
+    assert rc == 2 and len(errors) == 1 and "not a UTF-8 text file" in errors[0], errors
+    assert not out.exists()
