@@ -231,6 +231,12 @@ def load_sweep(path: str | Path) -> Sweep:
     design = head.get("design", "grid")
     if design not in DESIGNS:
         raise _err(source, f"sweep.design = {design!r} is not one of {', '.join(DESIGNS)}")
+    if design != "points" and "points" in raw:
+        raise _err(source, f"[[points]] tables are read only by design = \"points\"; this "
+                           f"sweep's design is {design!r} (its points come from [axes])")
+    if design in ("grid", "points") and "samples" in head:
+        raise _err(source, f"sweep.samples is read only by lhs and sobol designs; this "
+                           f"sweep's design is {design!r}")
     name = head.get("name", path.stem)
     description = head.get("description", "")
     for key, value in (("name", name), ("description", description),
@@ -263,6 +269,8 @@ def load_sweep(path: str | Path) -> Sweep:
         if not axes:
             raise _err(source, "a grid design needs at least one axis in [axes]")
         grids = [grid_axis(source, n, spec) for n, spec in axes.items()]
+        _check_distinct(source, {n: keys for n, (keys, _) in zip(axes, grids, strict=True)},
+                        fixed)
         _check_size(source, math.prod(len(rows) for _, rows in grids), replicates)
         points = []
         for combo in itertools.product(*[rows for _, rows in grids]):
@@ -287,6 +295,7 @@ def load_sweep(path: str | Path) -> Sweep:
         if not axes:
             raise _err(source, f"a {design} design needs ranges in [axes]")
         bounds = {n: _range_axis(source, n, spec) for n, spec in axes.items()}
+        _check_distinct(source, {n: [n] for n in bounds}, fixed)
         samples = _int(source, "samples", head.get("samples", 64), 2, 10_000_000)
         names = list(bounds)
         # SALib's Sobol sampler without second order gives N * (D + 2) points
@@ -358,6 +367,23 @@ def _base_loader(base: str) -> Callable[[dict[str, Any], int | None], Scenario]:
         return _validate(point, str(path), path.parent)
 
     return load
+
+
+def _check_distinct(source: str, axis_keys: dict[str, list[str]], fixed: dict) -> None:
+    """Each dotted key varies on one axis only and is not also fixed by sweep.set: otherwise
+    one value would silently win over the other (and a grid would repeat its points)."""
+    seen: dict[str, str] = {}
+    for axis, keys in axis_keys.items():
+        for key in keys:
+            if key in seen:
+                where = f"twice on axis {axis!r}" if seen[key] == axis else (
+                    f"on axes {seen[key]!r} and {axis!r}")
+                raise _err(source, f"key {key!r} is given {where}; each key can vary on one "
+                                   "axis only")
+            if key in fixed:
+                raise _err(source, f"key {key!r} is both fixed in sweep.set and varied on axis "
+                                   f"{axis!r}; give it in one place only")
+            seen[key] = axis
 
 
 def _check_size(source: str, n_points: int, replicates: int) -> None:

@@ -388,8 +388,9 @@ def test_oversized_sweep_is_refused_before_its_points_are_built(tmp_path, monkey
     monkeypatch.setattr(itertools, "product", never)
     monkeypatch.setattr(model.sweep_file, "_latin_hypercube", never)
     monkeypatch.setattr(SALib.sample.sobol, "sample", never)
+    samples = "" if design == "grid" else "samples = 8388608\n"
     path = write(tmp_path, f"[sweep]\nscenario = 'voluntary_alliance'\ndesign = '{design}'\n"
-                           f"samples = 8388608\nreplicates = 20\n[axes]\n{axes}\n")
+                           f"{samples}replicates = 20\n[axes]\n{axes}\n")
     with pytest.raises(ScenarioError, match="is more than 100000000 runs") as err:
         load_sweep(path)
     assert "\n" not in str(err.value)
@@ -433,3 +434,33 @@ def test_non_utf8_sweep_file_is_one_line(tmp_path, capsys):
     rc, errors = _cli(capsys, "sweep", str(path), "--out", str(out), "--quiet")
     assert rc == 2 and len(errors) == 1 and "not a UTF-8 text file" in errors[0], errors
     assert not out.exists()
+
+
+HEAD = "[sweep]\nscenario = 'voluntary_alliance'\n"
+RANGE = "[axes]\n'context.funding' = { low = 0.1, high = 0.5 }\n"
+
+
+@pytest.mark.parametrize("body, fragment", [
+    (HEAD + "[axes]\n'context.funding' = [0.1]\n[[points]]\n'context.funding' = 0.2",
+     "[[points]] tables are read only by design = \"points\"; this sweep's design is 'grid'"),
+    (HEAD + "design = 'lhs'\n" + RANGE + "[[points]]\nregime = 'mandated'",
+     "this sweep's design is 'lhs'"),
+    (HEAD + "design = 'sobol'\nsamples = 8\n" + RANGE + "[[points]]\nregime = 'mandated'",
+     "this sweep's design is 'sobol'"),
+    (HEAD + "samples = 8\n[axes]\n'context.funding' = [0.1]",
+     "sweep.samples is read only by lhs and sobol designs"),
+    (HEAD + "[axes]\n'context.funding' = [0.1, 0.2]\n"
+            "pair = { keys = ['context.ambition', 'context.funding'], rows = [[0.1, 0.2]] }",
+     "key 'context.funding' is given on axes 'context.funding' and 'pair'"),
+    (HEAD + "[axes]\npair = { keys = ['context.funding', 'context.funding'], rows = [[0.1, 0.2]] }",
+     "key 'context.funding' is given twice on axis 'pair'"),
+    (HEAD + "set = { 'context.funding' = 0.3 }\n[axes]\n'context.funding' = [0.1, 0.2]",
+     "key 'context.funding' is both fixed in sweep.set and varied on axis 'context.funding'"),
+    (HEAD + "design = 'lhs'\nset = { 'context.funding' = 0.3 }\n" + RANGE,
+     "both fixed in sweep.set"),
+])
+def test_ignored_tables_and_repeated_keys_are_errors(tmp_path, body, fragment):
+    """Nothing in a sweep file is silently ignored or silently overridden."""
+    with pytest.raises(ScenarioError) as err:
+        load_sweep(write(tmp_path, body))
+    assert fragment in str(err.value) and "\n" not in str(err.value), str(err.value)
