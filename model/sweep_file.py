@@ -50,7 +50,14 @@ from typing import Any
 import numpy as np
 
 from model import params as P
-from model.scenario import Scenario, ScenarioError, _apply_override, _validate, resolve_path
+from model.scenario import (
+    SCENARIO_DIR,
+    Scenario,
+    ScenarioError,
+    _apply_override,
+    _validate,
+    resolve_path,
+)
 
 DESIGNS = ("grid", "lhs", "sobol", "points")
 SWEEP_KEYS = ("name", "description", "scenario", "design", "replicates", "steps", "seed",
@@ -106,6 +113,19 @@ class Sweep:
         data.pop("description")
         text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+def bundled_sweeps() -> list[str]:
+    """Names of the bundled sweep files: the scenarios/*.toml with a [sweep] table."""
+    names = []
+    for path in sorted(SCENARIO_DIR.glob("*.toml")):
+        try:
+            with path.open("rb") as fh:
+                if "sweep" in tomllib.load(fh):
+                    names.append(path.stem)
+        except (OSError, ValueError):  # unreadable, not UTF-8 or not TOML: not a sweep
+            continue
+    return names
 
 
 def axis_column(key: str) -> str:
@@ -197,16 +217,16 @@ def load_sweep(path: str | Path) -> Sweep:
     Raises:
         ScenarioError: one line naming the file, key and allowed values.
     """
+    given = str(path)
     path = Path(path)
     source = str(path)
     if not path.is_file():
-        from model.scenario import SCENARIO_DIR
-
         bundled = SCENARIO_DIR / f"{path}.toml"
         if path.suffix != ".toml" and bundled.is_file():
             path, source = bundled, str(bundled)
         else:
-            raise ScenarioError(f"sweep file {source!r} does not exist")
+            raise ScenarioError(f"sweep file {source!r} does not exist; bundled sweeps are "
+                                + ", ".join(bundled_sweeps()))
     try:
         with path.open("rb") as fh:
             raw = tomllib.load(fh)
@@ -216,6 +236,9 @@ def load_sweep(path: str | Path) -> Sweep:
         raise _err(source, "not a UTF-8 text file (TOML files are UTF-8)") from None
     except OSError as exc:
         raise _err(source, f"cannot read: {exc.strerror}") from None
+    if "sweep" not in raw and {"regime", "form"} & set(raw):
+        raise _err(source, f"this is a scenario, not a sweep file; run it with `icsabm run "
+                           f"{given}` (bundled sweeps are {', '.join(bundled_sweeps())})")
     for key in raw:
         if key not in ("sweep", "axes", "points"):
             raise _err(source, f"unknown top-level key {key!r}; valid keys are sweep, axes, "

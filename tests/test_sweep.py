@@ -464,3 +464,20 @@ def test_ignored_tables_and_repeated_keys_are_errors(tmp_path, body, fragment):
     with pytest.raises(ScenarioError) as err:
         load_sweep(write(tmp_path, body))
     assert fragment in str(err.value) and "\n" not in str(err.value), str(err.value)
+
+
+def test_a_scenario_given_to_sweep_says_so(tmp_path, capsys):
+    rc, errors = _cli(capsys, "sweep", "ics_mandated", "--out", str(tmp_path / "out"))
+    assert rc == 2 and len(errors) == 1, errors
+    assert "is a scenario, not a sweep file" in errors[0]
+    assert "icsabm run ics_mandated" in errors[0] and "unknown top-level key" not in errors[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_sweep_lists_the_bundled_sweeps(capsys):
+    rc, errors = _cli(capsys, "sweep", "nosuch")
+    assert rc == 2 and len(errors) == 1, errors
+    assert "'nosuch' does not exist" in errors[0]
+    for name in ("phase_partners_support", "phase_trust_formalisation", "sobol_ics"):
+        assert name in errors[0]
+    assert "ics_mandated" not in errors[0]  # scenarios are not sweeps
