@@ -41,6 +41,7 @@ import hashlib
 import itertools
 import json
 import math
+import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -63,6 +64,8 @@ DESIGNS = ("grid", "lhs", "sobol", "points")
 SWEEP_KEYS = ("name", "description", "scenario", "design", "replicates", "steps", "seed",
               "samples", "stride", "chunk", "set")
 MAX_RUNS = 100_000_000
+#: A sweep name: it becomes a folder name under runs/, so no separators, no leading dot/dash.
+NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
 @dataclass
@@ -266,6 +269,10 @@ def load_sweep(path: str | Path) -> Sweep:
                        ("scenario", head["scenario"])):
         if not isinstance(value, str):
             raise _err(source, f"sweep.{key} = {value!r} is not a string")
+    if not NAME.match(name):
+        given = "" if "name" in head else " (from the file name; set sweep.name)"
+        raise _err(source, f"sweep.name = {name!r}{given}; allowed: letters, digits, _, - and ., "
+                           "not starting with . or - (it names the folder runs/<name>-<time>)")
     replicates = _int(source, "replicates", head.get("replicates", 20), 1, 1_000_000)
     seed = _int(source, "seed", head.get("seed", 0), 0, 2**63 - 1)
     stride = _int(source, "stride", head.get("stride", 0), 0, 1200)

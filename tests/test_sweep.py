@@ -481,3 +481,22 @@ def test_an_unknown_sweep_lists_the_bundled_sweeps(capsys):
     for name in ("phase_partners_support", "phase_trust_formalisation", "sobol_ics"):
         assert name in errors[0]
     assert "ics_mandated" not in errors[0]  # scenarios are not sweeps
+
+
+@pytest.mark.parametrize("name", ["../../escape", "", ".hidden", "-flag", "a/b", "a b", "x*"])
+def test_sweep_name_must_be_a_plain_folder_name(tmp_path, monkeypatch, capsys, name):
+    """The name becomes runs/<name>-<time>: one line naming the rule, nothing written."""
+    work = tmp_path / "a" / "b"  # so that runs/../../escape-* would land in tmp_path
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    path = write(work, SMALL.replace('name = "small"', f"name = {name!r}"))
+    rc, errors = _cli(capsys, "sweep", str(path), "--quiet")
+    assert rc == 2 and len(errors) == 1, errors
+    assert f"sweep.name = {name!r}" in errors[0]
+    assert "letters, digits, _, - and ., not starting with . or -" in errors[0]
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "b", "sweep.toml"]
+
+
+def test_sweep_name_allows_plain_names(tmp_path):
+    path = write(tmp_path, SMALL.replace('name = "small"', 'name = "Phase_2.v-1"'))
+    assert load_sweep(path).name == "Phase_2.v-1"
