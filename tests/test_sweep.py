@@ -500,3 +500,36 @@ def test_sweep_name_must_be_a_plain_folder_name(tmp_path, monkeypatch, capsys, n
 def test_sweep_name_allows_plain_names(tmp_path):
     path = write(tmp_path, SMALL.replace('name = "small"', 'name = "Phase_2.v-1"'))
     assert load_sweep(path).name == "Phase_2.v-1"
+
+
+def test_sweeps_started_in_the_same_second_get_their_own_folders(tmp_path, monkeypatch):
+    """Without --out, a taken runs/<name>-<stamp> gets -2, -3, ...; both sweeps finish."""
+    import model.sweep_command
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(model.sweep_command, "_stamp", lambda: "20260101T000000Z")
+    path = write(tmp_path, SMALL)
+    for _ in range(3):
+        assert sweep_command(str(path), None, None, resume=False, quiet=True) == 0
+    folders = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert folders == ["small-20260101T000000Z", "small-20260101T000000Z-2",
+                       "small-20260101T000000Z-3"]
+    for name in folders:
+        assert json.loads((tmp_path / "runs" / name / "manifest.json").read_text())["complete"]
+
+
+def test_an_occupied_out_says_what_it_holds(tmp_path):
+    """With --out, a non-empty folder is still refused; --resume is suggested only for an
+    unfinished run of the same sweep, and a complete sweep is called complete."""
+    from model.cli import CLIError
+
+    path = write(tmp_path, SMALL)
+    out = tmp_path / "out"
+    sweep_command(str(path), str(out), None, resume=False, quiet=True)
+    with pytest.raises(CLIError) as err:
+        sweep_command(str(path), str(out), None, resume=False, quiet=True)
+    assert "complete sweep" in str(err.value) and "--resume" not in str(err.value)
+    manifest = json.loads((out / "manifest.json").read_text())
+    (out / "manifest.json").write_text(json.dumps({**manifest, "complete": False}))
+    with pytest.raises(CLIError, match="use --resume to finish it"):
+        sweep_command(str(path), str(out), None, resume=False, quiet=True)
