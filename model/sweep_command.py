@@ -39,7 +39,14 @@ from model.cli import check_fresh_out
 from model.cluster import describe, make_engine, parse_scheduler
 from model.provenance import git_commit
 from model.scenario import ScenarioError
-from model.sweep import PARTS, elapsed_since, finish, run_sweep, write_json
+from model.sweep import (
+    PARTS,
+    discard_damaged_parts,
+    elapsed_since,
+    finish,
+    run_sweep,
+    write_json,
+)
 from model.sweep_file import Sweep, load_sweep
 
 RUNS_DIR = Path("runs")
@@ -145,9 +152,17 @@ def sweep_command(sweep_file: str, out: str | None, scheduler: str | None, resum
         except (OSError, ValueError):
             raise ScenarioError(f"--resume: {folder} is not a sweep folder (no readable "
                                 "manifest.json)") from None
+        kind = manifest.get("kind") if isinstance(manifest, dict) else None
+        if kind != "sweep":
+            what = f"a {kind} folder, " if kind in ("run", "validation") else ""
+            raise ScenarioError(f"--resume: {folder} is {what}not a sweep folder (its "
+                                "manifest.json is not a sweep's); give a sweep's folder")
         if manifest.get("sweep_digest") != sweep.digest():
             raise ScenarioError(f"--resume: {folder} holds a different sweep (its digest "
                                 "differs); start a new one without --resume")
+        for index in discard_damaged_parts(sweep, folder):
+            print(f"icsabm: re-running chunk {index}: its part file is damaged",
+                  file=sys.stderr)
         manifest["scheduler"] = scheduler
         manifest["engine"] = describe(scheduler)
     else:

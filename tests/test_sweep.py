@@ -533,3 +533,38 @@ def test_an_occupied_out_says_what_it_holds(tmp_path):
     (out / "manifest.json").write_text(json.dumps({**manifest, "complete": False}))
     with pytest.raises(CLIError, match="use --resume to finish it"):
         sweep_command(str(path), str(out), None, resume=False, quiet=True)
+
+
+def test_resume_reruns_a_damaged_part(tmp_path, capsys):
+    """A part overwritten with garbage (or cut short) is found before anything runs, said so
+    in one line, and run again: the finished sweep equals an uninterrupted one."""
+    path = write(tmp_path, SMALL)
+    whole, damaged = tmp_path / "whole", tmp_path / "damaged"
+    sweep_command(str(path), str(whole), None, resume=False, quiet=True)
+    sweep_command(str(path), str(damaged), None, resume=False, quiet=True)
+    (damaged / "summary" / "part-00001.parquet").write_bytes(b"garbage")
+    part2 = damaged / "summary" / "part-00002.parquet"
+    part2.write_bytes(part2.read_bytes()[: part2.stat().st_size // 2])
+    capsys.readouterr()
+    assert sweep_command(str(path), str(damaged), None, resume=True, quiet=True) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "icsabm: re-running chunk 1: its part file is damaged",
+        "icsabm: re-running chunk 2: its part file is damaged"]
+    pd.testing.assert_frame_equal(read_summary(damaged), read_summary(whole))
+    pd.testing.assert_frame_equal(pd.read_parquet(damaged / "phase.parquet"),
+                                  pd.read_parquet(whole / "phase.parquet"))
+
+
+def test_resume_into_a_run_folder_says_it_is_not_a_sweep(tmp_path, capsys):
+    from model.cli import main
+
+    run = tmp_path / "run"
+    assert main(["run", "voluntary_alliance", "--replicates", "2", "--steps", "6", "--out",
+                 str(run), "--quiet"]) == 0
+    capsys.readouterr()
+    rc, errors = _cli(capsys, "sweep", str(write(tmp_path, SMALL)), "--out", str(run),
+                      "--resume", "--quiet")
+    assert rc == 2 and len(errors) == 1, errors
+    assert "is a run folder, not a sweep folder" in errors[0]
+    assert "different sweep" not in errors[0]
+
