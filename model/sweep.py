@@ -27,6 +27,7 @@ import pandas as pd
 from model import state as S
 from model.regimes import REGIMES
 from model.rng import replicate_seeds, stream_state
+from model.scenario import ScenarioError
 from model.sweep_file import Sweep, axis_column
 
 PARTS = "summary"
@@ -195,10 +196,19 @@ def run_sweep(sweep: Sweep, folder: Path, engine: Callable[[list[dict]], Iterabl
 
 def read_summary(folder: Path) -> pd.DataFrame:
     """All finished parts of a sweep folder, ordered by point and replicate."""
+    import pyarrow as pa
+
     parts = sorted((folder / PARTS).glob("part-*.parquet"))
     if not parts:
         return pd.DataFrame()
-    frame = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    frames = []
+    for part in parts:
+        try:
+            frames.append(pd.read_parquet(part))
+        except (OSError, pa.ArrowException):  # damaged past the footer --resume checks
+            raise ScenarioError(f"{part}: damaged part file; delete it and finish the sweep "
+                                "with --resume") from None
+    frame = pd.concat(frames, ignore_index=True)
     return frame.sort_values(["point", "replicate"], kind="stable").reset_index(drop=True)
 
 

@@ -568,3 +568,17 @@ def test_resume_into_a_run_folder_says_it_is_not_a_sweep(tmp_path, capsys):
     assert "is a run folder, not a sweep folder" in errors[0]
     assert "different sweep" not in errors[0]
 
+
+def test_a_part_damaged_past_its_footer_is_one_line(tmp_path):
+    """Garbage in a part's data pages with its footer intact passes the cheap check; reading
+    it still ends in one line naming the file, not an Arrow traceback."""
+    path = write(tmp_path, SMALL)
+    out = tmp_path / "out"
+    sweep_command(str(path), str(out), None, resume=False, quiet=True)
+    part = out / "summary" / "part-00001.parquet"
+    data = bytearray(part.read_bytes())
+    data[4:len(data) // 2] = bytes(len(data) // 2 - 4)  # zero the pages, keep the footer
+    part.write_bytes(bytes(data))
+    with pytest.raises(ScenarioError, match="part-00001.parquet: damaged part file") as err:
+        read_summary(out)
+    assert "\n" not in str(err.value)
