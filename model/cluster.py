@@ -12,6 +12,7 @@ bit for bit whichever engine ran it.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 
@@ -24,12 +25,23 @@ _TCP = re.compile(r"^tcp://[A-Za-z0-9.\-\[\]:]+:[0-9]{1,5}$")
 
 
 def parse_scheduler(address: str | None) -> tuple[str, str | int | None]:
-    """('process', None), ('local', N) or ('tcp', address); ScenarioError on anything else."""
+    """('process', None), ('local', N) or ('tcp', address); ScenarioError on anything else.
+
+    `local:N` is capped at the machine's logical CPU count: each worker is a
+    process with its own copy of numba and the chunk arrays, so more workers
+    than cores add no speed, only memory (hundreds of them exhaust it).
+    """
     if address is None:
         return "process", None
     match = _LOCAL.match(address)
     if match:
-        return "local", int(match.group(1))
+        workers, cpus = int(match.group(1)), os.cpu_count() or 1
+        if workers > cpus:
+            raise ScenarioError(
+                f"--scheduler {address!r}: at most local:{cpus} on this machine (one worker "
+                f"per logical CPU; more only add memory, not speed)"
+            )
+        return "local", workers
     if _TCP.match(address):
         return "tcp", address
     raise ScenarioError(

@@ -27,6 +27,7 @@ import pandas as pd
 from model import state as S
 from model.regimes import REGIMES
 from model.rng import replicate_seeds, stream_state
+from model.scenario import ScenarioError
 from model.sweep_file import Sweep, axis_column
 
 PARTS = "summary"
@@ -133,6 +134,32 @@ def done_chunks(folder: Path) -> set[int]:
     return {int(p.stem.split("-")[1]) for p in parts.glob("part-*.parquet")}
 
 
+def part_is_whole(path: Path, runs: int) -> bool:
+    """A part file whose Parquet footer reads and holds `runs` rows (cheap: the footer only).
+
+    A rename is atomic, but a part can still be damaged afterwards (a disk error, a
+    copy cut short, someone's editor); `--resume` re-runs such a chunk."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_metadata(path).num_rows == runs
+    except (OSError, pa.ArrowException):
+        return False
+
+
+def discard_damaged_parts(sweep: Sweep, folder: Path) -> list[int]:
+    """Delete the part files that are not whole, so their chunks run again like missing
+    ones; returns their chunk indices."""
+    damaged = []
+    for chunk in plan_chunks(sweep):
+        path = part_path(folder, chunk.index)
+        if path.exists() and not part_is_whole(path, len(chunk.seeds)):
+            path.unlink()
+            damaged.append(chunk.index)
+    return damaged
+
+
 def write_part(folder: Path, index: int, frame: pd.DataFrame) -> None:
     """Write a part atomically: a temporary file, fsync, then rename into place."""
     target = part_path(folder, index)
@@ -169,10 +196,19 @@ def run_sweep(sweep: Sweep, folder: Path, engine: Callable[[list[dict]], Iterabl
 
 def read_summary(folder: Path) -> pd.DataFrame:
     """All finished parts of a sweep folder, ordered by point and replicate."""
+    import pyarrow as pa
+
     parts = sorted((folder / PARTS).glob("part-*.parquet"))
     if not parts:
         return pd.DataFrame()
-    frame = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    frames = []
+    for part in parts:
+        try:
+            frames.append(pd.read_parquet(part))
+        except (OSError, pa.ArrowException):  # damaged past the footer --resume checks
+            raise ScenarioError(f"{part}: damaged part file; delete it and finish the sweep "
+                                "with --resume") from None
+    frame = pd.concat(frames, ignore_index=True)
     return frame.sort_values(["point", "replicate"], kind="stable").reset_index(drop=True)
 
 

@@ -23,6 +23,8 @@ result equals an uninterrupted sweep.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 import platform
 import shutil
 import sys
@@ -37,7 +39,14 @@ from model.cli import check_fresh_out
 from model.cluster import describe, make_engine, parse_scheduler
 from model.provenance import git_commit
 from model.scenario import ScenarioError
-from model.sweep import PARTS, elapsed_since, finish, run_sweep, write_json
+from model.sweep import (
+    PARTS,
+    discard_damaged_parts,
+    elapsed_since,
+    finish,
+    run_sweep,
+    write_json,
+)
 from model.sweep_file import Sweep, load_sweep
 
 RUNS_DIR = Path("runs")
@@ -68,18 +77,53 @@ def _manifest(sweep: Sweep, scheduler: str | None, started: str) -> dict:
 
 
 def _find_resumable(sweep: Sweep) -> Path | None:
-    """The newest `runs/<name>-*` folder of the same sweep that is not complete."""
-    import json
-
-    candidates = sorted(RUNS_DIR.glob(f"{sweep.name}-*"), reverse=True)
-    for folder in candidates:
+    """The newest (by start time) `runs/<name>-*` folder of the same sweep that is not
+    complete; a folder name's -2, -3 suffix does not sort by time, its manifest does."""
+    found: list[tuple[str, Path]] = []
+    for folder in RUNS_DIR.glob(f"{sweep.name}-*"):
         try:
             manifest = json.loads((folder / "manifest.json").read_text())
         except (OSError, ValueError):
             continue
-        if manifest.get("sweep_digest") == sweep.digest() and not manifest.get("complete"):
+        if (isinstance(manifest, dict) and manifest.get("sweep_digest") == sweep.digest()
+                and not manifest.get("complete")):
+            found.append((str(manifest.get("started_utc", "")), folder))
+    return max(found)[1] if found else None
+
+
+def _stamp() -> str:
+    """The UTC time (to the second) in default folder names."""
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _new_default_folder(name: str) -> Path:
+    """Create and return runs/<name>-<stamp>, or -2, -3, ... after it when sweeps started in
+    the same second took the name: os.mkdir is atomic, so two sweeps never share a folder."""
+    RUNS_DIR.mkdir(parents=True, exist_ok=True)
+    base, n = f"{name}-{_stamp()}", 1
+    while True:
+        folder = RUNS_DIR / (base if n == 1 else f"{base}-{n}")
+        try:
+            os.mkdir(folder)
             return folder
-    return None
+        except FileExistsError:
+            n += 1
+
+
+def _occupied_hint(folder: Path, sweep: Sweep) -> str:
+    """What a non-empty --out folder holds, for its error: --resume is suggested only for
+    an unfinished run of this same sweep."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return ""
+    if not isinstance(manifest, dict) or manifest.get("kind") != "sweep":
+        return ""
+    if manifest.get("complete"):
+        return " (it holds a complete sweep; choose another --out)"
+    if manifest.get("sweep_digest") == sweep.digest():
+        return " (it holds this sweep, unfinished: use --resume to finish it)"
+    return " (it holds a different, unfinished sweep)"
 
 
 def _discard(folder: Path, created: bool) -> None:
@@ -96,8 +140,6 @@ def sweep_command(sweep_file: str, out: str | None, scheduler: str | None, resum
                   quiet: bool = False) -> int:
     """Run (or resume) a sweep. Bad input raises ScenarioError (the sweep file, the
     scheduler, --resume) or CLIError (--out) before anything is written."""
-    import json
-
     parse_scheduler(scheduler)
     sweep = load_sweep(sweep_file)
     if resume:
@@ -110,18 +152,28 @@ def sweep_command(sweep_file: str, out: str | None, scheduler: str | None, resum
         except (OSError, ValueError):
             raise ScenarioError(f"--resume: {folder} is not a sweep folder (no readable "
                                 "manifest.json)") from None
+        kind = manifest.get("kind") if isinstance(manifest, dict) else None
+        if kind != "sweep":
+            what = f"a {kind} folder, " if kind in ("run", "validation") else ""
+            raise ScenarioError(f"--resume: {folder} is {what}not a sweep folder (its "
+                                "manifest.json is not a sweep's); give a sweep's folder")
         if manifest.get("sweep_digest") != sweep.digest():
             raise ScenarioError(f"--resume: {folder} holds a different sweep (its digest "
                                 "differs); start a new one without --resume")
+        for index in discard_damaged_parts(sweep, folder):
+            print(f"icsabm: re-running chunk {index}: its part file is damaged",
+                  file=sys.stderr)
         manifest["scheduler"] = scheduler
         manifest["engine"] = describe(scheduler)
     else:
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-        folder = Path(out) if out else RUNS_DIR / f"{sweep.name}-{stamp}"
-        check_fresh_out(folder, hint=" (use --resume to finish it)")
         manifest = _manifest(sweep, scheduler, dt.datetime.now(dt.UTC).isoformat())
-        created = not folder.exists()
-        folder.mkdir(parents=True, exist_ok=True)
+        if out:
+            folder = Path(out)
+            check_fresh_out(folder, hint=_occupied_hint(folder, sweep))
+            created = not folder.exists()
+            folder.mkdir(parents=True, exist_ok=True)
+        else:
+            folder, created = _new_default_folder(sweep.name), True
         write_json(folder / "manifest.json", manifest)
 
     start = time.perf_counter()

@@ -36,11 +36,14 @@ allowed, before anything is written. Every point is resolved to a validated
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import itertools
 import json
 import math
+import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,12 +51,21 @@ from typing import Any
 import numpy as np
 
 from model import params as P
-from model.scenario import Scenario, ScenarioError, load_scenario
+from model.scenario import (
+    SCENARIO_DIR,
+    Scenario,
+    ScenarioError,
+    _apply_override,
+    _validate,
+    resolve_path,
+)
 
 DESIGNS = ("grid", "lhs", "sobol", "points")
 SWEEP_KEYS = ("name", "description", "scenario", "design", "replicates", "steps", "seed",
               "samples", "stride", "chunk", "set")
 MAX_RUNS = 100_000_000
+#: A sweep name: it becomes a folder name under runs/, so no separators, no leading dot/dash.
+NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
 @dataclass
@@ -104,6 +116,19 @@ class Sweep:
         data.pop("description")
         text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+def bundled_sweeps() -> list[str]:
+    """Names of the bundled sweep files: the scenarios/*.toml with a [sweep] table."""
+    names = []
+    for path in sorted(SCENARIO_DIR.glob("*.toml")):
+        try:
+            with path.open("rb") as fh:
+                if "sweep" in tomllib.load(fh):
+                    names.append(path.stem)
+        except (OSError, ValueError):  # unreadable, not UTF-8 or not TOML: not a sweep
+            continue
+    return names
 
 
 def axis_column(key: str) -> str:
@@ -195,23 +220,28 @@ def load_sweep(path: str | Path) -> Sweep:
     Raises:
         ScenarioError: one line naming the file, key and allowed values.
     """
+    given = str(path)
     path = Path(path)
     source = str(path)
     if not path.is_file():
-        from model.scenario import SCENARIO_DIR
-
         bundled = SCENARIO_DIR / f"{path}.toml"
         if path.suffix != ".toml" and bundled.is_file():
             path, source = bundled, str(bundled)
         else:
-            raise ScenarioError(f"sweep file {source!r} does not exist")
+            raise ScenarioError(f"sweep file {source!r} does not exist; bundled sweeps are "
+                                + ", ".join(bundled_sweeps()))
     try:
         with path.open("rb") as fh:
             raw = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise _err(source, f"malformed TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise _err(source, "not a UTF-8 text file (TOML files are UTF-8)") from None
     except OSError as exc:
         raise _err(source, f"cannot read: {exc.strerror}") from None
+    if "sweep" not in raw and {"regime", "form"} & set(raw):
+        raise _err(source, f"this is a scenario, not a sweep file; run it with `icsabm run "
+                           f"{given}` (bundled sweeps are {', '.join(bundled_sweeps())})")
     for key in raw:
         if key not in ("sweep", "axes", "points"):
             raise _err(source, f"unknown top-level key {key!r}; valid keys are sweep, axes, "
@@ -227,12 +257,22 @@ def load_sweep(path: str | Path) -> Sweep:
     design = head.get("design", "grid")
     if design not in DESIGNS:
         raise _err(source, f"sweep.design = {design!r} is not one of {', '.join(DESIGNS)}")
+    if design != "points" and "points" in raw:
+        raise _err(source, f"[[points]] tables are read only by design = \"points\"; this "
+                           f"sweep's design is {design!r} (its points come from [axes])")
+    if design in ("grid", "points") and "samples" in head:
+        raise _err(source, f"sweep.samples is read only by lhs and sobol designs; this "
+                           f"sweep's design is {design!r}")
     name = head.get("name", path.stem)
     description = head.get("description", "")
     for key, value in (("name", name), ("description", description),
                        ("scenario", head["scenario"])):
         if not isinstance(value, str):
             raise _err(source, f"sweep.{key} = {value!r} is not a string")
+    if not NAME.match(name):
+        given = "" if "name" in head else " (from the file name; set sweep.name)"
+        raise _err(source, f"sweep.name = {name!r}{given}; allowed: letters, digits, _, - and ., "
+                           "not starting with . or - (it names the folder runs/<name>-<time>)")
     replicates = _int(source, "replicates", head.get("replicates", 20), 1, 1_000_000)
     seed = _int(source, "seed", head.get("seed", 0), 0, 2**63 - 1)
     stride = _int(source, "stride", head.get("stride", 0), 0, 1200)
@@ -245,7 +285,8 @@ def load_sweep(path: str | Path) -> Sweep:
     if base.endswith(".toml") and base_path.is_file():
         base = str(base_path)
     try:
-        base_scenario = load_scenario(base, overrides=fixed, steps=head.get("steps"))
+        load_point = _base_loader(base)
+        base_scenario = load_point(fixed, head.get("steps"))
     except ScenarioError as exc:
         raise _err(source, f"base scenario: {exc}") from None
     steps = base_scenario.steps
@@ -258,6 +299,9 @@ def load_sweep(path: str | Path) -> Sweep:
         if not axes:
             raise _err(source, "a grid design needs at least one axis in [axes]")
         grids = [grid_axis(source, n, spec) for n, spec in axes.items()]
+        _check_distinct(source, {n: keys for n, (keys, _) in zip(axes, grids, strict=True)},
+                        fixed)
+        _check_size(source, math.prod(len(rows) for _, rows in grids), replicates)
         points = []
         for combo in itertools.product(*[rows for _, rows in grids]):
             point: dict[str, Any] = {}
@@ -272,6 +316,7 @@ def load_sweep(path: str | Path) -> Sweep:
             raise _err(source, "a points design needs [[points]] tables of dotted keys")
         if axes:
             raise _err(source, "a points design takes [[points]], not [axes]")
+        _check_size(source, len(listed), replicates)
         for point in listed:
             for key in point:
                 _check_key(source, key)
@@ -280,8 +325,12 @@ def load_sweep(path: str | Path) -> Sweep:
         if not axes:
             raise _err(source, f"a {design} design needs ranges in [axes]")
         bounds = {n: _range_axis(source, n, spec) for n, spec in axes.items()}
+        _check_distinct(source, {n: [n] for n in bounds}, fixed)
         samples = _int(source, "samples", head.get("samples", 64), 2, 10_000_000)
         names = list(bounds)
+        # SALib's Sobol sampler without second order gives N * (D + 2) points
+        _check_size(source, samples if design == "lhs" else samples * (len(names) + 2),
+                    replicates)
         if design == "lhs":
             unit = _latin_hypercube(samples, len(names), seed)
         else:
@@ -308,14 +357,11 @@ def load_sweep(path: str | Path) -> Sweep:
                     value = float(round(value))
                 point[n] = value
             points.append(point)
-    if len(points) * replicates > MAX_RUNS:
-        raise _err(source, f"{len(points)} points x {replicates} replicates is more than "
-                           f"{MAX_RUNS} runs")
     scenarios = []
     for index, point in enumerate(points):
         overrides = {**fixed, **point}
         try:
-            scenarios.append(load_scenario(base, overrides=overrides, steps=steps))
+            scenarios.append(load_point(overrides, steps))
         except ScenarioError as exc:
             raise _err(source, f"point {index} ({_describe(point)}): {exc}") from None
     axes_resolved = json.loads(json.dumps(axes))
@@ -323,6 +369,59 @@ def load_sweep(path: str | Path) -> Sweep:
                  replicates=replicates, steps=steps, seed=seed, stride=stride, chunk=chunk,
                  fixed=dict(fixed), axes=axes_resolved, points=points, scenarios=scenarios,
                  sobol_problem=sobol_problem, path=source)
+
+
+def _base_loader(base: str) -> Callable[[dict[str, Any], int | None], Scenario]:
+    """Read the base scenario file once; the returned `load(overrides, steps)` validates
+    a copy with the overrides applied, exactly as `load_scenario(base, overrides, steps)`
+    does (same source, folder for rosters, default name and checks), without reading and
+    parsing the file again for every point (for a bundled name, every bundled file)."""
+    path = resolve_path(base)
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: malformed TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not a UTF-8 text file") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
+    raw.setdefault("name", path.stem)
+
+    def load(overrides: dict[str, Any], steps: int | None) -> Scenario:
+        point = copy.deepcopy(raw)
+        for key, value in overrides.items():
+            _apply_override(point, key, value)
+        if steps is not None:
+            point["steps"] = steps
+        return _validate(point, str(path), path.parent)
+
+    return load
+
+
+def _check_distinct(source: str, axis_keys: dict[str, list[str]], fixed: dict) -> None:
+    """Each dotted key varies on one axis only and is not also fixed by sweep.set: otherwise
+    one value would silently win over the other (and a grid would repeat its points)."""
+    seen: dict[str, str] = {}
+    for axis, keys in axis_keys.items():
+        for key in keys:
+            if key in seen:
+                where = f"twice on axis {axis!r}" if seen[key] == axis else (
+                    f"on axes {seen[key]!r} and {axis!r}")
+                raise _err(source, f"key {key!r} is given {where}; each key can vary on one "
+                                   "axis only")
+            if key in fixed:
+                raise _err(source, f"key {key!r} is both fixed in sweep.set and varied on axis "
+                                   f"{axis!r}; give it in one place only")
+            seen[key] = axis
+
+
+def _check_size(source: str, n_points: int, replicates: int) -> None:
+    """Refuse more than MAX_RUNS runs, from the design's sizes alone: called before the
+    points are built, so an oversized grid fails at once instead of exhausting memory."""
+    if n_points * replicates > MAX_RUNS:
+        raise _err(source, f"{n_points} points x {replicates} replicates is more than "
+                           f"{MAX_RUNS} runs")
 
 
 def _describe(point: dict[str, Any]) -> str:

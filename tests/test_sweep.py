@@ -344,3 +344,241 @@ def test_any_sweep_run_is_reproduced_alone_by_icsabm_run(tmp_path):
     assert alone["seed"] == row["seed"]
     for column in ("regime", "final_mean_trust", "final_mean_faith", "cumulative_output"):
         assert alone[column] == row[column], column
+
+
+def _cli(capsys, *argv: str) -> tuple[int, list[str]]:
+    """Run `icsabm ARGV` in process; its exit status and the lines it wrote to stderr."""
+    from model.cli import main
+
+    rc = main(list(argv))
+    return rc, capsys.readouterr().err.strip().splitlines()
+
+
+def test_local_scheduler_is_capped_at_the_cpu_count(tmp_path, monkeypatch, capsys):
+    """local:N with N above the logical CPU count: one line naming the limit, nothing written."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)  # without the cap: 2 workers, no more
+    out = tmp_path / "out"
+    rc, errors = _cli(capsys, "sweep", str(write(tmp_path, SMALL)), "--out", str(out),
+                      "--scheduler", "local:2", "--quiet")
+    assert rc == 2 and len(errors) == 1
+    assert "at most local:1" in errors[0] and "logical CPU" in errors[0]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("design, axes", [
+    ("grid", "'context.funding' = { start = 0.0, stop = 1.0, num = 1000 }\n"
+             "'context.formalisation' = { start = 0.0, stop = 1.0, num = 1000 }\n"
+             "'context.quick_wins' = { start = 0.0, stop = 1.0, num = 1000 }"),
+    ("lhs", "'context.funding' = { low = 0.1, high = 0.9 }"),
+    ("sobol", "'context.funding' = { low = 0.1, high = 0.9 }"),
+])
+def test_oversized_sweep_is_refused_before_its_points_are_built(tmp_path, monkeypatch, design,
+                                                                axes):
+    """The run limit is checked from the axis lengths / samples and replicates, so a 10^9-point
+    grid fails at once with one line instead of allocating gigabytes of points first."""
+    import itertools
+
+    import SALib.sample.sobol
+
+    import model.sweep_file
+
+    def never(*args, **kwargs):
+        raise AssertionError("points were built before the size check")
+
+    monkeypatch.setattr(itertools, "product", never)
+    monkeypatch.setattr(model.sweep_file, "_latin_hypercube", never)
+    monkeypatch.setattr(SALib.sample.sobol, "sample", never)
+    samples = "" if design == "grid" else "samples = 8388608\n"
+    path = write(tmp_path, f"[sweep]\nscenario = 'voluntary_alliance'\ndesign = '{design}'\n"
+                           f"{samples}replicates = 20\n[axes]\n{axes}\n")
+    with pytest.raises(ScenarioError, match="is more than 100000000 runs") as err:
+        load_sweep(path)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("base", ["mandated_buddying", "voluntary_alliance"])
+def test_base_scenario_is_parsed_once_and_points_match_load_scenario(tmp_path, monkeypatch,
+                                                                     base):
+    """Each point is the base scenario with its overrides, resolved exactly as
+    `load_scenario(base, overrides, steps)` would (a roster relative to the base file
+    included), but the base file is parsed once, not once per point."""
+    import tomllib
+
+    path = write(tmp_path, f"""
+        [sweep]
+        scenario = "{base}"
+        steps = 24
+        set = {{ "context.quick_wins" = 0.3 }}
+        [axes]
+        "context.funding" = [0.1, 0.5, 0.9]
+        "context.formalisation" = {{ start = 0.0, stop = 1.0, num = 4 }}
+        """)
+    parse, parsed = tomllib.load, []
+    monkeypatch.setattr(tomllib, "load", lambda fh: parsed.append(fh.name) or parse(fh))
+    sweep = load_sweep(path)
+    few = len(parsed)
+    load_sweep(write(tmp_path, path.read_text().replace("num = 4", "num = 40"), "big.toml"))
+    assert len(parsed) == 2 * few, "files are parsed again for every point"
+    monkeypatch.setattr(tomllib, "load", parse)
+    for point, scenario in zip(sweep.points, sweep.scenarios, strict=True):
+        alone = load_scenario(base, overrides={**sweep.fixed, **point}, steps=24)
+        assert scenario.digest() == alone.digest()
+        assert scenario.path == alone.path and scenario.name == alone.name
+        np.testing.assert_array_equal(scenario.packed(), alone.packed())
+
+
+def test_non_utf8_sweep_file_is_one_line(tmp_path, capsys):
+    path = tmp_path / "binary.toml"
+    path.write_bytes(b"\xff\xfe\x00")
+    out = tmp_path / "out"
+    rc, errors = _cli(capsys, "sweep", str(path), "--out", str(out), "--quiet")
+    assert rc == 2 and len(errors) == 1 and "not a UTF-8 text file" in errors[0], errors
+    assert not out.exists()
+
+
+HEAD = "[sweep]\nscenario = 'voluntary_alliance'\n"
+RANGE = "[axes]\n'context.funding' = { low = 0.1, high = 0.5 }\n"
+
+
+@pytest.mark.parametrize("body, fragment", [
+    (HEAD + "[axes]\n'context.funding' = [0.1]\n[[points]]\n'context.funding' = 0.2",
+     "[[points]] tables are read only by design = \"points\"; this sweep's design is 'grid'"),
+    (HEAD + "design = 'lhs'\n" + RANGE + "[[points]]\nregime = 'mandated'",
+     "this sweep's design is 'lhs'"),
+    (HEAD + "design = 'sobol'\nsamples = 8\n" + RANGE + "[[points]]\nregime = 'mandated'",
+     "this sweep's design is 'sobol'"),
+    (HEAD + "samples = 8\n[axes]\n'context.funding' = [0.1]",
+     "sweep.samples is read only by lhs and sobol designs"),
+    (HEAD + "[axes]\n'context.funding' = [0.1, 0.2]\n"
+            "pair = { keys = ['context.ambition', 'context.funding'], rows = [[0.1, 0.2]] }",
+     "key 'context.funding' is given on axes 'context.funding' and 'pair'"),
+    (HEAD + "[axes]\npair = { keys = ['context.funding', 'context.funding'], rows = [[0.1, 0.2]] }",
+     "key 'context.funding' is given twice on axis 'pair'"),
+    (HEAD + "set = { 'context.funding' = 0.3 }\n[axes]\n'context.funding' = [0.1, 0.2]",
+     "key 'context.funding' is both fixed in sweep.set and varied on axis 'context.funding'"),
+    (HEAD + "design = 'lhs'\nset = { 'context.funding' = 0.3 }\n" + RANGE,
+     "both fixed in sweep.set"),
+])
+def test_ignored_tables_and_repeated_keys_are_errors(tmp_path, body, fragment):
+    """Nothing in a sweep file is silently ignored or silently overridden."""
+    with pytest.raises(ScenarioError) as err:
+        load_sweep(write(tmp_path, body))
+    assert fragment in str(err.value) and "\n" not in str(err.value), str(err.value)
+
+
+def test_a_scenario_given_to_sweep_says_so(tmp_path, capsys):
+    rc, errors = _cli(capsys, "sweep", "ics_mandated", "--out", str(tmp_path / "out"))
+    assert rc == 2 and len(errors) == 1, errors
+    assert "is a scenario, not a sweep file" in errors[0]
+    assert "icsabm run ics_mandated" in errors[0] and "unknown top-level key" not in errors[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_sweep_lists_the_bundled_sweeps(capsys):
+    rc, errors = _cli(capsys, "sweep", "nosuch")
+    assert rc == 2 and len(errors) == 1, errors
+    assert "'nosuch' does not exist" in errors[0]
+    for name in ("phase_partners_support", "phase_trust_formalisation", "sobol_ics"):
+        assert name in errors[0]
+    assert "ics_mandated" not in errors[0]  # scenarios are not sweeps
+
+
+@pytest.mark.parametrize("name", ["../../escape", "", ".hidden", "-flag", "a/b", "a b", "x*"])
+def test_sweep_name_must_be_a_plain_folder_name(tmp_path, monkeypatch, capsys, name):
+    """The name becomes runs/<name>-<time>: one line naming the rule, nothing written."""
+    work = tmp_path / "a" / "b"  # so that runs/../../escape-* would land in tmp_path
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    path = write(work, SMALL.replace('name = "small"', f"name = {name!r}"))
+    rc, errors = _cli(capsys, "sweep", str(path), "--quiet")
+    assert rc == 2 and len(errors) == 1, errors
+    assert f"sweep.name = {name!r}" in errors[0]
+    assert "letters, digits, _, - and ., not starting with . or -" in errors[0]
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "b", "sweep.toml"]
+
+
+def test_sweep_name_allows_plain_names(tmp_path):
+    path = write(tmp_path, SMALL.replace('name = "small"', 'name = "Phase_2.v-1"'))
+    assert load_sweep(path).name == "Phase_2.v-1"
+
+
+def test_sweeps_started_in_the_same_second_get_their_own_folders(tmp_path, monkeypatch):
+    """Without --out, a taken runs/<name>-<stamp> gets -2, -3, ...; both sweeps finish."""
+    import model.sweep_command
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(model.sweep_command, "_stamp", lambda: "20260101T000000Z")
+    path = write(tmp_path, SMALL)
+    for _ in range(3):
+        assert sweep_command(str(path), None, None, resume=False, quiet=True) == 0
+    folders = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert folders == ["small-20260101T000000Z", "small-20260101T000000Z-2",
+                       "small-20260101T000000Z-3"]
+    for name in folders:
+        assert json.loads((tmp_path / "runs" / name / "manifest.json").read_text())["complete"]
+
+
+def test_an_occupied_out_says_what_it_holds(tmp_path):
+    """With --out, a non-empty folder is still refused; --resume is suggested only for an
+    unfinished run of the same sweep, and a complete sweep is called complete."""
+    from model.cli import CLIError
+
+    path = write(tmp_path, SMALL)
+    out = tmp_path / "out"
+    sweep_command(str(path), str(out), None, resume=False, quiet=True)
+    with pytest.raises(CLIError) as err:
+        sweep_command(str(path), str(out), None, resume=False, quiet=True)
+    assert "complete sweep" in str(err.value) and "--resume" not in str(err.value)
+    manifest = json.loads((out / "manifest.json").read_text())
+    (out / "manifest.json").write_text(json.dumps({**manifest, "complete": False}))
+    with pytest.raises(CLIError, match="use --resume to finish it"):
+        sweep_command(str(path), str(out), None, resume=False, quiet=True)
+
+
+def test_resume_reruns_a_damaged_part(tmp_path, capsys):
+    """A part overwritten with garbage (or cut short) is found before anything runs, said so
+    in one line, and run again: the finished sweep equals an uninterrupted one."""
+    path = write(tmp_path, SMALL)
+    whole, damaged = tmp_path / "whole", tmp_path / "damaged"
+    sweep_command(str(path), str(whole), None, resume=False, quiet=True)
+    sweep_command(str(path), str(damaged), None, resume=False, quiet=True)
+    (damaged / "summary" / "part-00001.parquet").write_bytes(b"garbage")
+    part2 = damaged / "summary" / "part-00002.parquet"
+    part2.write_bytes(part2.read_bytes()[: part2.stat().st_size // 2])
+    capsys.readouterr()
+    assert sweep_command(str(path), str(damaged), None, resume=True, quiet=True) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "icsabm: re-running chunk 1: its part file is damaged",
+        "icsabm: re-running chunk 2: its part file is damaged"]
+    pd.testing.assert_frame_equal(read_summary(damaged), read_summary(whole))
+    pd.testing.assert_frame_equal(pd.read_parquet(damaged / "phase.parquet"),
+                                  pd.read_parquet(whole / "phase.parquet"))
+
+
+def test_resume_into_a_run_folder_says_it_is_not_a_sweep(tmp_path, capsys):
+    from model.cli import main
+
+    run = tmp_path / "run"
+    assert main(["run", "voluntary_alliance", "--replicates", "2", "--steps", "6", "--out",
+                 str(run), "--quiet"]) == 0
+    capsys.readouterr()
+    rc, errors = _cli(capsys, "sweep", str(write(tmp_path, SMALL)), "--out", str(run),
+                      "--resume", "--quiet")
+    assert rc == 2 and len(errors) == 1, errors
+    assert "is a run folder, not a sweep folder" in errors[0]
+    assert "different sweep" not in errors[0]
+
+
+def test_a_part_damaged_past_its_footer_is_one_line(tmp_path):
+    """Garbage in a part's data pages with its footer intact passes the cheap check; reading
+    it still ends in one line naming the file, not an Arrow traceback."""
+    path = write(tmp_path, SMALL)
+    out = tmp_path / "out"
+    sweep_command(str(path), str(out), None, resume=False, quiet=True)
+    part = out / "summary" / "part-00001.parquet"
+    data = bytearray(part.read_bytes())
+    data[4:len(data) // 2] = bytes(len(data) // 2 - 4)  # zero the pages, keep the footer
+    part.write_bytes(bytes(data))
+    with pytest.raises(ScenarioError, match="part-00001.parquet: damaged part file") as err:
+        read_summary(out)
+    assert "\n" not in str(err.value)
