@@ -142,15 +142,17 @@ def read_table(path: Path, folder_kind: str) -> pd.DataFrame:
 
 
 def read_sweep_summary(folder: Path) -> pd.DataFrame:
-    """Every run of a finished sweep folder (its ``summary/part-*.parquet``), ordered by
-    point and replicate, as `model.sweep.read_summary` but naming a damaged part."""
-    from model.sweep import PARTS
+    """Every run of a finished sweep folder (`model.sweep.read_summary`), with a missing
+    or damaged part as a `FigureInputError` naming it."""
+    from model.sweep import PARTS, read_summary
 
-    parts = [read_table(p, "sweep") for p in sorted((folder / PARTS).glob("part-*.parquet"))]
-    if not parts:
+    try:
+        frame = read_summary(folder)
+    except ScenarioError as exc:
+        raise FigureInputError(str(exc)) from None
+    if frame.empty:
         raise FigureInputError(f"{folder}: no runs in {PARTS}/ (incomplete sweep folder)")
-    frame = pd.concat(parts, ignore_index=True)
-    return frame.sort_values(["point", "replicate"], kind="stable").reset_index(drop=True)
+    return frame
 
 
 def scenario_from_manifest(manifest: dict) -> Scenario:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import platform
 import shutil
 import sys
@@ -35,7 +34,7 @@ import numba
 from tqdm import tqdm
 
 from model import __version__
-from model.cli import check_fresh_out
+from model.cli import check_fresh_out, default_folder
 from model.cluster import describe, make_engine, parse_scheduler
 from model.provenance import git_commit
 from model.scenario import ScenarioError
@@ -89,25 +88,6 @@ def _find_resumable(sweep: Sweep) -> Path | None:
                 and not manifest.get("complete")):
             found.append((str(manifest.get("started_utc", "")), folder))
     return max(found)[1] if found else None
-
-
-def _stamp() -> str:
-    """The UTC time (to the second) in default folder names."""
-    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _new_default_folder(name: str) -> Path:
-    """Create and return runs/<name>-<stamp>, or -2, -3, ... after it when sweeps started in
-    the same second took the name: os.mkdir is atomic, so two sweeps never share a folder."""
-    RUNS_DIR.mkdir(parents=True, exist_ok=True)
-    base, n = f"{name}-{_stamp()}", 1
-    while True:
-        folder = RUNS_DIR / (base if n == 1 else f"{base}-{n}")
-        try:
-            os.mkdir(folder)
-            return folder
-        except FileExistsError:
-            n += 1
 
 
 def _occupied_hint(folder: Path, sweep: Sweep) -> str:
@@ -173,7 +153,7 @@ def sweep_command(sweep_file: str, out: str | None, scheduler: str | None, resum
             created = not folder.exists()
             folder.mkdir(parents=True, exist_ok=True)
         else:
-            folder, created = _new_default_folder(sweep.name), True
+            folder, created = default_folder(sweep.name), True
         write_json(folder / "manifest.json", manifest)
 
     start = time.perf_counter()

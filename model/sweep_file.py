@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 
 from model import params as P
+from model.cli import folder_name
 from model.scenario import (
     SCENARIO_DIR,
     Scenario,
@@ -263,15 +264,16 @@ def load_sweep(path: str | Path) -> Sweep:
     if design in ("grid", "points") and "samples" in head:
         raise _err(source, f"sweep.samples is read only by lhs and sobol designs; this "
                            f"sweep's design is {design!r}")
-    name = head.get("name", path.stem)
+    # a name taken from the file name is made a plain folder name ("my sweep" -> "my_sweep");
+    # one the file gives must already be one
+    name = head["name"] if "name" in head else folder_name(path.stem)
     description = head.get("description", "")
     for key, value in (("name", name), ("description", description),
                        ("scenario", head["scenario"])):
         if not isinstance(value, str):
             raise _err(source, f"sweep.{key} = {value!r} is not a string")
     if not NAME.match(name):
-        given = "" if "name" in head else " (from the file name; set sweep.name)"
-        raise _err(source, f"sweep.name = {name!r}{given}; allowed: letters, digits, _, - and ., "
+        raise _err(source, f"sweep.name = {name!r}; allowed: letters, digits, _, - and ., "
                            "not starting with . or - (it names the folder runs/<name>-<time>)")
     replicates = _int(source, "replicates", head.get("replicates", 20), 1, 1_000_000)
     seed = _int(source, "seed", head.get("seed", 0), 0, 2**63 - 1)

@@ -500,14 +500,21 @@ def test_sweep_name_must_be_a_plain_folder_name(tmp_path, monkeypatch, capsys, n
 def test_sweep_name_allows_plain_names(tmp_path):
     path = write(tmp_path, SMALL.replace('name = "small"', 'name = "Phase_2.v-1"'))
     assert load_sweep(path).name == "Phase_2.v-1"
+    unnamed = write(tmp_path, SMALL.replace('name = "small"\n', ""), "my sweep (v2).toml")
+    assert load_sweep(unnamed).name == "my_sweep__v2_"  # from the file name, made plain
 
 
 def test_sweeps_started_in_the_same_second_get_their_own_folders(tmp_path, monkeypatch):
     """Without --out, a taken runs/<name>-<stamp> gets -2, -3, ...; both sweeps finish."""
-    import model.sweep_command
+    import datetime as real_dt
+    import types
+
+    from model import cli
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(model.sweep_command, "_stamp", lambda: "20260101T000000Z")
+    frozen = real_dt.datetime(2026, 1, 1, tzinfo=real_dt.UTC)  # every sweep in one second
+    monkeypatch.setattr(cli, "dt", types.SimpleNamespace(
+        UTC=real_dt.UTC, datetime=types.SimpleNamespace(now=lambda tz=None: frozen)))
     path = write(tmp_path, SMALL)
     for _ in range(3):
         assert sweep_command(str(path), None, None, resume=False, quiet=True) == 0
