@@ -272,8 +272,9 @@ def finish(sweep: Sweep, folder: Path) -> pd.DataFrame:
     """Write the phase table (and Sobol indices) once every run is present."""
     summary = read_summary(folder)
     if len(summary) != sweep.n_runs or summary.duplicated(["point", "replicate"]).any():
-        raise RuntimeError(f"sweep folder {folder} holds {len(summary)} runs, expected "
-                           f"{sweep.n_runs}")
+        raise ScenarioError(f"sweep folder {folder} holds {len(summary)} runs, expected "
+                            f"{sweep.n_runs} once each: its summary/ parts were changed by hand; "
+                            "start the sweep again in a new folder")
     phase = phase_table(sweep, summary)
     phase.to_parquet(folder / "phase.parquet", index=False)
     if sweep.design == "sobol":

@@ -562,6 +562,23 @@ def test_resume_reruns_a_damaged_part(tmp_path, capsys):
                                   pd.read_parquet(whole / "phase.parquet"))
 
 
+def test_a_part_added_by_hand_is_one_line_at_finish(tmp_path, capsys):
+    import shutil
+
+    path = write(tmp_path, SMALL)
+    folder = tmp_path / "sweep"
+    sweep_command(str(path), str(folder), None, resume=False, quiet=True)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["complete"] = False
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    parts = folder / "summary"
+    shutil.copy(parts / "part-00000.parquet", parts / "part-00099.parquet")  # runs twice
+    capsys.readouterr()
+    rc, errors = _cli(capsys, "sweep", str(path), "--out", str(folder), "--resume", "--quiet")
+    assert rc == 2 and len(errors) == 1, errors
+    assert "changed by hand" in errors[0]
+
+
 def test_resume_into_a_run_folder_says_it_is_not_a_sweep(tmp_path, capsys):
     from model.cli import main
 
