@@ -185,6 +185,41 @@ def staging_folder(folder: Path) -> Path:
     return tmp
 
 
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux's MemAvailable, else the
+    physical memory), or None where neither is known."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+#: Peak memory of `icsabm run` per replicate and month, measured on ics_mandated (29
+#: organisations): about 600 bytes for the time series and summary, and 250 more per
+#: organisation with --agents (the tidy frames and their concatenation).
+RUN_BYTES_PER_MONTH, AGENT_BYTES_PER_MONTH = 600, 250
+
+
+def check_run_memory(replicates: int, steps: int, organisations: int, agents: bool) -> None:
+    """CLIError, before any work, when a run folder would not fit in memory."""
+    per_month = RUN_BYTES_PER_MONTH + (AGENT_BYTES_PER_MONTH * organisations if agents else 0)
+    need, have = replicates * (steps + 1) * per_month, available_memory()
+    if have is not None and need > have:
+        raise CLIError(
+            f"--replicates {replicates}: {replicates:,} replicates x {steps + 1} months"
+            f"{' with --agents' if agents else ''} need about {need / 1e9:.1f} GB of memory, "
+            f"more than the {have / 1e9:.1f} GB available; run fewer replicates"
+            + (", drop --agents" if agents else "")
+            + ", or use icsabm sweep, which keeps one summary row per run")
+
+
 def check_fresh_out(folder: Path, hint: str = "") -> None:
     """CLIError unless `folder` is absent or an empty folder (`--out` never overwrites)."""
     if folder.exists() and not folder.is_dir():
@@ -244,6 +279,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.replicate_seed is not None:
         seeds = np.array([args.replicate_seed], dtype=np.int64)
     else:
+        check_run_memory(args.replicates, scenario.steps, scenario.n_organisations, args.agents)
         seeds = replicate_seeds(args.seed, args.replicates)
     if args.out is None:
         folder = default_folder(scenario.name)

@@ -283,3 +283,19 @@ def test_a_closed_pipe_is_not_an_error(tmp_path):
     err = proc.stderr.read().decode()
     assert proc.wait() == 0 and err == ""
     assert (tmp_path / "run" / "summary.parquet").is_file()
+
+
+def test_a_run_too_big_for_memory_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    from model import cli
+
+    monkeypatch.setattr(cli, "available_memory", lambda: 50_000_000)  # 50 MB
+    assert main(["run", "ics_mandated", "--replicates", "100", "--out",
+                 str(tmp_path / "small"), "--quiet"]) == 0  # about 4 MB
+    capsys.readouterr()
+    for extra in (["--replicates", "2000"], ["--replicates", "200", "--agents"]):
+        assert main(["run", "ics_mandated", *extra, "--out", str(tmp_path / "big"),
+                     "--quiet"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "GB of memory" in err and "icsabm sweep" in err
+        assert ("drop --agents" in err) is ("--agents" in extra)
+    assert leftovers(tmp_path) == ["small"]
