@@ -201,6 +201,11 @@ def available_memory() -> int | None:
         return None
 
 
+def size_text(nbytes: float) -> str:
+    """A memory size in words: `1.2 GB`, `35 MB`."""
+    return f"{nbytes / 1e9:.1f} GB" if nbytes >= 1e9 else f"{nbytes / 1e6:.0f} MB"
+
+
 #: Peak memory of `icsabm run` per replicate and month, measured on ics_mandated (29
 #: organisations): about 600 bytes for the time series and summary, and 250 more per
 #: organisation with --agents (the tidy frames and their concatenation).
@@ -214,8 +219,8 @@ def check_run_memory(replicates: int, steps: int, organisations: int, agents: bo
     if have is not None and need > have:
         raise CLIError(
             f"--replicates {replicates}: {replicates:,} replicates x {steps + 1} months"
-            f"{' with --agents' if agents else ''} need about {need / 1e9:.1f} GB of memory, "
-            f"more than the {have / 1e9:.1f} GB available; run fewer replicates"
+            f"{' with --agents' if agents else ''} need about {size_text(need)} of memory, "
+            f"more than the {size_text(have)} available; run fewer replicates"
             + (", drop --agents" if agents else "")
             + ", or use icsabm sweep, which keeps one summary row per run")
 

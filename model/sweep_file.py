@@ -65,6 +65,9 @@ DESIGNS = ("grid", "lhs", "sobol", "points")
 SWEEP_KEYS = ("name", "description", "scenario", "design", "replicates", "steps", "seed",
               "samples", "stride", "chunk", "set")
 MAX_RUNS = 100_000_000
+#: Every point keeps its resolved scenario: about 8 KB each, measured on a 100 x 100 grid
+#: of ics_mandated (81 MB), so a sweep's points must fit in memory too.
+BYTES_PER_POINT = 10_000
 #: A sweep name: it becomes a folder name under runs/, so no separators, no leading dot/dash.
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
@@ -421,9 +424,17 @@ def _check_distinct(source: str, axis_keys: dict[str, list[str]], fixed: dict) -
 def _check_size(source: str, n_points: int, replicates: int) -> None:
     """Refuse more than MAX_RUNS runs, from the design's sizes alone: called before the
     points are built, so an oversized grid fails at once instead of exhausting memory."""
+    from model.cli import available_memory, size_text
+
     if n_points * replicates > MAX_RUNS:
         raise _err(source, f"{n_points} points x {replicates} replicates is more than "
                            f"{MAX_RUNS} runs")
+    have = available_memory()
+    if have is not None and n_points * BYTES_PER_POINT > have:
+        raise _err(source, f"{n_points:,} points need about "
+                           f"{size_text(n_points * BYTES_PER_POINT)} of memory to hold their "
+                           f"scenarios, more than the {size_text(have)} available; use fewer "
+                           "points and more replicates per point, or split the sweep")
 
 
 def _describe(point: dict[str, Any]) -> str:

@@ -296,6 +296,6 @@ def test_a_run_too_big_for_memory_is_refused_before_any_work(tmp_path, monkeypat
         assert main(["run", "ics_mandated", *extra, "--out", str(tmp_path / "big"),
                      "--quiet"]) == 2
         err = capsys.readouterr().err.strip()
-        assert err.count("\n") == 0 and "GB of memory" in err and "icsabm sweep" in err
+        assert err.count("\n") == 0 and "MB of memory" in err and "icsabm sweep" in err
         assert ("drop --agents" in err) is ("--agents" in extra)
     assert leftovers(tmp_path) == ["small"]

@@ -396,6 +396,24 @@ def test_oversized_sweep_is_refused_before_its_points_are_built(tmp_path, monkey
     assert "\n" not in str(err.value)
 
 
+def test_points_that_would_not_fit_in_memory_are_refused_before_they_are_built(
+        tmp_path, monkeypatch):
+    import itertools
+
+    import model.cli
+
+    def never(*args, **kwargs):
+        raise AssertionError("points were built before the memory check")
+
+    monkeypatch.setattr(model.cli, "available_memory", lambda: 1_000_000)  # 1 MB: 100 points
+    monkeypatch.setattr(itertools, "product", never)
+    path = write(tmp_path, "[sweep]\nscenario = 'voluntary_alliance'\nreplicates = 1\n"
+                           "[axes]\n'context.funding' = { start = 0, stop = 1, num = 101 }\n")
+    with pytest.raises(ScenarioError, match="101 points need about 1 MB of memory") as err:
+        load_sweep(path)
+    assert "\n" not in str(err.value)
+
+
 @pytest.mark.parametrize("base", ["mandated_buddying", "voluntary_alliance"])
 def test_base_scenario_is_parsed_once_and_points_match_load_scenario(tmp_path, monkeypatch,
                                                                      base):
