@@ -258,22 +258,40 @@ def load_scenario(scenario: str | Path | dict, overrides: dict[str, Any] | None 
         raw, source, base_dir = _copy(scenario), "scenario", Path.cwd()
     else:
         path = resolve_path(scenario)
-        source, base_dir = str(path), path.parent
-        try:
-            with path.open("rb") as fh:
-                raw = tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise ScenarioError(f"{path}: malformed TOML: {exc}") from None
-        except UnicodeDecodeError:
-            raise ScenarioError(f"{path}: not a UTF-8 text file") from None
-        except OSError as exc:
-            raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
-        raw.setdefault("name", path.stem)
+        raw, source, base_dir = read_raw(path), str(path), path.parent
+    return resolve_raw(raw, source, base_dir, overrides, steps)
+
+
+def read_raw(path: Path) -> dict[str, Any]:
+    """A scenario file's TOML as a dict, `name` defaulting to the file's name; read once,
+    it can be resolved many times (a sweep's points) with `resolve_raw` on copies."""
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: malformed TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not a UTF-8 text file") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
+    raw.setdefault("name", path.stem)
+    return raw
+
+
+def resolve_raw(raw: dict[str, Any], source: str, base_dir: Path,
+                overrides: dict[str, Any] | None = None, steps: int | None = None,
+                label: str = "--set") -> Scenario:
+    """Apply `overrides` and `steps` to `raw` (in place) and validate it.
+
+    An error names `source` (the file), or `label` for a value the overrides gave;
+    relative roster paths are relative to `base_dir`.
+    """
     for key, value in (overrides or {}).items():
         _apply_override(raw, key, value)
     if steps is not None:
         raw["steps"] = steps
-    return _validate(raw, source, base_dir, frozenset(overrides or ()))
+    given = frozenset(overrides or ()) | (frozenset({"steps"}) if steps is not None else set())
+    return _validate(raw, source, base_dir, given, label)
 
 
 def _copy(data: dict) -> dict:
@@ -346,8 +364,8 @@ def _table(source: str, raw: dict, key: str) -> dict:
     return value
 
 
-def _group(source: str, raw: dict, group: str,
-           overridden: frozenset[str] = frozenset()) -> dict[str, float]:
+def _group(source: str, raw: dict, group: str, overridden: frozenset[str] = frozenset(),
+           label: str = "--set") -> dict[str, float]:
     table = _table(source, raw, group)
     valid = {p.name: p for p in P.PARAMS if p.group == group}
     out = {}
@@ -359,19 +377,19 @@ def _group(source: str, raw: dict, group: str,
             )
     for name, param in valid.items():
         value = table.get(name, param.default)
-        where = "--set" if param.key in overridden else source
+        where = label if param.key in overridden else source
         out[param.key] = _number(where, param.key, value, param.lo, param.hi,
                                  param.key in P.INTEGER_KEYS)
     return out
 
 
 def _validate(raw: dict, source: str, base_dir: Path,
-              overridden: frozenset[str] = frozenset()) -> Scenario:
-    """The scenario of `raw`; an error names `source`, or `--set` for a key in
+              overridden: frozenset[str] = frozenset(), label: str = "--set") -> Scenario:
+    """The scenario of `raw`; an error names `source`, or `label` for a key in
     `overridden` (the user's own value, not the file's)."""
 
     def at(key: str) -> str:
-        return "--set" if key in overridden else source
+        return label if key in overridden else source
 
     for key in raw:
         if key not in TOP_KEYS:
@@ -389,9 +407,9 @@ def _validate(raw: dict, source: str, base_dir: Path,
     steps = int(_number(at("steps"), "steps", raw.get("steps", 60), 1, MAX_STEPS, True))
     organisations = _table(source, raw, "organisations")
     counted = any(k.startswith("organisations.") for k in overridden)
-    roster = _roster("--set" if counted else source, organisations, base_dir)
-    context = _group(source, raw, "context", overridden)
-    constants = _group(source, raw, "constants", overridden)
+    roster = _roster(label if counted else source, organisations, base_dir)
+    context = _group(source, raw, "context", overridden, label)
+    constants = _group(source, raw, "constants", overridden, label)
     timeline = _timeline(source, raw.get("timeline", []))
     return Scenario(name=name, description=description, regime=regime, form=form, steps=steps,
                     roster=roster, context=context, constants=constants, timeline=timeline,

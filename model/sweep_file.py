@@ -56,9 +56,9 @@ from model.scenario import (
     SCENARIO_DIR,
     Scenario,
     ScenarioError,
-    _apply_override,
-    _validate,
+    read_raw,
     resolve_path,
+    resolve_raw,
 )
 
 DESIGNS = ("grid", "lhs", "sobol", "points")
@@ -382,24 +382,11 @@ def _base_loader(base: str) -> Callable[[dict[str, Any], int | None], Scenario]:
     does (same source, folder for rosters, default name and checks), without reading and
     parsing the file again for every point (for a bundled name, every bundled file)."""
     path = resolve_path(base)
-    try:
-        with path.open("rb") as fh:
-            raw = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: malformed TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(f"{path}: not a UTF-8 text file") from None
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
-    raw.setdefault("name", path.stem)
+    raw = read_raw(path)
 
     def load(overrides: dict[str, Any], steps: int | None) -> Scenario:
-        point = copy.deepcopy(raw)
-        for key, value in overrides.items():
-            _apply_override(point, key, value)
-        if steps is not None:
-            point["steps"] = steps
-        return _validate(point, str(path), path.parent)
+        return resolve_raw(copy.deepcopy(raw), str(path), path.parent, overrides, steps,
+                           label="the sweep")
 
     return load
 
