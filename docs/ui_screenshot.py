@@ -52,15 +52,15 @@ def main() -> int:
             page.wait_for_function("document.body.innerText.includes('Step: 0')")
             page.locator(".v-select:has(label:text-is('Scenario'))").click()
             page.get_by_role("option", name=args.scenario, exact=True).click()
-            # untick "Sliders set the context": the scenario runs with its own context
-            page.locator("label", has_text="Sliders set the context").click()
+            # "Apply the sliders below" stays unticked: the scenario runs as written
             seed = page.locator(".v-input:has(label:text-is('Seed')) input")
             seed.fill(args.seed)
             seed.press("Enter")
             page.get_by_role("button", name="Reset").click()
             page.wait_for_function("document.body.innerText.includes("
-                                   f"'scenario {args.scenario}, regime as in scenario, "
-                                   f"use_levers False, seed {args.seed},')")
+                                   f"'scenario {args.scenario}, regime ') && "
+                                   "document.body.innerText.includes("
+                                   f"'seed {args.seed},')")
             step = page.get_by_role("button", name="Step")
             times = []
             for month in range(1, args.months + 1):

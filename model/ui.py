@@ -50,9 +50,11 @@ from model.regimes import MATURITY, maturity  # noqa: E402
 from model.scenario import bundled_scenarios, load_scenario  # noqa: E402
 
 SCENARIO_REGIME = "as in scenario"
+APPLY_SLIDERS = "Apply the sliders below"
 REGIME_CHOICES = (SCENARIO_REGIME, "mandated", "voluntary")
 DEFAULT_SCENARIO = "ics_mandated"
 EDGE_LIMIT = 2000  # strongest ties drawn; a complete graph of 300 partners has 44,850
+NAMED_LIMIT = 8  # partnerships this small get their members' names on the network view
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,7 @@ class ExploreModel(ICSModel):
     SolaraViz's Reset requires). See `lever_overrides` for how they apply."""
 
     def __init__(self, scenario: str = DEFAULT_SCENARIO, regime: str = SCENARIO_REGIME,
-                 use_levers: bool = True, seed: str | int = "0", **kwargs: float) -> None:
+                 use_levers: bool = False, seed: str | int = "0", **kwargs: float) -> None:
         defaults = load_scenario(DEFAULT_SCENARIO)
         levers = {lv.key: kwargs.pop(lv.key, defaults.context[f"context.{lv.key}"])
                   for lv in LEVERS}
@@ -149,10 +151,17 @@ class ExploreModel(ICSModel):
         if kwargs:  # named `kwargs` because Mesa's ModelCreator checks for that name
             raise TypeError(f"unknown control(s): {', '.join(sorted(kwargs))}")
         seed_value, self.note = parse_seed(seed)
-        self.controls = {"scenario": scenario, "regime": regime, "use_levers": use_levers,
-                         "seed": seed_value, **levers, **counts}
+        self.use_levers = use_levers
         super().__init__(scenario, seed=seed_value,
                          overrides=lever_overrides(scenario, regime, use_levers, levers, counts))
+
+    def step(self) -> None:
+        """One month, and none past the scenario's last: Mesa's Step and Play advance
+        *Render interval* months at a time, which could overshoot the end."""
+        if self.month < self.max_steps:
+            super().step()
+        else:
+            self.steps -= 1  # Mesa counted the call; the page's "Step: N" stays at the end
 
 
 def model_params() -> dict[str, dict]:
@@ -163,8 +172,8 @@ def model_params() -> dict[str, dict]:
                      "values": list(bundled_scenarios())},
         "regime": {"type": "Select", "label": "Regime", "value": SCENARIO_REGIME,
                    "values": list(REGIME_CHOICES)},
-        "use_levers": {"type": "Checkbox", "value": True,
-                       "label": "Sliders set the context (untick: the scenario's own)"},
+        "use_levers": {"type": "Checkbox", "value": False,
+                       "label": APPLY_SLIDERS + " (unticked: the scenario's own values)"},
     }
     for lever in LEVERS:
         params[lever.key] = {"type": "SliderFloat", "label": f"{lever.label} ({lever.cmoc})",
@@ -228,13 +237,16 @@ def network_svg(model: ICSModel, width: int = 380, height: int = 360) -> str:
     parts = [_text(width / 2, 15, f"Partnership network, month {model.month}", size=13,
                    anchor="middle")]
     edges = network_edges(model)[::-1]  # weakest first, so the strongest ties lie on top
+    few = len(xy) <= NAMED_LIMIT  # a small partnership: thick ties, and names on the nodes
     if len(edges):
-        colours = matplotlib.colormaps["Blues"](np.clip(edges[:, 2], 0.0, 1.0))
+        # from light to dark blue: even no trust stays visible against the white page
+        colours = matplotlib.colormaps["Blues"](0.25 + 0.75 * np.clip(edges[:, 2], 0.0, 1.0))
         for (i, j, weight), colour in zip(edges, colours, strict=True):
             (x1, y1), (x2, y2) = xy[int(i)], xy[int(j)]
             parts.append(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" '
-                         f'stroke="{matplotlib.colors.to_hex(colour)}" stroke-width="0.7" '
-                         f'stroke-opacity="{0.15 + 0.7 * min(1.0, weight):.2f}"/>')
+                         f'stroke="{matplotlib.colors.to_hex(colour)}" '
+                         f'stroke-width="{3.0 if few else 0.7}" '
+                         f'stroke-opacity="{0.3 + 0.6 * min(1.0, weight):.2f}"/>')
     for (x, y), node in zip(xy, network_nodes(model), strict=True):
         r = 0.9 * math.sqrt((20.0 + 6.0 * math.sqrt(node["size"])) / math.pi)
         if node["active"]:
@@ -245,6 +257,10 @@ def network_svg(model: ICSModel, width: int = 380, height: int = 360) -> str:
                      f'stroke="{stroke}" stroke-width="2.2"/>')
         if not node["active"]:
             parts.append(_text(x, y + 4, "×", size=12, anchor="middle", colour="#444444"))
+        if few:
+            below = y + r + 12 if y >= cy else y - r - 5
+            parts.append(_text(x, below, node["name"].replace("_", " "), size=10,
+                               anchor="middle"))
     return _svg(width, height, parts)
 
 
@@ -288,17 +304,23 @@ def state_svg(model: ICSModel) -> str:
 
 
 def output_svg(model: ICSModel) -> str:
-    """Monthly output of the collaboration and its running total (C40, C41, C28)."""
+    """Monthly output of the collaboration, with the output synergy needs (C40), and its
+    running total (C41, C28)."""
     frame = model.datacollector.get_model_vars_dataframe()
+    threshold = float(model.state.params[P.SYNERGY_OUTPUT])
+    dashed = ("synergy threshold", METRIC_COLOURS["output"], np.array([threshold, threshold]),
+              "3,3")
     parts = []
-    for k, (column, label, floor) in enumerate((("output", "output per month", 0.05),
+    for k, (column, label, floor) in enumerate((("output", "output per month",
+                                                  1.1 * threshold),
                                                  ("cumulative_output", "cumulative output",
                                                   1.0))):
         values = frame[column].to_numpy()
         ticks = nice_ticks(max(floor, float(values.max())))
-        title = "Output of the collaboration" if k == 0 else ""
-        parts += _panel([(label, METRIC_COLOURS[column], values, "")], None, model.max_steps,
-                        ticks, label, title, 145 * k, 145, legend=False)
+        title = "Output of the collaboration (dashed: what synergy needs)" if k == 0 else ""
+        series = [(label, METRIC_COLOURS[column], values, "")] + ([dashed] if k == 0 else [])
+        parts += _panel(series, [0.0, float(model.max_steps)], model.max_steps, ticks, label,
+                        title, 145 * k, 145, legend=False)
     return _svg(470, 290, parts)
 
 
@@ -375,19 +397,25 @@ def _panel(series, x_values, x_max: int, y_ticks: list[float], y_label: str, tit
 def regime_markdown(model: ICSModel) -> str:
     """The live regime panel: regime so far, month synergy was reached, members."""
     regime, month = model.regime
-    colour = REGIME_COLOURS[regime]
+    window = int(model.state.params[P.REGIME_WINDOW])
     active = int(model.state.org[S.ACTIVE].sum())
-    if month is not None:
-        reached = f"month {month}"
-    elif regime == "synergy":  # the window's mean is above the threshold, this month is not
-        reached = "not sustained: behaviour is below its threshold this month"
+    if model.month < window:  # classify would judge fewer months than the window
+        judged = (f"not judged yet: the regime is judged over the last {window} months "
+                  f"(month {model.month} of {window})")
     else:
-        reached = "not yet"
+        judged = (f"<span style='color:{REGIME_COLOURS[regime]}'>**{regime}**</span> — "
+                  f"{REGIME_TEXT[regime]}")
+    if month is not None:  # known only in hindsight: the month behaviour stayed up from
+        since = f"month {month}"
+    elif regime == "synergy" and model.month >= window:
+        since = ("not sustained: behaviour is below its threshold this month, though its "
+                 f"mean over the last {window} months is above it")
+    else:
+        since = "not reached"
     lines = [
         f"### Month {model.month} of {model.max_steps}",
-        f"**Regime so far:** <span style='color:{colour}'>**{regime}**</span> — "
-        f"{REGIME_TEXT[regime]}",
-        f"**Synergy reached:** {reached}",
+        f"**Regime so far:** {judged}",
+        f"**In synergy since:** {since}",
         f"**Members:** {active} of {len(model.organisations)} active "
         f"({model.scenario.regime} regime, scenario `{model.scenario.name}`)",
     ]
@@ -397,11 +425,20 @@ def regime_markdown(model: ICSModel) -> str:
 
 
 def built_with_markdown(model: ICSModel) -> str:
-    """The controls the current model was built with (changes apply on Reset)."""
-    controls = model.controls if isinstance(model, ExploreModel) else {}
-    built = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
-                      for k, v in controls.items())
-    return f"**This model was built with:** {built}" if built else ""
+    """What the current model runs with, read from the model itself (not the sidebar,
+    whose sliders apply only when ticked): scenario, regime, seed, the levers' values
+    and the organisations. Changes in the sidebar apply on Reset."""
+    scenario = model.scenario
+    levers = ", ".join(f"{lv.key} {scenario.context[f'context.{lv.key}']:g}" for lv in LEVERS)
+    counts = ", ".join(f"{kind} {n}" for kind, n in scenario.roster.counts.items() if n)
+    applied = getattr(model, "use_levers", False)
+    source = ("the sliders' values" if applied else
+              f"the scenario's own values (tick *{APPLY_SLIDERS}* to use the sliders')")
+    return "\n\n".join([
+        f"**This model was built with:** scenario {scenario.name}, regime {scenario.regime}, "
+        f"seed {model.seed}, {levers} ({source}); organisations: {counts}",
+        f"**Scenario:** {scenario.description}",
+    ])
 
 
 def levers_markdown() -> str:
@@ -420,8 +457,9 @@ def levers_markdown() -> str:
         "collaborative behaviour and output above their thresholds over the last months "
         "(C40); dissolution, that most partners have left.",
         "",
-        "<small>Untick *Sliders set the context* to run a scenario with its own context; "
-        "press **Reset** after changing anything.</small>",
+        f"<small>A scenario runs as written; tick *{APPLY_SLIDERS}* to replace its context "
+        "(and, without a roster, its organisation counts) by the sliders. Press **Reset** "
+        "after changing anything.</small>",
     ])
 
 
@@ -477,6 +515,11 @@ def serve(host: str = "127.0.0.1", port: int = 8765) -> int:
         raise CLIError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     from solara.__main__ import cli as solara_cli
 
+    # Build and step a model here, so that numba compiles (or loads from its cache) every
+    # kernel before the page opens: otherwise the first Step would hang for seconds.
+    print("icsabm ui: preparing the model (the first time, compiling takes up to a minute)",
+          file=sys.stderr, flush=True)
+    ExploreModel().step()
     print(f"icsabm ui: http://{host}:{port}/ (Ctrl-C to stop)", file=sys.stderr, flush=True)
     argv = ["run", "model.ui", "--host", host, "--port", str(port), "--production",
             "--no-open", "--no-check-version", "--log-level", "warning"]

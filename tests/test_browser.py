@@ -117,9 +117,12 @@ def test_app_steps_resets_and_rebuilds(page, tmp_path):
     (tmp_path / "step_times.json").write_text(json.dumps(timings))
     page.screenshot(path=str(tmp_path / "after_steps.png"), full_page=True)
 
-    # change the regime and a slider, then reset: the model is rebuilt with them
+    # change the regime and a slider, tick "apply the sliders", then reset: the model is
+    # rebuilt with them
     page.locator(".v-select").filter(has_text="Regime").click()
     page.get_by_role("option", name="voluntary").click()
+    page.locator("label", has_text="Apply the sliders below").click()  # Vuetify hides the input
+    expect(page.get_by_label("Apply the sliders below")).to_be_checked()
     slider = page.locator(".v-input").filter(has_text="Formalisation (C11, C12)") \
         .locator("[role=slider]")
     slider.focus()
@@ -133,6 +136,7 @@ def test_app_steps_resets_and_rebuilds(page, tmp_path):
     built = page.locator("p", has_text="This model was built with:")
     expect(built).to_contain_text("regime voluntary")
     expect(built).to_contain_text("formalisation 0.4")
+    expect(built).to_contain_text("the sliders' values")
     expect(page.locator("p", has_text="Members:")).to_contain_text("voluntary regime")
     page.screenshot(path=str(tmp_path / "after_reset.png"), full_page=True)
     assert (tmp_path / "after_reset.png").stat().st_size > 10_000

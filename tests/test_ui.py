@@ -52,12 +52,35 @@ def test_levers_named_by_the_issue_are_all_there():
 
 
 def test_controls_rebuild_the_model_with_their_values():
-    model = ui.ExploreModel(regime="voluntary", formalisation=0.8, pcn=20, seed="7")
+    model = ui.ExploreModel(regime="voluntary", use_levers=True, formalisation=0.8, pcn=20,
+                            seed="7")
     assert model.scenario.regime == "voluntary"
     assert model.scenario.context["context.formalisation"] == 0.8
     assert model.scenario.roster.counts["pcn"] == 20
     assert model.seed == 7
     assert "formalisation 0.8" in ui.built_with_markdown(model)
+    assert "the sliders' values" in ui.built_with_markdown(model)
+
+
+def test_by_default_a_scenario_runs_as_written_and_the_panel_says_so():
+    """Picking a scenario gives that scenario: the sliders start at ics_mandated's values
+    and apply only when ticked (the panel shows what the model really runs with)."""
+    model = ui.ExploreModel(scenario="merger", formalisation=0.1, pcn=30)
+    own = load_scenario("merger")
+    assert model.scenario.context == own.context
+    assert model.scenario.roster.counts == own.roster.counts
+    text = ui.built_with_markdown(model)
+    assert "scenario merger" in text and "the scenario's own values" in text
+    assert f"formalisation {own.context['context.formalisation']:g}" in text
+    assert "pcn" not in text and own.description in text
+
+
+def test_steps_past_the_last_month_do_nothing():
+    model = ui.ExploreModel(scenario="mandated_buddying")
+    for _ in range(model.max_steps + 4):  # Step with Render interval 5 near the end
+        model.step()
+    assert model.month == model.max_steps and model.steps == model.max_steps
+    assert not model.running
 
 
 def test_scenario_context_is_kept_when_the_sliders_are_off():
@@ -137,7 +160,13 @@ def test_charts_carry_labels_and_all_series():
     assert all(len(points.split()) == 5 for points in lines[:len(ui.STATE_SERIES)])
     svg = ui.output_svg(model)
     assert "output per month" in svg and "cumulative output" in svg
-    assert svg.count("<polyline") == 2
+    assert svg.count("<polyline") == 3  # output, its synergy threshold, cumulative output
+    threshold = float(model.state.params[ui.P.SYNERGY_OUTPUT])
+    dashed = re.search(r'<polyline points="[^"]*" fill="none" stroke="[^"]*" '
+                       r'stroke-width="1.8" stroke-dasharray="3,3"><title>synergy threshold',
+                       svg)
+    assert dashed, "the output synergy needs is drawn on the output chart"
+    assert threshold < ui.nice_ticks(1.1 * threshold)[-1]  # inside the frame
 
 
 def test_chart_ticks_cover_the_data():
@@ -155,14 +184,23 @@ def test_regime_panel_reports_regime_and_month():
     text = ui.regime_markdown(model)
     assert f"Month {model.max_steps} of {model.max_steps}" in text
     assert f"**{regime}**" in text
-    assert (f"month {month}" if month is not None else "not yet") in text
+    assert (f"In synergy since:** month {month}" if month is not None else "not") in text
+
+
+def test_regime_panel_does_not_judge_before_the_window_is_full():
+    model = ui.ExploreModel(scenario="voluntary_alliance")
+    model.run_for(3)
+    text = ui.regime_markdown(model)
+    assert "not judged yet" in text and "month 3 of 12" in text
+    assert "inertia**" not in text and "synergy**" not in text
 
 
 def test_regime_panel_says_when_synergy_is_not_sustained(monkeypatch):
     model = ui.ExploreModel(scenario="voluntary_alliance", use_levers=False, seed="0")
+    model.run_for(12)
     monkeypatch.setattr(ui.ExploreModel, "regime", property(lambda self: ("synergy", None)))
     text = ui.regime_markdown(model)
-    assert "not sustained" in text and "not yet" not in text
+    assert "not sustained" in text and "not reached" not in text
 
 
 def test_lever_notes_cite_cmoc_ids_of_the_theory(root):
@@ -192,3 +230,16 @@ def test_ui_rejects_a_bad_port():
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "must be in 1..65535" in result.stderr
+
+
+def test_a_small_partnership_shows_names_and_visible_ties():
+    small = ui.ExploreModel(scenario="mandated_buddying")
+    svg = ui.network_svg(small)
+    for org in small.organisations:
+        assert f">{org.name.replace('_', ' ')}</text>" in svg
+    width, opacity = re.search(r'<line [^>]*stroke-width="([\d.]+)" stroke-opacity="([\d.]+)"',
+                               svg).groups()
+    assert float(width) >= 2 and float(opacity) >= 0.3  # low trust is still a visible tie
+    large = ui.ExploreModel()
+    assert not any(f">{org.name.replace('_', ' ')}</text>" in ui.network_svg(large)
+                   for org in large.organisations)
