@@ -299,3 +299,14 @@ def test_a_run_too_big_for_memory_is_refused_before_any_work(tmp_path, monkeypat
         assert err.count("\n") == 0 and "MB of memory" in err and "icsabm sweep" in err
         assert ("drop --agents" in err) is ("--agents" in extra)
     assert leftovers(tmp_path) == ["small"]
+
+
+def test_a_roster_given_with_set_is_found_from_the_current_folder(tmp_path, monkeypatch):
+    (tmp_path / "pair.csv").write_text("name,kind,size\nNorth,acute_trust,900\n"
+                                       "South,vcse,40\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "mandated_buddying", "--set", "organisations.roster=pair.csv",
+                 "--replicates", "1", "--steps", "2", "--out", "run", "--agents",
+                 "--quiet"]) == 0
+    names = set(pd.read_parquet(tmp_path / "run" / "organisations.parquet")["name"])
+    assert names == {"North", "South"}
