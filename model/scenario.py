@@ -153,18 +153,25 @@ class Scenario:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def bundled_scenarios() -> dict[str, Path]:
-    """Bundled scenario files by name (sweep files, which have `[sweep]`, excluded)."""
+def bundled_files(sweeps: bool = False) -> dict[str, Path]:
+    """Bundled TOML files by name: the scenarios, or with `sweeps` the sweep files (those
+    with a `[sweep]` table). A file that does not read as TOML counts as a scenario, so
+    that loading it reports what is wrong with it."""
     out = {}
     for path in sorted(SCENARIO_DIR.glob("*.toml")):
         try:
             with path.open("rb") as fh:
-                if "sweep" in tomllib.load(fh):
-                    continue
-        except (OSError, tomllib.TOMLDecodeError):
-            pass
-        out[path.stem] = path
+                is_sweep = "sweep" in tomllib.load(fh)
+        except (OSError, ValueError):  # unreadable, not UTF-8, not TOML
+            is_sweep = False
+        if is_sweep == sweeps:
+            out[path.stem] = path
     return out
+
+
+def bundled_scenarios() -> dict[str, Path]:
+    """Bundled scenario files by name (sweep files excluded)."""
+    return bundled_files(sweeps=False)
 
 
 def resolve_path(scenario: str | Path) -> Path:

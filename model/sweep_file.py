@@ -51,11 +51,12 @@ from typing import Any
 import numpy as np
 
 from model import params as P
-from model.cli import folder_name
+from model.cli import available_memory, folder_name, size_text
 from model.scenario import (
     SCENARIO_DIR,
     Scenario,
     ScenarioError,
+    bundled_files,
     read_raw,
     resolve_path,
     resolve_raw,
@@ -124,15 +125,7 @@ class Sweep:
 
 def bundled_sweeps() -> list[str]:
     """Names of the bundled sweep files: the scenarios/*.toml with a [sweep] table."""
-    names = []
-    for path in sorted(SCENARIO_DIR.glob("*.toml")):
-        try:
-            with path.open("rb") as fh:
-                if "sweep" in tomllib.load(fh):
-                    names.append(path.stem)
-        except (OSError, ValueError):  # unreadable, not UTF-8 or not TOML: not a sweep
-            continue
-    return names
+    return list(bundled_files(sweeps=True))
 
 
 def axis_column(key: str) -> str:
@@ -411,8 +404,6 @@ def _check_distinct(source: str, axis_keys: dict[str, list[str]], fixed: dict) -
 def _check_size(source: str, n_points: int, replicates: int) -> None:
     """Refuse more than MAX_RUNS runs, from the design's sizes alone: called before the
     points are built, so an oversized grid fails at once instead of exhausting memory."""
-    from model.cli import available_memory, size_text
-
     if n_points * replicates > MAX_RUNS:
         raise _err(source, f"{n_points} points x {replicates} replicates is more than "
                            f"{MAX_RUNS} runs")

@@ -400,12 +400,12 @@ def test_points_that_would_not_fit_in_memory_are_refused_before_they_are_built(
         tmp_path, monkeypatch):
     import itertools
 
-    import model.cli
+    import model.sweep_file
 
     def never(*args, **kwargs):
         raise AssertionError("points were built before the memory check")
 
-    monkeypatch.setattr(model.cli, "available_memory", lambda: 1_000_000)  # 1 MB: 100 points
+    monkeypatch.setattr(model.sweep_file, "available_memory", lambda: 1_000_000)  # 100 points
     monkeypatch.setattr(itertools, "product", never)
     path = write(tmp_path, "[sweep]\nscenario = 'voluntary_alliance'\nreplicates = 1\n"
                            "[axes]\n'context.funding' = { start = 0, stop = 1, num = 101 }\n")
