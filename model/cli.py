@@ -279,12 +279,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                        "it cannot be combined with --replicates or --seed")
     args.replicates = 20 if args.replicates is None else args.replicates
     args.seed = 0 if args.seed is None else args.seed
-    overrides = parse_overrides(args.overrides)
-    roster = overrides.get("organisations.roster")
-    if isinstance(roster, str) and not Path(roster).is_absolute() and Path(roster).is_file():
-        overrides["organisations.roster"] = str(Path(roster).resolve())  # a path typed on
-        # the command line is relative to the current folder, not to the scenario file's
-    scenario = load_scenario(args.scenario, overrides=overrides, steps=args.steps)
+    scenario = load_scenario(args.scenario, overrides=parse_overrides(args.overrides),
+                             steps=args.steps)
     if args.replicate_seed is not None:
         seeds = np.array([args.replicate_seed], dtype=np.int64)
     else:

@@ -207,13 +207,20 @@ def parse_value(text: str) -> Any:
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """`KEY=VALUE` strings (from `--set`) as a dict of dotted keys to values."""
+    """`KEY=VALUE` strings (from `--set`) as a dict of dotted keys to values.
+
+    A roster file typed on the command line is found from the current folder (in a
+    scenario file, a roster path is relative to that file's folder).
+    """
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ScenarioError(f"--set {item!r}: expected KEY=VALUE, e.g. context.funding=0.6")
         out[key.strip()] = parse_value(value.strip())
+    roster = out.get("organisations.roster")
+    if isinstance(roster, str) and not Path(roster).is_absolute() and Path(roster).is_file():
+        out["organisations.roster"] = str(Path(roster).resolve())
     return out
 
 
