@@ -37,3 +37,22 @@ def test_odd_names_only_real_parameters():
     odd = (ROOT / "docs" / "ODD.md").read_text()
     for key in re.findall(r"`((?:context|constants|structure)\.[a-z_]+)`", odd):
         assert key in PARAM_BY_KEY, key
+
+
+def test_citation_file_matches_the_package():
+    import tomllib
+
+    import yaml
+
+    from model import __version__
+
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert cff["cff-version"] == "1.2.0" and cff["type"] == "software"
+    assert cff["version"] == project["version"] == __version__
+    assert cff["license"] == project["license"]["text"]
+    assert (ROOT / "LICENSE").read_text().startswith(f"{cff['license']} License")
+    # the studies the theory is drawn from, as the README's Sources lists them
+    years = sorted(r["year"] for r in cff["references"])
+    assert years == [2022, 2023, 2024, 2024]
+    assert "CITATION.cff" in (ROOT / "README.md").read_text()
