@@ -101,10 +101,12 @@ LEVERS: tuple[Lever, ...] = (
 COUNT_KINDS: tuple[tuple[str, int, int], ...] = (("pcn", 0, 40), ("vcse", 0, 40),
                                                    ("acute_trust", 1, 4))
 
+#: What each regime means, after its name in the regime panel (short: the panel shares its
+#: card with the network's key, and must fit a laptop screen).
 REGIME_TEXT = {
-    "inertia": "Collaborative inertia: partners go through the motions; little gets done.",
-    "synergy": "Synergy: partners work together and the joint output is high.",
-    "dissolution": "Dissolution: most partners have left the collaboration.",
+    "inertia": "partners go through the motions; little gets done.",
+    "synergy": "partners work together and the joint output is high.",
+    "dissolution": "most partners have left the collaboration.",
 }
 
 
@@ -277,9 +279,9 @@ def network_legend_markdown(model: ICSModel) -> str:
     kinds = " ".join(f"{_swatch(KIND_COLOURS[KINDS[k].name])} {KINDS[k].label}"
                      for k in present)
     levels = " ".join(f"{_swatch('', MATURITY_COLOURS[m])} {m}" for m in MATURITY)
-    return (f"<small>{kinds}<br>Outline, maturity (M23 after Westrum): {levels}<br>"
-            f"{_swatch(EXITED_COLOUR)} left the collaboration &nbsp; Node area: staff "
-            "headcount &nbsp; Edges: darker blue = more mutual trust</small>")
+    return (f"<small>{kinds}<br>Outline = maturity (M23, after Westrum): {levels}<br>"
+            f"{_swatch(EXITED_COLOUR)} left the collaboration &middot; area = staff &middot; "
+            "darker edge = more mutual trust</small>")
 
 
 #: Series of the state chart: DataCollector column and legend label.
@@ -416,8 +418,8 @@ def regime_markdown(model: ICSModel) -> str:
         f"### Month {model.month} of {model.max_steps}",
         f"**Regime so far:** {judged}",
         f"**In synergy since:** {since}",
-        f"**Members:** {active} of {len(model.organisations)} active "
-        f"({model.scenario.regime} regime, scenario `{model.scenario.name}`)",
+        f"**Members:** {active} of {len(model.organisations)} active, "
+        f"{model.scenario.regime} regime ({model.scenario.name})",
     ]
     if getattr(model, "note", None):
         lines += [f"**Note:** {model.note}"]
