@@ -540,3 +540,70 @@ def test_too_many_points_says_how_many_and_what_to_do(folders, capsys, monkeypat
     monkeypatch.setattr(F, "MAX_BARS", 1)
     err = _bad(capsys, str(folders["points"]))
     assert "2 points are more than the 1" in err and "split it" in err
+
+
+# ------------------------------------------------------------- trust network and matrix
+def _pairs(name: str, months=(0, 6), steps: int = 6) -> pd.DataFrame:
+    from model.scenario import load_scenario
+
+    return F.trust_pairs_table(load_scenario(name, steps=steps), 12345, list(months), 0)
+
+
+def _boxes_apart(renderer, texts) -> None:
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    for k, a in enumerate(boxes):
+        assert not any(a.overlaps(b) for b in boxes[k + 1:]), [t.get_text() for t in texts]
+
+
+def test_trust_matrix_greys_out_members_who_left():
+    """Rows and columns of a member who left are grey and in the legend, not blank like
+    low trust; the kind strips stay thin for 3 organisations; small matrices print values."""
+    from matplotlib.colors import to_rgba
+    from matplotlib.patches import Rectangle
+
+    from analysis.palette import EXITED_COLOUR
+
+    pairs = _pairs("merger")
+    last = pairs["month"] == 6
+    pairs.loc[last & (pairs["org"] == 2), "active"] = False
+    pairs.loc[last & (pairs["partner"] == 2), "partner_active"] = False
+    fig = F.plot_trust_matrix(pairs)
+    renderer = _drawn(fig)
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "Left the partnership" in labels
+    first, final = fig.axes[0], fig.axes[1]
+    assert len(first.images) == 1 and len(final.images) == 2
+    overlay = final.images[1].get_array()
+    assert np.allclose(overlay[0, 2], to_rgba(EXITED_COLOUR)) and overlay[0, 1, 3] == 0
+    strips = [p for p in first.patches if isinstance(p, Rectangle)]
+    assert strips and max(min(p.get_width(), p.get_height()) for p in strips) < 0.2
+    values = [t for t in first.texts if t.get_text()[:2] == "0."]
+    assert len(values) == 6  # 3 x 3 cells without the diagonal
+    assert len([t for t in final.texts if t.get_text()[:2] == "0."]) == 2  # 1 and 2 remain
+    _boxes_apart(renderer, values)
+    _assert_text_fits(fig)
+
+
+@pytest.mark.parametrize("name", ["mandated_buddying", "merger", "voluntary_alliance"])
+def test_small_trust_network_shows_every_edge_and_names(name):
+    """With 2-4 organisations the few edges are opaque (low trust is still visible) and
+    each organisation is named, clear of the panel titles and of each other."""
+    from matplotlib.collections import LineCollection
+
+    pairs = _pairs(name)
+    fig = F.plot_trust_network(pairs)
+    renderer = _drawn(fig)
+    n = pairs["org"].nunique()
+    for ax in fig.axes[:2]:
+        edges = [c for c in ax.collections if isinstance(c, LineCollection)][0]
+        assert len(edges.get_segments()) == n * (n - 1) // 2
+        assert (edges.get_colors()[:, 3] == 1).all()
+        assert (np.asarray(edges.get_linewidths()) >= 1).all()
+        names = ax.texts
+        assert len(names) == n
+        assert {t.get_text().replace("\n", " ") for t in names} == {
+            s.replace("_", " ") for s in pairs["name"].unique()}
+        title = ax.title.get_window_extent(renderer)
+        assert not any(t.get_window_extent(renderer).overlaps(title) for t in names)
+        _boxes_apart(renderer, names)
+    _assert_text_fits(fig)
