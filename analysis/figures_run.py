@@ -92,6 +92,22 @@ def _draw_bands(ax, frame: pd.DataFrame, colour: str, label: str, linestyle: str
     ax.plot(x, frame["median"], color=colour, ls=linestyle, label=label)
 
 
+def _wrapped(title: str, width: float) -> str:
+    """`title` broken into lines that fit a figure `width` inches wide (7-8 pt text)."""
+    return textwrap.fill(title, max(30, int(width * 15)))
+
+
+def replicates_text(n: int) -> str:
+    """'1 replicate', '20 replicates' (a no-break space: never wrapped apart)."""
+    return f"{n}\u00a0replicate{'' if n == 1 else 's'}"
+
+
+def _n_text(replicates: pd.Series) -> str:
+    """'n = 20', or 'n = 19–20' when the count varies over months."""
+    lo, hi = int(replicates.min()), int(replicates.max())
+    return f"n = {lo}" if lo == hi else f"n = {lo}–{hi}"
+
+
 def _kind_legend(fig: Figure, kinds: Sequence[str], exited: bool = False,
                  marker: str = "o") -> None:
     """Legend of the kinds present (and of members who left): circles for the network,
@@ -158,9 +174,10 @@ def plot_trajectories(table: pd.DataFrame, title: str | None = None) -> Figure:
         ax.set_xlabel(MONTH_LABEL)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=len(labels),
-               title="Final regime (line: median; bands: 50% and 90% of replicates)")
+               title="Final regime (line: median; bands: 50% and 90% of replicates)"
+               if table["replicates"].max() > 1 else "Final regime (one replicate: no bands)")
     if title:
-        fig.suptitle(title, x=0.01, ha="left", fontsize=8)
+        fig.suptitle(_wrapped(title, DOUBLE_COLUMN), x=0.01, ha="left", fontsize=8)
     return fig
 
 
@@ -372,8 +389,8 @@ def plot_trust_network(pairs: pd.DataFrame, title: str | None = None) -> Figure:
     fig.colorbar(mpl.cm.ScalarMappable(norm, cmap), ax=axes.tolist(), shrink=0.7,
                  label="Mutual trust of a pair (0–1)")
     _kind_legend(fig, _kind_order(order["kind"]), exited)
-    fig.suptitle(title or f"Trust network, {_months_title(pairs)}", x=0.01, ha="left",
-                 fontsize=8)
+    fig.suptitle(_wrapped(title or f"Trust network, {_months_title(pairs)}", DOUBLE_COLUMN),
+                 x=0.01, ha="left", fontsize=8)
     return fig
 
 
@@ -431,8 +448,8 @@ def plot_trust_matrix(pairs: pd.DataFrame, title: str | None = None) -> Figure:
     axes[0].set_ylabel("Trusting organisation")
     fig.colorbar(image, ax=axes.tolist(), shrink=0.7, label="Trust of row in column (0–1)")
     _kind_legend(fig, _kind_order(order["kind"]), exited, marker="s")
-    fig.suptitle(title or f"Trust matrix by kind, {_months_title(pairs)}", x=0.01, ha="left",
-                 fontsize=8)
+    fig.suptitle(_wrapped(title or f"Trust matrix by kind, {_months_title(pairs)}",
+                          DOUBLE_COLUMN), x=0.01, ha="left", fontsize=8)
     return fig
 
 
@@ -496,7 +513,7 @@ def plot_maturity(table: pd.DataFrame, title: str | None = None) -> Figure:
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
                title="Maturity (M23's adaptation of Westrum)")
     if title:
-        fig.suptitle(title, x=0.01, ha="left", fontsize=8)
+        fig.suptitle(_wrapped(title, DOUBLE_COLUMN), x=0.01, ha="left", fontsize=8)
     return fig
 
 
@@ -530,9 +547,11 @@ def plot_conflicts(table: pd.DataFrame, title: str | None = None) -> Figure:
     ax.set_xlabel(MONTH_LABEL)
     ax.set_ylabel("Conflicts per month (count)")
     ax.set_ylim(bottom=0)
+    n = int(table["replicates"].max()) if len(table) else 0
     fig.legend(loc="outside lower center", ncols=2,
-               title="Conflicts (line: mean; band: 50% of replicates)")
-    ax.set_title(title or "Conflicts raised and resolved")
+               title=f"Conflicts (line: mean; band: 50% of {n} replicates)" if n > 1
+               else "Conflicts (one replicate: no band)")
+    ax.set_title(_wrapped(title or "Conflicts raised and resolved", SINGLE_COLUMN))
     return fig
 
 
@@ -575,18 +594,24 @@ def power_trust_table(scenario: Scenario, seeds: Sequence[int],
 
 @themed
 def plot_power_trust(table: pd.DataFrame, title: str | None = None) -> Figure:
-    """Median trust (50% band) of smaller organisations in larger ones vs among peers (C17)."""
+    """Median trust (50% band) of smaller organisations in larger ones vs among peers (C17).
+
+    Each relation's legend entry gives n, the replicates that have pairs in it
+    (in `voluntary_alliance` a size gap of 2x occurs in 1 replicate of 20).
+    """
     fig = new_figure(SINGLE_COLUMN, 3.0)
     ax = fig.subplots()
     for relation, (label, colour, ls) in POWER_RELATIONS.items():
         part = table[table["relation"] == relation]
-        if len(part):
-            _draw_bands(ax, part, colour, label, ls, wide=False)
+        if len(part):  # n: replicates that have such pairs (a relation may be rare)
+            _draw_bands(ax, part, colour, f"{label} ({_n_text(part['replicates'])})", ls,
+                        wide=False)
     ax.set_xlabel(MONTH_LABEL)
     ax.set_ylabel("Mean trust of truster in trusted (0–1)")
     ax.set_ylim(0, 1)
     ratio = table["size_ratio"].iloc[0] if len(table) else SIZE_RATIO
     fig.legend(loc="outside lower center", ncols=1,
-               title=f"Truster in trusted (median, 50% band; larger: ≥ {ratio:g}× the staff)")
-    ax.set_title(title or "Trust across the size gap (C17)")
+               title=f"Truster in trusted (larger: ≥ {ratio:g}× the staff)\n"
+                     "median and 50% band across the n replicates with such pairs")
+    ax.set_title(_wrapped(title or "Trust across the size gap (C17)", SINGLE_COLUMN))
     return fig

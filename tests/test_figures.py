@@ -607,3 +607,69 @@ def test_small_trust_network_shows_every_edge_and_names(name):
         assert not any(t.get_window_extent(renderer).overlaps(title) for t in names)
         _boxes_apart(renderer, names)
     _assert_text_fits(fig)
+
+
+# ------------------------------------------------------- titles, counts and bands
+def _band(steps, replicates, value=0.5, **extra) -> pd.DataFrame:
+    frame = pd.DataFrame({"step": steps, "replicates": replicates, "mean": value})
+    for q in ("q05", "q25", "median", "q75", "q95"):
+        frame[q] = value
+    return frame.assign(**extra)
+
+
+def test_power_legend_says_how_many_replicates_each_relation_has():
+    """In voluntary_alliance a 2x size gap occurs in 1 replicate of 20: its line must not
+    pass for a 20-replicate median next to the peers'."""
+    steps = np.arange(5)
+    table = pd.concat([_band(steps, 1, relation="smaller_in_larger"),
+                       _band(steps, [19, 20, 20, 20, 20], relation="peers")])
+    table["size_ratio"] = 2.0
+    fig = F.plot_power_trust(table, title="voluntary_alliance: trust across the size gap "
+                             "(C17, 20 replicates)")
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == ["Smaller in larger partner (n = 1)",
+                      "Among peers of similar size (n = 19–20)"]
+    _assert_text_fits(fig)
+
+
+def test_one_replicate_claims_no_band():
+    steps = np.arange(4)
+    conflicts = pd.concat([_band(steps, 1, measure=m) for m in ("raised", "resolved")])
+    fig = F.plot_conflicts(conflicts)
+    assert "no band" in fig.legends[0].get_title().get_text()
+    assert "20 replicates" in F.plot_conflicts(conflicts.assign(replicates=20)).legends[
+        0].get_title().get_text()
+    trajectories = pd.concat([_band(steps, 1, final_regime="inertia", variable=v)
+                              for v in TRAJECTORY_VARIABLES])
+    fig = F.plot_trajectories(trajectories, title=f"merger: {F.replicates_text(1)}")
+    assert "no bands" in fig.legends[0].get_title().get_text()
+    assert fig._suptitle.get_text() == "merger: 1\u00a0replicate"
+
+
+def test_run_figures_name_the_scenario_and_replicates(folders):
+    """Every run figure says which scenario it shows and how many replicates."""
+    run = F.read_run(folders["plain"])
+    for job in F.run_jobs(run):
+        if job.stem in ("conflicts", "power_trust"):
+            _, fig = job.make()
+            title = fig.axes[0].get_title(loc="left").replace("\n", " ")
+            assert title.startswith("voluntary_alliance: ") and "4\u00a0replicates" in title
+
+
+@pytest.mark.parametrize("plot", ["conflicts", "power_trust", "trajectories"])
+def test_long_titles_are_wrapped_inside_the_figure(plot):
+    name = "a_user_scenario_with_a_rather_long_descriptive_name_for_the_cambridge_ics_2025"
+    steps = np.arange(4)
+    if plot == "conflicts":
+        fig = F.plot_conflicts(pd.concat([_band(steps, 3, measure=m)
+                                          for m in ("raised", "resolved")]),
+                               title=f"{name}: conflicts raised and resolved (3 replicates)")
+    elif plot == "power_trust":
+        fig = F.plot_power_trust(_band(steps, 3, relation="peers", size_ratio=2.0),
+                                 title=f"{name}: trust across the size gap (C17, 3 replicates)")
+    else:
+        fig = F.plot_trajectories(pd.concat([_band(steps, 3, final_regime="inertia", variable=v)
+                                             for v in TRAJECTORY_VARIABLES]),
+                                  title=f"Trust network, {name}, replicate 0 (seed "
+                                        "8780056654320347285, ended in inertia)")
+    _assert_text_fits(fig)
