@@ -177,7 +177,7 @@ def plot_trajectories(table: pd.DataFrame, title: str | None = None) -> Figure:
                title="Final regime (line: median; bands: 50% and 90% of replicates)"
                if table["replicates"].max() > 1 else "Final regime (one replicate: no bands)")
     if title:
-        fig.suptitle(_wrapped(title, DOUBLE_COLUMN), x=0.01, ha="left", fontsize=8)
+        fig.suptitle(_wrapped(title, fig.get_figwidth()), x=0.01, ha="left", fontsize=8)
     return fig
 
 
@@ -486,11 +486,16 @@ def maturity_table(organisations: pd.DataFrame) -> pd.DataFrame:
 @themed
 def plot_maturity(table: pd.DataFrame, title: str | None = None) -> Figure:
     """Stacked shares of pathological, bureaucratic and generative organisations over months,
-    one panel per kind (M23's adaptation of Westrum)."""
+    one panel for all and one per kind (M23's adaptation of Westrum); a single panel when
+    every organisation is of one kind (it would repeat the first)."""
     kinds = list(dict.fromkeys(table["kind"]))
+    labels = table.drop_duplicates("kind").set_index("kind")["kind_label"].to_dict()
+    if len(kinds) == 2 and "all" in kinds:  # one kind: its panel would repeat "all"
+        only = next(k for k in kinds if k != "all")
+        kinds, labels = ["all"], {"all": f"All organisations ({labels[only]})"}
     ncols = min(3, len(kinds))
     nrows = -(-len(kinds) // ncols)
-    fig = new_figure(DOUBLE_COLUMN, 1.55 * nrows + 0.6)
+    fig = new_figure(DOUBLE_COLUMN if ncols > 1 else SINGLE_COLUMN, 1.55 * nrows + 0.9)
     axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False))
     levels = [lv for lv in MATURITY_LABELS
               if lv != "exited" or table.loc[table["level"] == "exited", "share"].gt(0).any()]
@@ -499,8 +504,7 @@ def plot_maturity(table: pd.DataFrame, title: str | None = None) -> Figure:
         part = table[table["kind"] == kind].pivot(index="step", columns="level", values="share")
         ax.stackplot(part.index, *[part[lv] for lv in levels],
                      colors=[colours[lv] for lv in levels], lw=0)
-        label = table.loc[table["kind"] == kind, "kind_label"].iloc[0]
-        ax.set_title(label)
+        ax.set_title(labels[kind])
         ax.set_ylim(0, 1)
         ax.set_xlim(part.index.min(), part.index.max())
     for ax in axes.ravel()[len(kinds):]:
@@ -513,7 +517,7 @@ def plot_maturity(table: pd.DataFrame, title: str | None = None) -> Figure:
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
                title="Maturity (M23's adaptation of Westrum)")
     if title:
-        fig.suptitle(_wrapped(title, DOUBLE_COLUMN), x=0.01, ha="left", fontsize=8)
+        fig.suptitle(_wrapped(title, fig.get_figwidth()), x=0.01, ha="left", fontsize=8)
     return fig
 
 

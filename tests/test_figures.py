@@ -673,3 +673,20 @@ def test_long_titles_are_wrapped_inside_the_figure(plot):
                                   title=f"Trust network, {name}, replicate 0 (seed "
                                         "8780056654320347285, ended in inertia)")
     _assert_text_fits(fig)
+
+
+def test_maturity_of_one_kind_is_one_panel():
+    """mandated_buddying (two acute trusts): the acute trust panel would repeat 'all'."""
+    orgs = pd.DataFrame({"step": np.repeat(np.arange(4), 2), "kind": "acute_trust",
+                         "active": True, "maturity": ["pathological", "bureaucratic"] * 4})
+    table = F.maturity_table(orgs)
+    assert set(table["kind"]) == {"all", "acute_trust"}  # the table keeps both
+    fig = F.plot_maturity(table, title="mandated_buddying: maturity of the partners "
+                                       "(20\u00a0replicates pooled)")
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(axes) == 1 and axes[0].get_title(loc="left") == "All organisations (Acute trust)"
+    assert fig.get_figwidth() == pytest.approx(SINGLE_COLUMN)
+    _assert_text_fits(fig)
+    orgs.loc[orgs.index % 2 == 1, "kind"] = "pcn"
+    assert len([ax for ax in F.plot_maturity(F.maturity_table(orgs)).axes
+                if ax.get_visible()]) == 3
