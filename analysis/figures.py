@@ -54,6 +54,7 @@ from analysis.figures_run import (  # noqa: F401  (re-exported for notebooks)
     plot_trust_network,
     power_trust_table,
     regime_share_table,
+    replicates_text,
     run_scenarios,
     trajectory_table,
     trust_pairs_table,
@@ -251,10 +252,11 @@ def run_jobs(run: RunFolder) -> list[Job]:
         return pairs["table"]
 
     who = f"{name}, replicate {replicate} (seed {seed}, ended in {regime})"
+    runs = replicates_text(len(summary))
     return [
         _job("trajectories", "median and 50%/90% bands of trust, faith, behaviour and output "
              "by final regime", lambda: trajectory_table(run.timeseries, summary),
-             plot_trajectories, f"{name}: {len(summary)} replicates"),
+             plot_trajectories, f"{name}: {runs}"),
         _job("regime_shares", "share of replicates in each regime with 95% Wilson intervals",
              lambda: regime_share_table({name: summary}), plot_regime_shares, None),
         _job("trust_network", f"trust network at months {months} of one replicate",
@@ -263,11 +265,13 @@ def run_jobs(run: RunFolder) -> list[Job]:
              trust_pairs, plot_trust_matrix, f"Trust matrix by kind, {who}"),
         _job("maturity", "share of organisations per maturity level over time, by kind",
              lambda: maturity_table(organisations_of(run)), plot_maturity,
-             f"{name}: maturity of the partners ({len(summary)} replicates pooled)"),
+             f"{name}: maturity of the partners ({runs} pooled)"),
         _job("conflicts", "conflicts raised and resolved per month",
-             lambda: conflict_table(run.timeseries), plot_conflicts, None),
+             lambda: conflict_table(run.timeseries), plot_conflicts,
+             f"{name}: conflicts raised and resolved ({runs})"),
         _job("power_trust", "trust of smaller organisations in larger ones vs among peers",
-             lambda: power_trust_table(run.scenario, seeds), plot_power_trust, None),
+             lambda: power_trust_table(run.scenario, seeds), plot_power_trust,
+             f"{name}: trust across the size gap (C17, {replicates_text(len(seeds))})"),
     ]
 
 

@@ -56,6 +56,9 @@ TRAJECTORY_VARIABLES = {
     "output": ("Joint output", "Joint output per month (model units)"),
 }
 MONTH_LABEL = "Time (months)"
+#: Partnerships of at most this many organisations get a more explicit trust network and
+#: matrix: every edge drawn solid and each organisation named; each cell's value printed.
+SMALL_PARTNERSHIP = 6
 
 #: Size ratio that makes a pair unequal in the power figure: j is *larger* than i when
 #: it has at least this many times i's staff (power follows size, C17).
@@ -89,11 +92,31 @@ def _draw_bands(ax, frame: pd.DataFrame, colour: str, label: str, linestyle: str
     ax.plot(x, frame["median"], color=colour, ls=linestyle, label=label)
 
 
-def _kind_legend(fig: Figure, kinds: Sequence[str], exited: bool = False) -> None:
-    handles = [Line2D([], [], marker="o", ls="", color=KIND_COLOURS[k], markeredgecolor="#444444",
-                      markeredgewidth=0.3, label=KIND_LABELS[k]) for k in kinds]
+def _wrapped(title: str, width: float) -> str:
+    """`title` broken into lines that fit a figure `width` inches wide (7-8 pt text)."""
+    return textwrap.fill(title, max(30, int(width * 15)))
+
+
+def replicates_text(n: int) -> str:
+    """'1 replicate', '20 replicates' (a no-break space: never wrapped apart)."""
+    return f"{n}\u00a0replicate{'' if n == 1 else 's'}"
+
+
+def _n_text(replicates: pd.Series) -> str:
+    """'n = 20', or 'n = 19–20' when the count varies over months."""
+    lo, hi = int(replicates.min()), int(replicates.max())
+    return f"n = {lo}" if lo == hi else f"n = {lo}–{hi}"
+
+
+def _kind_legend(fig: Figure, kinds: Sequence[str], exited: bool = False,
+                 marker: str = "o") -> None:
+    """Legend of the kinds present (and of members who left): circles for the network,
+    squares for the matrix cells."""
+    handles = [Line2D([], [], marker=marker, ls="", color=KIND_COLOURS[k],
+                      markeredgecolor="#444444", markeredgewidth=0.3, label=KIND_LABELS[k])
+               for k in kinds]
     if exited:
-        handles.append(Line2D([], [], marker="o", ls="", color=EXITED_COLOUR,
+        handles.append(Line2D([], [], marker=marker, ls="", color=EXITED_COLOUR,
                               markeredgecolor="#444444", markeredgewidth=0.3,
                               label="Left the partnership"))
     fig.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)))
@@ -151,9 +174,10 @@ def plot_trajectories(table: pd.DataFrame, title: str | None = None) -> Figure:
         ax.set_xlabel(MONTH_LABEL)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=len(labels),
-               title="Final regime (line: median; bands: 50% and 90% of replicates)")
+               title="Final regime (line: median; bands: 50% and 90% of replicates)"
+               if table["replicates"].max() > 1 else "Final regime (one replicate: no bands)")
     if title:
-        fig.suptitle(title, x=0.01, ha="left", fontsize=8)
+        fig.suptitle(_wrapped(title, fig.get_figwidth()), x=0.01, ha="left", fontsize=8)
     return fig
 
 
@@ -284,12 +308,13 @@ def trust_pairs_table(scenario: Scenario, seed: int, months: Sequence[int],
 
 
 def _organisation_order(pairs: pd.DataFrame) -> pd.DataFrame:
-    """Organisations (org, kind, size, active per month) ordered by kind, then size."""
-    orgs = pairs.drop_duplicates(["month", "org"])[["month", "org", "kind", "size", "active"]]
+    """Organisations (org, name, kind, size at the first month) ordered by kind, then size."""
+    orgs = pairs.drop_duplicates(["month", "org"])[["month", "org", "name", "kind", "size",
+                                                     "active"]]
     first = orgs[orgs["month"] == orgs["month"].min()].copy()
     first["kind_rank"] = first["kind"].map(KIND_INDEX)
     first = first.sort_values(["kind_rank", "size"], ascending=[True, False])
-    return first[["org", "kind", "size"]].reset_index(drop=True)
+    return first[["org", "name", "kind", "size"]].reset_index(drop=True)
 
 
 def _months_title(pairs: pd.DataFrame) -> str:
@@ -305,7 +330,9 @@ def plot_trust_network(pairs: pd.DataFrame, title: str | None = None) -> Figure:
     Organisations sit on a circle grouped by kind (colour) and ordered by size
     (marker area grows with the square root of headcount); each edge is the
     mutual trust of a pair, (T_ij + T_ji) / 2, coloured as in the trust matrix and
-    more opaque and thicker when higher.
+    more opaque and thicker when higher. In partnerships of at most
+    `SMALL_PARTNERSHIP` organisations every edge is opaque (its colour and width
+    show its trust) and each organisation is named.
     Members who left are grey and lose their edges (C20, C36).
     """
     import matplotlib as mpl
@@ -316,6 +343,7 @@ def plot_trust_network(pairs: pd.DataFrame, title: str | None = None) -> Figure:
     pos = np.zeros((int(order["org"].max()) + 1, 2))
     pos[order["org"].to_numpy()] = np.column_stack([np.cos(angle), np.sin(angle)])
     months = sorted(pairs["month"].unique())
+    small = n <= SMALL_PARTNERSHIP
     fig = new_figure(DOUBLE_COLUMN, DOUBLE_COLUMN / len(months) + 0.9)
     axes = np.atleast_1d(fig.subplots(1, len(months), squeeze=False)).ravel()
     cmap, norm = mpl.colormaps["cividis_r"], mpl.colors.Normalize(0, 1)
@@ -330,9 +358,13 @@ def plot_trust_network(pairs: pd.DataFrame, title: str | None = None) -> Figure:
         rank = np.argsort(mutual)
         segments = np.stack([pos[keep["org"].to_numpy()], pos[keep["partner"].to_numpy()]], 1)
         colours = cmap(norm(mutual[rank]))
-        colours[:, 3] = 0.04 + 0.9 * mutual[rank] ** 3  # faint when low, solid when high
-        ax.add_collection(LineCollection(segments[rank], colors=colours,
-                                         linewidths=0.2 + 1.3 * mutual[rank] ** 3, zorder=1))
+        if small:  # a few edges: each solid, its colour and width alone show its trust
+            widths = 1.0 + 2.0 * mutual[rank]
+        else:  # hundreds of edges: faint when low, solid when high, so the strong ones show
+            colours[:, 3] = 0.04 + 0.9 * mutual[rank] ** 3
+            widths = 0.2 + 1.3 * mutual[rank] ** 3
+        ax.add_collection(LineCollection(segments[rank], colors=colours, linewidths=widths,
+                                         zorder=1))
         active = part.drop_duplicates("org").set_index("org")["active"]
         colours = [KIND_COLOURS[k] if active[o] else EXITED_COLOUR
                    for o, k in zip(order["org"], order["kind"], strict=True)]
@@ -340,16 +372,25 @@ def plot_trust_network(pairs: pd.DataFrame, title: str | None = None) -> Figure:
         xy = pos[order["org"].to_numpy()]
         ax.scatter(xy[:, 0], xy[:, 1], s=area, c=colours, edgecolors="#333333",
                    linewidths=0.3, zorder=2)
+        if small:  # name each organisation above (top one) or below its marker
+            for (x, y), name in zip(xy, order["name"], strict=True):
+                top = y > 0.99
+                ax.text(x, y + (0.2 if top else -0.2), textwrap.fill(
+                    str(name).replace("_", " "), 10), ha="center", va="bottom" if top else "top",
+                    fontsize=5.5, linespacing=1.0, zorder=3,
+                    bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none",
+                          "alpha": 0.8})
         ax.set_title(f"Month {month}")
-        ax.set_xlim(-1.15, 1.15)
-        ax.set_ylim(-1.15, 1.15)
+        reach = 1.5 if small else 1.15
+        ax.set_xlim(-reach, reach)
+        ax.set_ylim(-reach, reach)
         ax.set_aspect("equal")
         ax.set_axis_off()
     fig.colorbar(mpl.cm.ScalarMappable(norm, cmap), ax=axes.tolist(), shrink=0.7,
                  label="Mutual trust of a pair (0–1)")
     _kind_legend(fig, _kind_order(order["kind"]), exited)
-    fig.suptitle(title or f"Trust network, {_months_title(pairs)}", x=0.01, ha="left",
-                 fontsize=8)
+    fig.suptitle(_wrapped(title or f"Trust network, {_months_title(pairs)}", DOUBLE_COLUMN),
+                 x=0.01, ha="left", fontsize=8)
     return fig
 
 
@@ -358,7 +399,9 @@ def plot_trust_matrix(pairs: pd.DataFrame, title: str | None = None) -> Figure:
     """Heatmaps of directed trust T_ij (row i's trust in column j) ordered by kind, then size.
 
     The coloured strips mark each organisation's kind; rows and columns of
-    members who left are blank.
+    members who left are grey (``EXITED_COLOUR``, in the legend), the diagonal
+    is blank. In partnerships of at most `SMALL_PARTNERSHIP` organisations each
+    cell also prints its trust value.
     """
     import matplotlib as mpl
 
@@ -368,15 +411,29 @@ def plot_trust_matrix(pairs: pd.DataFrame, title: str | None = None) -> Figure:
     months = sorted(pairs["month"].unique())
     fig = new_figure(DOUBLE_COLUMN, DOUBLE_COLUMN / len(months) + 1.0)
     axes = np.atleast_1d(fig.subplots(1, len(months), squeeze=False)).ravel()
-    strip = max(0.8, 0.04 * n)
+    strip = 0.045 * n  # kind strips: the same share of the panel whatever the size
     kind_colours = [mpl.colors.to_rgb(KIND_COLOURS[k]) for k in order["kind"]]
-    image = None
+    gone_colour = (*mpl.colors.to_rgb(EXITED_COLOUR), 1.0)
+    image, exited = None, False
     for ax, month in zip(axes, months, strict=True):
         part = pairs[pairs["month"] == month]
         matrix = np.full((n, n), np.nan)
         live = part[part["active"] & part["partner_active"]]
         matrix[rank[live["org"]].to_numpy(), rank[live["partner"]].to_numpy()] = live["trust"]
         image = ax.imshow(matrix, cmap="cividis_r", vmin=0, vmax=1, interpolation="nearest")
+        active = part.drop_duplicates("org").set_index("org")["active"].reindex(order["org"])
+        gone = ~active.to_numpy(bool)
+        if gone.any():  # rows and columns of members who left: grey, not blank like low trust
+            exited = True
+            mask = (gone[:, None] | gone[None, :]) & ~np.eye(n, dtype=bool)
+            overlay = np.zeros((n, n, 4))
+            overlay[mask] = gone_colour
+            ax.imshow(overlay, interpolation="nearest")
+        if n <= SMALL_PARTNERSHIP:  # few cells: print each trust value in its cell
+            for (r, c), value in np.ndenumerate(matrix):
+                if np.isfinite(value):
+                    ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=6,
+                            color="white" if value > 0.55 else "black")
         for k, colour in enumerate(kind_colours):
             ax.add_patch(Rectangle((-0.5 - 1.2 * strip, k - 0.5), strip, 1, color=colour, lw=0))
             ax.add_patch(Rectangle((k - 0.5, -0.5 - 1.2 * strip), 1, strip, color=colour, lw=0))
@@ -390,9 +447,9 @@ def plot_trust_matrix(pairs: pd.DataFrame, title: str | None = None) -> Figure:
         ax.set_xlabel("Trusted organisation")
     axes[0].set_ylabel("Trusting organisation")
     fig.colorbar(image, ax=axes.tolist(), shrink=0.7, label="Trust of row in column (0–1)")
-    _kind_legend(fig, _kind_order(order["kind"]))
-    fig.suptitle(title or f"Trust matrix by kind, {_months_title(pairs)}", x=0.01, ha="left",
-                 fontsize=8)
+    _kind_legend(fig, _kind_order(order["kind"]), exited, marker="s")
+    fig.suptitle(_wrapped(title or f"Trust matrix by kind, {_months_title(pairs)}",
+                          DOUBLE_COLUMN), x=0.01, ha="left", fontsize=8)
     return fig
 
 
@@ -429,11 +486,16 @@ def maturity_table(organisations: pd.DataFrame) -> pd.DataFrame:
 @themed
 def plot_maturity(table: pd.DataFrame, title: str | None = None) -> Figure:
     """Stacked shares of pathological, bureaucratic and generative organisations over months,
-    one panel per kind (M23's adaptation of Westrum)."""
+    one panel for all and one per kind (M23's adaptation of Westrum); a single panel when
+    every organisation is of one kind (it would repeat the first)."""
     kinds = list(dict.fromkeys(table["kind"]))
+    labels = table.drop_duplicates("kind").set_index("kind")["kind_label"].to_dict()
+    if len(kinds) == 2 and "all" in kinds:  # one kind: its panel would repeat "all"
+        only = next(k for k in kinds if k != "all")
+        kinds, labels = ["all"], {"all": f"All organisations ({labels[only]})"}
     ncols = min(3, len(kinds))
     nrows = -(-len(kinds) // ncols)
-    fig = new_figure(DOUBLE_COLUMN, 1.55 * nrows + 0.6)
+    fig = new_figure(DOUBLE_COLUMN if ncols > 1 else SINGLE_COLUMN, 1.55 * nrows + 0.9)
     axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False))
     levels = [lv for lv in MATURITY_LABELS
               if lv != "exited" or table.loc[table["level"] == "exited", "share"].gt(0).any()]
@@ -442,8 +504,7 @@ def plot_maturity(table: pd.DataFrame, title: str | None = None) -> Figure:
         part = table[table["kind"] == kind].pivot(index="step", columns="level", values="share")
         ax.stackplot(part.index, *[part[lv] for lv in levels],
                      colors=[colours[lv] for lv in levels], lw=0)
-        label = table.loc[table["kind"] == kind, "kind_label"].iloc[0]
-        ax.set_title(label)
+        ax.set_title(labels[kind])
         ax.set_ylim(0, 1)
         ax.set_xlim(part.index.min(), part.index.max())
     for ax in axes.ravel()[len(kinds):]:
@@ -456,7 +517,7 @@ def plot_maturity(table: pd.DataFrame, title: str | None = None) -> Figure:
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
                title="Maturity (M23's adaptation of Westrum)")
     if title:
-        fig.suptitle(title, x=0.01, ha="left", fontsize=8)
+        fig.suptitle(_wrapped(title, fig.get_figwidth()), x=0.01, ha="left", fontsize=8)
     return fig
 
 
@@ -490,9 +551,11 @@ def plot_conflicts(table: pd.DataFrame, title: str | None = None) -> Figure:
     ax.set_xlabel(MONTH_LABEL)
     ax.set_ylabel("Conflicts per month (count)")
     ax.set_ylim(bottom=0)
+    n = int(table["replicates"].max()) if len(table) else 0
     fig.legend(loc="outside lower center", ncols=2,
-               title="Conflicts (line: mean; band: 50% of replicates)")
-    ax.set_title(title or "Conflicts raised and resolved")
+               title=f"Conflicts (line: mean; band: 50% of {n} replicates)" if n > 1
+               else "Conflicts (one replicate: no band)")
+    ax.set_title(_wrapped(title or "Conflicts raised and resolved", SINGLE_COLUMN))
     return fig
 
 
@@ -535,18 +598,24 @@ def power_trust_table(scenario: Scenario, seeds: Sequence[int],
 
 @themed
 def plot_power_trust(table: pd.DataFrame, title: str | None = None) -> Figure:
-    """Median trust (50% band) of smaller organisations in larger ones vs among peers (C17)."""
+    """Median trust (50% band) of smaller organisations in larger ones vs among peers (C17).
+
+    Each relation's legend entry gives n, the replicates that have pairs in it
+    (in `voluntary_alliance` a size gap of 2x occurs in 1 replicate of 20).
+    """
     fig = new_figure(SINGLE_COLUMN, 3.0)
     ax = fig.subplots()
     for relation, (label, colour, ls) in POWER_RELATIONS.items():
         part = table[table["relation"] == relation]
-        if len(part):
-            _draw_bands(ax, part, colour, label, ls, wide=False)
+        if len(part):  # n: replicates that have such pairs (a relation may be rare)
+            _draw_bands(ax, part, colour, f"{label} ({_n_text(part['replicates'])})", ls,
+                        wide=False)
     ax.set_xlabel(MONTH_LABEL)
     ax.set_ylabel("Mean trust of truster in trusted (0–1)")
     ax.set_ylim(0, 1)
     ratio = table["size_ratio"].iloc[0] if len(table) else SIZE_RATIO
     fig.legend(loc="outside lower center", ncols=1,
-               title=f"Truster in trusted (median, 50% band; larger: ≥ {ratio:g}× the staff)")
-    ax.set_title(title or "Trust across the size gap (C17)")
+               title=f"Truster in trusted (larger: ≥ {ratio:g}× the staff)\n"
+                     "median and 50% band across the n replicates with such pairs")
+    ax.set_title(_wrapped(title or "Trust across the size gap (C17)", SINGLE_COLUMN))
     return fig

@@ -540,3 +540,153 @@ def test_too_many_points_says_how_many_and_what_to_do(folders, capsys, monkeypat
     monkeypatch.setattr(F, "MAX_BARS", 1)
     err = _bad(capsys, str(folders["points"]))
     assert "2 points are more than the 1" in err and "split it" in err
+
+
+# ------------------------------------------------------------- trust network and matrix
+def _pairs(name: str, months=(0, 6), steps: int = 6) -> pd.DataFrame:
+    from model.scenario import load_scenario
+
+    return F.trust_pairs_table(load_scenario(name, steps=steps), 12345, list(months), 0)
+
+
+def _boxes_apart(renderer, texts) -> None:
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    for k, a in enumerate(boxes):
+        assert not any(a.overlaps(b) for b in boxes[k + 1:]), [t.get_text() for t in texts]
+
+
+def test_trust_matrix_greys_out_members_who_left():
+    """Rows and columns of a member who left are grey and in the legend, not blank like
+    low trust; the kind strips stay thin for 3 organisations; small matrices print values."""
+    from matplotlib.colors import to_rgba
+    from matplotlib.patches import Rectangle
+
+    from analysis.palette import EXITED_COLOUR
+
+    pairs = _pairs("merger")
+    last = pairs["month"] == 6
+    pairs.loc[last & (pairs["org"] == 2), "active"] = False
+    pairs.loc[last & (pairs["partner"] == 2), "partner_active"] = False
+    fig = F.plot_trust_matrix(pairs)
+    renderer = _drawn(fig)
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "Left the partnership" in labels
+    first, final = fig.axes[0], fig.axes[1]
+    assert len(first.images) == 1 and len(final.images) == 2
+    overlay = final.images[1].get_array()
+    assert np.allclose(overlay[0, 2], to_rgba(EXITED_COLOUR)) and overlay[0, 1, 3] == 0
+    strips = [p for p in first.patches if isinstance(p, Rectangle)]
+    assert strips and max(min(p.get_width(), p.get_height()) for p in strips) < 0.2
+    values = [t for t in first.texts if t.get_text()[:2] == "0."]
+    assert len(values) == 6  # 3 x 3 cells without the diagonal
+    assert len([t for t in final.texts if t.get_text()[:2] == "0."]) == 2  # 1 and 2 remain
+    _boxes_apart(renderer, values)
+    _assert_text_fits(fig)
+
+
+@pytest.mark.parametrize("name", ["mandated_buddying", "merger", "voluntary_alliance"])
+def test_small_trust_network_shows_every_edge_and_names(name):
+    """With 2-4 organisations the few edges are opaque (low trust is still visible) and
+    each organisation is named, clear of the panel titles and of each other."""
+    from matplotlib.collections import LineCollection
+
+    pairs = _pairs(name)
+    fig = F.plot_trust_network(pairs)
+    renderer = _drawn(fig)
+    n = pairs["org"].nunique()
+    for ax in fig.axes[:2]:
+        edges = [c for c in ax.collections if isinstance(c, LineCollection)][0]
+        assert len(edges.get_segments()) == n * (n - 1) // 2
+        assert (edges.get_colors()[:, 3] == 1).all()
+        assert (np.asarray(edges.get_linewidths()) >= 1).all()
+        names = ax.texts
+        assert len(names) == n
+        assert {t.get_text().replace("\n", " ") for t in names} == {
+            s.replace("_", " ") for s in pairs["name"].unique()}
+        title = ax.title.get_window_extent(renderer)
+        assert not any(t.get_window_extent(renderer).overlaps(title) for t in names)
+        _boxes_apart(renderer, names)
+    _assert_text_fits(fig)
+
+
+# ------------------------------------------------------- titles, counts and bands
+def _band(steps, replicates, value=0.5, **extra) -> pd.DataFrame:
+    frame = pd.DataFrame({"step": steps, "replicates": replicates, "mean": value})
+    for q in ("q05", "q25", "median", "q75", "q95"):
+        frame[q] = value
+    return frame.assign(**extra)
+
+
+def test_power_legend_says_how_many_replicates_each_relation_has():
+    """In voluntary_alliance a 2x size gap occurs in 1 replicate of 20: its line must not
+    pass for a 20-replicate median next to the peers'."""
+    steps = np.arange(5)
+    table = pd.concat([_band(steps, 1, relation="smaller_in_larger"),
+                       _band(steps, [19, 20, 20, 20, 20], relation="peers")])
+    table["size_ratio"] = 2.0
+    fig = F.plot_power_trust(table, title="voluntary_alliance: trust across the size gap "
+                             "(C17, 20 replicates)")
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == ["Smaller in larger partner (n = 1)",
+                      "Among peers of similar size (n = 19–20)"]
+    _assert_text_fits(fig)
+
+
+def test_one_replicate_claims_no_band():
+    steps = np.arange(4)
+    conflicts = pd.concat([_band(steps, 1, measure=m) for m in ("raised", "resolved")])
+    fig = F.plot_conflicts(conflicts)
+    assert "no band" in fig.legends[0].get_title().get_text()
+    assert "20 replicates" in F.plot_conflicts(conflicts.assign(replicates=20)).legends[
+        0].get_title().get_text()
+    trajectories = pd.concat([_band(steps, 1, final_regime="inertia", variable=v)
+                              for v in TRAJECTORY_VARIABLES])
+    fig = F.plot_trajectories(trajectories, title=f"merger: {F.replicates_text(1)}")
+    assert "no bands" in fig.legends[0].get_title().get_text()
+    assert fig._suptitle.get_text() == "merger: 1\u00a0replicate"
+
+
+def test_run_figures_name_the_scenario_and_replicates(folders):
+    """Every run figure says which scenario it shows and how many replicates."""
+    run = F.read_run(folders["plain"])
+    for job in F.run_jobs(run):
+        if job.stem in ("conflicts", "power_trust"):
+            _, fig = job.make()
+            title = fig.axes[0].get_title(loc="left").replace("\n", " ")
+            assert title.startswith("voluntary_alliance: ") and "4\u00a0replicates" in title
+
+
+@pytest.mark.parametrize("plot", ["conflicts", "power_trust", "trajectories"])
+def test_long_titles_are_wrapped_inside_the_figure(plot):
+    name = "a_user_scenario_with_a_rather_long_descriptive_name_for_the_cambridge_ics_2025"
+    steps = np.arange(4)
+    if plot == "conflicts":
+        fig = F.plot_conflicts(pd.concat([_band(steps, 3, measure=m)
+                                          for m in ("raised", "resolved")]),
+                               title=f"{name}: conflicts raised and resolved (3 replicates)")
+    elif plot == "power_trust":
+        fig = F.plot_power_trust(_band(steps, 3, relation="peers", size_ratio=2.0),
+                                 title=f"{name}: trust across the size gap (C17, 3 replicates)")
+    else:
+        fig = F.plot_trajectories(pd.concat([_band(steps, 3, final_regime="inertia", variable=v)
+                                             for v in TRAJECTORY_VARIABLES]),
+                                  title=f"Trust network, {name}, replicate 0 (seed "
+                                        "8780056654320347285, ended in inertia)")
+    _assert_text_fits(fig)
+
+
+def test_maturity_of_one_kind_is_one_panel():
+    """mandated_buddying (two acute trusts): the acute trust panel would repeat 'all'."""
+    orgs = pd.DataFrame({"step": np.repeat(np.arange(4), 2), "kind": "acute_trust",
+                         "active": True, "maturity": ["pathological", "bureaucratic"] * 4})
+    table = F.maturity_table(orgs)
+    assert set(table["kind"]) == {"all", "acute_trust"}  # the table keeps both
+    fig = F.plot_maturity(table, title="mandated_buddying: maturity of the partners "
+                                       "(20\u00a0replicates pooled)")
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(axes) == 1 and axes[0].get_title(loc="left") == "All organisations (Acute trust)"
+    assert fig.get_figwidth() == pytest.approx(SINGLE_COLUMN)
+    _assert_text_fits(fig)
+    orgs.loc[orgs.index % 2 == 1, "kind"] = "pcn"
+    assert len([ax for ax in F.plot_maturity(F.maturity_table(orgs)).axes
+                if ax.get_visible()]) == 3
