@@ -381,6 +381,14 @@ def index(key: str) -> int:
     return _INDEX[key]
 
 
+#: The parameters of each group by short name, in table order (looked up for every
+#: point of a sweep, so built once).
+BY_GROUP: dict[str, dict[str, Param]] = {
+    group: {p.name: p for p in PARAMS if p.group == group}
+    for group in ("structure", "context", "constants")
+}
+
+
 def keys(group: str) -> list[str]:
     """Dotted keys of one group (`structure`, `context` or `constants`)."""
-    return [p.key for p in PARAMS if p.group == group]
+    return [p.key for p in BY_GROUP[group].values()]

@@ -335,7 +335,7 @@ def _apply_override(raw: dict, key: str, value: Any) -> None:
     if group == "organisations":
         valid = (*KIND_NAMES, "roster")
     else:
-        valid = tuple(n.split(".", 1)[1] for n in P.keys(group))
+        valid = tuple(P.BY_GROUP[group])
     if name not in valid:
         raise ScenarioError(f"--set {key}: unknown key; valid {group} keys are {', '.join(valid)}")
     table = raw.setdefault(group, {})
@@ -381,7 +381,7 @@ def _table(source: str, raw: dict, key: str) -> dict:
 def _group(source: str, raw: dict, group: str, overridden: frozenset[str] = frozenset(),
            label: str = "--set") -> dict[str, float]:
     table = _table(source, raw, group)
-    valid = {p.name: p for p in P.PARAMS if p.group == group}
+    valid = P.BY_GROUP[group]
     out = {}
     for name in table:
         if name not in valid:
@@ -533,7 +533,7 @@ def read_roster(path: Path) -> Roster:
 def _timeline(source: str, events: Any) -> list[tuple[int, dict[str, float]]]:
     if not isinstance(events, list):
         raise ScenarioError(f"{source}: timeline must be an array of tables ([[timeline]])")
-    valid = {p.name: p for p in P.PARAMS if p.group == "context"}
+    valid = P.BY_GROUP["context"]
     out = []
     for number, event in enumerate(events, start=1):
         where = f"{source}: timeline event {number}"
