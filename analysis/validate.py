@@ -37,9 +37,7 @@ import argparse
 import datetime as dt
 import json
 import math
-import os
 import platform
-import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -823,43 +821,28 @@ def validate_command(replicates: int = 200, seed: int = 0, out: str | None = Non
     """
     from tqdm import tqdm
 
-    from model.cli import CLIError, check_fresh_out, default_folder, staging_folder
+    from model.cli import CLIError, output_folder
 
     ids = parse_only(only)
     if replicates < 1:
         raise CLIError(f"--replicates {replicates}: must be at least 1")
-    if out is None:
-        folder = default_folder("validation")
-    else:
-        folder = Path(out)
-        check_fresh_out(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-    bar = tmp = None
-    try:
-        tmp = staging_folder(folder)
+    bar = None
 
-        def progress(total: int) -> Callable[[], None]:
-            nonlocal bar
-            bar = tqdm(total=total, unit="check", desc="validate", file=sys.stderr,
-                       disable=quiet or None)
-            return lambda: bar.update(1)
+    def progress(total: int) -> Callable[[], None]:
+        nonlocal bar
+        bar = tqdm(total=total, unit="check", desc="validate", file=sys.stderr,
+                   disable=quiet or None)
+        return lambda: bar.update(1)
 
-        v = validate(replicates, seed, ids, robustness, progress=progress)
-        bar.close()
+    with output_folder(out, "validation") as (tmp, folder):
+        try:
+            v = validate(replicates, seed, ids, robustness, progress=progress)
+        finally:
+            if bar is not None:
+                bar.close()
         command = " ".join(["icsabm", "validate", *sys.argv[2:]]) if (
             Path(sys.argv[0]).name == "icsabm") else "icsabm validate"
         write_folder(v, tmp, command)
-        if folder.exists():
-            folder.rmdir()  # empty (checked above)
-        os.replace(tmp, folder)
-    except BaseException:
-        if bar is not None:
-            bar.close()
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-        if out is None and folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()  # the default folder made for this report
-        raise
     counts = validation_table(v)["verdict"].value_counts()
     print(f"validated {len(v.primary)} CMOC contrasts x {replicates} replicates "
           f"({v.seconds:.0f} s): {int(counts.get('supported', 0))} supported, "

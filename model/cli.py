@@ -8,6 +8,7 @@ folder.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import itertools
 import json
@@ -18,6 +19,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 EXIT_BAD_INPUT = 2
@@ -185,6 +187,36 @@ def staging_folder(folder: Path) -> Path:
     return tmp
 
 
+@contextlib.contextmanager
+def output_folder(out: str | None, name: str) -> Iterator[tuple[Path, Path]]:
+    """`(staging, folder)` for a command that writes one output folder: `--out` (absent
+    or empty, `check_fresh_out`) or a new `default_folder(name)`.
+
+    The block writes into the hidden staging folder, which is moved onto `folder`
+    when the block ends. On an error or Ctrl-C the staging folder is removed, and
+    so is a default folder made here: nothing half-written is left behind.
+    """
+    if out is None:
+        folder, made = default_folder(name), True
+    else:
+        folder, made = Path(out), False
+        check_fresh_out(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = None
+    try:
+        tmp = staging_folder(folder)
+        yield tmp, folder
+        if folder.exists():
+            folder.rmdir()  # empty (checked above, or made empty here)
+        os.replace(tmp, folder)
+    except BaseException:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if made and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+        raise
+
+
 def available_memory() -> int | None:
     """Bytes of memory available to a new allocation (Linux's MemAvailable, else the
     physical memory), or None where neither is known."""
@@ -286,15 +318,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         check_run_memory(args.replicates, scenario.steps, scenario.n_organisations, args.agents)
         seeds = replicate_seeds(args.seed, args.replicates)
-    if args.out is None:
-        folder = default_folder(scenario.name)
-    else:
-        folder = Path(args.out)
-        check_fresh_out(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = None
-    try:
-        tmp = staging_folder(folder)
+    with output_folder(args.out, scenario.name) as (tmp, folder):
         started = dt.datetime.now(dt.UTC).isoformat()
         start = time.perf_counter()
         chunk = max(4 * numba.get_num_threads(), -(-len(seeds) // 50))  # <= 50 updates
@@ -317,15 +341,6 @@ def cmd_run(args: argparse.Namespace) -> int:
                 tmp / "organisations.parquet", index=False)
         manifest = _manifest(scenario, args, seeds, time.perf_counter() - start, started)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
-        if folder.exists():
-            folder.rmdir()  # empty (checked above)
-        os.replace(tmp, folder)
-    except BaseException:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-        if args.out is None and folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()  # the default folder made for this run
-        raise
 
     table = regime_table(summary)
     print(f"{scenario.name}: {len(seeds)} replicates x {scenario.steps} months "
