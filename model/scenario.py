@@ -16,6 +16,7 @@ import hashlib
 import json
 import math
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -378,8 +379,8 @@ def _table(source: str, raw: dict, key: str) -> dict:
     return value
 
 
-def _group(source: str, raw: dict, group: str, overridden: frozenset[str] = frozenset(),
-           label: str = "--set") -> dict[str, float]:
+def _group(source: str, raw: dict, group: str, at: Callable[[str], str]) -> dict[str, float]:
+    """A group's values, defaults filled in; `at(key)` names where a bad value came from."""
     table = _table(source, raw, group)
     valid = P.BY_GROUP[group]
     out = {}
@@ -391,14 +392,13 @@ def _group(source: str, raw: dict, group: str, overridden: frozenset[str] = froz
             )
     for name, param in valid.items():
         value = table.get(name, param.default)
-        where = label if param.key in overridden else source
-        out[param.key] = _number(where, param.key, value, param.lo, param.hi,
+        out[param.key] = _number(at(param.key), param.key, value, param.lo, param.hi,
                                  param.key in P.INTEGER_KEYS)
     return out
 
 
-def _validate(raw: dict, source: str, base_dir: Path,
-              overridden: frozenset[str] = frozenset(), label: str = "--set") -> Scenario:
+def _validate(raw: dict, source: str, base_dir: Path, overridden: frozenset[str],
+              label: str) -> Scenario:
     """The scenario of `raw`; an error names `source`, or `label` for a key in
     `overridden` (the user's own value, not the file's)."""
 
@@ -422,8 +422,8 @@ def _validate(raw: dict, source: str, base_dir: Path,
     organisations = _table(source, raw, "organisations")
     counted = any(k.startswith("organisations.") for k in overridden)
     roster = _roster(label if counted else source, organisations, base_dir)
-    context = _group(source, raw, "context", overridden, label)
-    constants = _group(source, raw, "constants", overridden, label)
+    context = _group(source, raw, "context", at)
+    constants = _group(source, raw, "constants", at)
     timeline = _timeline(source, raw.get("timeline", []))
     return Scenario(name=name, description=description, regime=regime, form=form, steps=steps,
                     roster=roster, context=context, constants=constants, timeline=timeline,
