@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.stats import t as student_t
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -58,6 +59,8 @@ TRAJECTORY_VARIABLES = {
 MONTH_LABEL = "Time (months)"
 #: Partnerships of at most this many organisations get a more explicit trust network and
 #: matrix: every edge drawn solid and each organisation named; each cell's value printed.
+#: Lower than the browser app's `model.ui.NAMED_LIMIT` (8) on purpose: a figure draws four
+#: networks side by side in a column's width, the app one network in a whole panel.
 SMALL_PARTNERSHIP = 6
 
 #: Size ratio that makes a pair unequal in the power figure: j is *larger* than i when
@@ -529,31 +532,46 @@ def conflict_table(timeseries: pd.DataFrame) -> pd.DataFrame:
     unshared vision and stalled progress (C16, C30, C33); a share is resolved
     constructively, set by conflict resolution and accountability (C32).
     Columns: measure (raised | resolved), step, replicates, mean, q05, q25,
-    median, q75, q95 (conflicts per month).
+    median, q75, q95 (conflicts per month), then sd and ci_low, ci_high: the
+    95% Student-t interval of the mean (NaN with one replicate).
     """
     long = timeseries.rename(columns={"conflicts": "raised", "conflicts_resolved": "resolved"})
     long = long.melt(id_vars=["replicate", "step"], value_vars=["raised", "resolved"],
                      var_name="measure")
-    return band_table(long, ["measure", "step"], "value")
+    table = band_table(long, ["measure", "step"], "value")
+    table["sd"] = long.groupby(["measure", "step"], sort=True)["value"].std().to_numpy()
+    n = table["replicates"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        half = student_t.ppf(0.975, n - 1) * table["sd"].to_numpy() / np.sqrt(n)
+    table["ci_low"] = table["mean"] - half
+    table["ci_high"] = table["mean"] + half
+    return table
 
 
 @themed
 def plot_conflicts(table: pd.DataFrame, title: str | None = None) -> Figure:
-    """Mean conflicts raised and resolved per month, with the 50% band across replicates."""
+    """Mean conflicts raised and resolved per month, with the 95% interval of the mean.
+
+    Counts per month are small whole numbers, so the mean (the expected number of
+    conflicts) is the line; its band is the interval of that mean, which contains
+    the line by construction (a quantile band of counts need not).
+    """
     fig = new_figure(SINGLE_COLUMN, 2.7)
     ax = fig.subplots()
     style = {"raised": ("Raised", OKABE_ITO["vermillion"], "-"),
              "resolved": ("Resolved", OKABE_ITO["bluish_green"], "--")}
     for measure, (label, colour, ls) in style.items():
         part = table[table["measure"] == measure]
-        ax.fill_between(part["step"], part["q25"], part["q75"], color=colour, alpha=0.2, lw=0)
+        ax.fill_between(part["step"], part["ci_low"], part["ci_high"], color=colour, alpha=0.2,
+                        lw=0)
         ax.plot(part["step"], part["mean"], color=colour, ls=ls, label=label)
     ax.set_xlabel(MONTH_LABEL)
     ax.set_ylabel("Conflicts per month (count)")
     ax.set_ylim(bottom=0)
     n = int(table["replicates"].max()) if len(table) else 0
     fig.legend(loc="outside lower center", ncols=2,
-               title=f"Conflicts (line: mean; band: 50% of {n} replicates)" if n > 1
+               title=f"Conflicts (line: mean of {n} replicates; band: its 95% CI)"
+               if n > 1
                else "Conflicts (one replicate: no band)")
     ax.set_title(_wrapped(title or "Conflicts raised and resolved", SINGLE_COLUMN))
     return fig

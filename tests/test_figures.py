@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from analysis import figures as F
 from analysis.figures_run import TRAJECTORY_VARIABLES
@@ -204,6 +205,9 @@ def test_conflict_and_power_tables(run_figures):
     assert set(conflicts["measure"]) == {"raised", "resolved"}
     wide = conflicts.pivot(index="step", columns="measure", values="mean")
     assert (wide["resolved"] <= wide["raised"]).all()
+    spread = conflicts[conflicts["replicates"] > 1]
+    assert (spread["ci_low"] <= spread["mean"] + 1e-12).all()
+    assert (spread["mean"] <= spread["ci_high"] + 1e-12).all()
     power = pd.read_csv(run_figures / "power_trust.csv")
     assert {"relation", "size_ratio", "step", "median", "q25", "q75"} <= set(power.columns)
     assert set(power["relation"]) == {"smaller_in_larger", "peers", "larger_in_smaller"}
@@ -612,7 +616,7 @@ def test_small_trust_network_shows_every_edge_and_names(name):
 # ------------------------------------------------------- titles, counts and bands
 def _band(steps, replicates, value=0.5, **extra) -> pd.DataFrame:
     frame = pd.DataFrame({"step": steps, "replicates": replicates, "mean": value})
-    for q in ("q05", "q25", "median", "q75", "q95"):
+    for q in ("q05", "q25", "median", "q75", "q95", "ci_low", "ci_high"):
         frame[q] = value
     return frame.assign(**extra)
 
@@ -630,6 +634,30 @@ def test_power_legend_says_how_many_replicates_each_relation_has():
     assert labels == ["Smaller in larger partner (n = 1)",
                       "Among peers of similar size (n = 19–20)"]
     _assert_text_fits(fig)
+
+
+def test_conflict_band_contains_its_line():
+    """Counts of 0 in most replicates and many in a few: the mean lies above the 75th
+    percentile, so a quantile band would float below its own line. The band drawn is the
+    95% interval of the mean, which contains it (and widens with the spread)."""
+    months = np.arange(3)
+    counts = np.zeros((20, 3))
+    counts[:3] = [5.0, 8.0, 2.0]  # 3 of 20 replicates raise conflicts
+    series = pd.DataFrame({"replicate": np.repeat(np.arange(20), 3), "step": np.tile(months, 20),
+                           "conflicts": counts.ravel(), "conflicts_resolved": 0.0})
+    table = F.conflict_table(series)
+    raised = table[table["measure"] == "raised"].reset_index(drop=True)
+    assert (raised["mean"] > raised["q75"]).all()  # why a quantile band misleads here
+    expected = raised["mean"] + stats.t.ppf(0.975, 19) * raised["sd"] / np.sqrt(20)
+    assert np.allclose(raised["ci_high"], expected)
+    fig = F.plot_conflicts(table)
+    ax = fig.axes[0]
+    line = ax.get_lines()[0]
+    band = ax.collections[0].get_paths()[0].vertices
+    for x, y in zip(*line.get_data(), strict=True):
+        at_x = band[np.isclose(band[:, 0], x), 1]
+        assert at_x.min() <= y <= at_x.max()
+    assert "95% CI" in fig.legends[0].get_title().get_text()
 
 
 def test_one_replicate_claims_no_band():
