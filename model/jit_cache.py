@@ -5,7 +5,9 @@ not when a module it reads constants or helpers from changes (the generated
 indices of `params` and `state`, the generator in `rng`). Before any kernel is
 loaded, `check()` hashes the source of every module the kernels depend on and
 empties this package's numba cache when that hash has changed since the
-cache was written. Nothing else is touched.
+cache was written. Nothing else is touched. With `NUMBA_CACHE_DIR` set, numba
+keeps the cache in a folder of its own under that directory, and that folder is
+the one checked.
 """
 
 from __future__ import annotations
@@ -30,15 +32,27 @@ def source_hash() -> str:
     return digest.hexdigest()
 
 
+def cache_folder() -> Path:
+    """Where numba keeps this package's cache: `NUMBA_CACHE_DIR`'s folder for the package
+    when that is set (numba then looks nowhere else), else `model/__pycache__`."""
+    from numba.core import caching, config
+
+    if config.CACHE_DIR:
+        sub = caching.UserProvidedCacheLocator.get_suitable_cache_subpath(
+            str(_PACKAGE / "kernel.py"))
+        return Path(config.CACHE_DIR) / sub
+    return _PACKAGE / "__pycache__"
+
+
 def check() -> None:
     """Drop stale numba cache files of this package (best effort, never raises)."""
-    cache = _PACKAGE / "__pycache__"
+    cache = cache_folder()
     try:
         current = source_hash()
         stamp = cache / _STAMP
         if stamp.exists() and stamp.read_text() == current:
             return
-        cache.mkdir(exist_ok=True)
+        cache.mkdir(parents=True, exist_ok=True)
         for pattern in ("*.nbi", "*.nbc"):
             for stale in cache.glob(pattern):
                 stale.unlink(missing_ok=True)
