@@ -78,3 +78,19 @@ def test_agents_are_mesa_agents_over_the_state_rows():
     for i, j, data in model.network.G.edges(data=True):
         assert data["weight"] == pytest.approx(0.5 * (trust[i, j] + trust[j, i]))
     assert model.organisations[4].cell.coordinate == 4
+
+
+
+def test_batch_run_with_one_overrides_dict_says_to_wrap_it_in_a_list():
+    """mesa.batch_run iterates a dict's keys: the error says what to do instead."""
+    from model.scenario import ScenarioError
+
+    with pytest.raises(ScenarioError, match=r"wrap one overrides dict in a list"):
+        mesa.batch_run(ICSModel, {"scenario": "merger", "seed": 1,
+                                  "overrides": {"context.funding": 0.2}},
+                       iterations=1, max_steps=2, number_processes=1, display_progress=False)
+    rows = mesa.batch_run(ICSModel, {"scenario": "merger", "seed": 1,
+                                     "overrides": [{"context.funding": 0.2}]},
+                          iterations=1, max_steps=2, number_processes=1,
+                          display_progress=False)
+    assert rows and all(row["overrides"] == {"context.funding": 0.2} for row in rows)
