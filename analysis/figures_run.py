@@ -44,7 +44,7 @@ from analysis.theme import (
     themed,
 )
 from model import state as S
-from model.scenario import Scenario
+from model.scenario import MAX_SEED, Scenario, whole_number
 
 #: Quantile columns of the band tables: median, 50% and 90% bands across replicates.
 QUANTILES = {"q05": 0.05, "q25": 0.25, "median": 0.5, "q75": 0.75, "q95": 0.95}
@@ -239,11 +239,13 @@ def plot_regime_shares(table: pd.DataFrame, title: str | None = None,
     return fig
 
 
-def run_scenarios(names: Sequence[str], replicates: int = 20, seed: int = 0,
+def run_scenarios(names: str | Sequence[str], replicates: int = 20, seed: int = 0,
                   steps: int | None = None) -> dict[str, pd.DataFrame]:
     """Run bundled (or TOML) scenarios with the batch kernel; summary table of each.
 
-    A helper for `regime_share_table` in notebooks:
+    `names` is a list of scenario names or paths, or one name or path as a str;
+    `replicates` a whole number >= 1 and `seed` one in [0, 2^63 - 1] (ScenarioError
+    otherwise). A helper for `regime_share_table` in notebooks:
     ``plot_regime_shares(regime_share_table(run_scenarios(["ics_mandated", ...])))``.
     """
     from model.batch import run_arrays, summary_frame
@@ -251,8 +253,9 @@ def run_scenarios(names: Sequence[str], replicates: int = 20, seed: int = 0,
     from model.scenario import load_scenario
 
     out = {}
-    seeds = replicate_seeds(seed, replicates)
-    for name in names:
+    seeds = replicate_seeds(whole_number("seed", seed, 0, MAX_SEED),
+                            whole_number("replicates", replicates, 1))
+    for name in [names] if isinstance(names, str) else names:
         scenario = load_scenario(name, steps=steps)
         metrics, _, _ = run_arrays(scenario, seeds)
         out[scenario.name] = summary_frame(scenario, metrics, seeds)

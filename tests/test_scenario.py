@@ -261,3 +261,62 @@ def test_python_api_errors_name_overrides_and_the_cli_keeps_set():
         load_scenario("ics_mandated", overrides={"context.funding": 1.8}, label="--set")
     with pytest.raises(ScenarioError, match=r"^--set context.formalization: unknown key"):
         load_scenario("ics_mandated", overrides={"context.formalization": 0.8}, label="--set")
+
+
+BAD_SEEDS = [1.5, 1.99, True, np.bool_(True), "1", -1, 2**63, None, "series"]
+
+
+@pytest.mark.parametrize("seed", BAD_SEEDS)
+def test_every_seed_is_checked_by_one_rule(seed):
+    """A seed is a whole number in [0, 2^63 - 1]: no rounding 1.5 to 1, no bool, no text,
+    and one message naming `seed`, wherever it is given."""
+    import pandas as pd
+
+    from analysis.figures_run import run_scenarios
+    from model.batch import run_replicates
+    from model.ics_model import ICSModel
+
+    if seed == "series":
+        seed = pd.Series([1])
+    calls = [lambda: run_replicates("merger", replicates=1, seed=seed, steps=1),
+             lambda: run_scenarios(["merger"], replicates=1, seed=seed, steps=1)]
+    if seed is not None:  # ICSModel(seed=None) draws a fresh seed
+        calls.append(lambda: ICSModel("merger", seed=seed))
+    for call in calls:
+        with pytest.raises(ScenarioError, match=r"^seed = .* whole number in \[0, 2\^63 - 1\]"):
+            call()
+
+
+def test_numpy_integers_are_seeds_and_counts():
+    from model.batch import run_replicates
+
+    frame = run_replicates("merger", replicates=np.int64(2), seed=np.int64(3), steps=np.int64(2))
+    assert frame.equals(run_replicates("merger", replicates=2, seed=3, steps=2))
+
+
+@pytest.mark.parametrize("steps", [-1, 0, 5000, 1.7, 12.0, "12"])
+def test_steps_of_a_batch_are_checked_as_in_load_scenario(steps):
+    from model.batch import run_arrays, run_replicates
+
+    scenario = load_scenario("merger")
+    for call in (lambda: run_replicates(scenario, replicates=1, steps=steps),
+                 lambda: run_arrays(scenario, np.array([1]), steps=steps)):
+        with pytest.raises(ScenarioError, match=r"^steps = .* whole number in \[1, 1200\]"):
+            call()
+
+
+def test_mesa_model_steps_and_months_are_checked():
+    from model.ics_model import ICSModel
+
+    for steps in (0, -3, "x", 2.5):
+        with pytest.raises(ScenarioError, match=r"^steps = .* whole number in \[1, 1200\]"):
+            ICSModel("merger", seed=1, steps=steps)
+    model = ICSModel("merger", seed=1, steps=np.int64(4))
+    assert model.max_steps == 4
+    for months in (-2, "3", 2.9, None):
+        with pytest.raises(ScenarioError, match=r"^months = .* whole number >= 0"):
+            model.run_for(months)
+    assert model.month == 0
+    model.run_for(np.int64(2))
+    model.run_for(0)
+    assert model.month == 2
