@@ -151,7 +151,7 @@ def timeseries_frame(metrics: np.ndarray, seeds: np.ndarray, first_replicate: in
     frame.insert(0, "step", np.tile(np.arange(t1, dtype=np.int64), r))
     frame.insert(0, "seed", np.repeat(np.asarray(seeds, np.int64), t1))
     frame.insert(0, "replicate", np.repeat(np.arange(first_replicate, first_replicate + r), t1))
-    for col in ("conflicts", "conflicts_resolved", "shocks", "exits", "active_members"):
+    for col in S.INTEGER_METRICS:
         frame[col] = frame[col].astype(np.int64)
     return frame
 

@@ -32,9 +32,13 @@ AGENT_REPORTERS = ("kind", "size", "trust_in_others", "trusted_by_others", "fait
                    "behaviour", "active", "maturity")
 
 
-def _metric(index: int):
-    def report(model: ICSModel) -> float:
-        return float(model.state.metrics[index])
+def _metric(name: str):
+    """The DataCollector reporter of a metric: an int for `state.INTEGER_METRICS` (as in
+    `run_replicates` and timeseries.parquet), else a float."""
+    index, kind = S.METRICS.index(name), int if name in S.INTEGER_METRICS else float
+
+    def report(model: ICSModel) -> float | int:
+        return kind(model.state.metrics[index])
 
     return report
 
@@ -57,6 +61,11 @@ class ICSModel(mesa.Model):
 
     Raises:
         ScenarioError (a ValueError): a bad scenario, override, seed or steps, named.
+
+    `self.datacollector` holds every time-series column (the counts of
+    `state.INTEGER_METRICS` as ints, the rest as floats) and an agent table keyed
+    by Mesa's `Step` and 1-based `AgentID` (organisation `org` + 1), where
+    organisations.parquet has `step` and the 0-based `org`.
     """
 
     def __init__(self, scenario: Scenario | str | os.PathLike | Mapping = "ics_mandated",
@@ -93,7 +102,7 @@ class ICSModel(mesa.Model):
                 org.cell = cell
             self._update_network()
         self.datacollector = mesa.DataCollector(
-            model_reporters={name: _metric(i) for i, name in enumerate(S.METRICS)},
+            model_reporters={name: _metric(name) for name in S.METRICS},
             agent_reporters={name: name for name in AGENT_REPORTERS},
         )
         self.datacollector.collect(self)
@@ -135,6 +144,6 @@ class ICSModel(mesa.Model):
         """(regime, time to synergy) judged on the months run so far (THEORY §4)."""
         frame = self.datacollector.get_model_vars_dataframe()
         code, months = classify(frame["mean_behaviour"].to_numpy(), frame["output"].to_numpy(),
-                                frame["active_members"].to_numpy(),
+                                frame["active_members"].to_numpy(float),
                                 float(len(self.organisations)), self.state.params)
         return REGIMES[code], (int(months) if months >= 0 else None)
