@@ -114,3 +114,11 @@ def test_count_metrics_are_integers_on_both_paths():
     assert list(agents.index.names) == ["Step", "AgentID"]
     assert sorted(set(agents.index.get_level_values("AgentID"))) == list(
         range(1, len(model.organisations) + 1))
+
+
+
+def test_icsmodel_is_in_the_package_listing():
+    """Tab completion (dir) lists the lazily imported ICSModel with the other API names."""
+    import model
+
+    assert {"ICSModel", "load_scenario", "run_replicates", "Scenario"} <= set(dir(model))
