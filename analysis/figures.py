@@ -29,7 +29,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -74,7 +74,7 @@ from analysis.figures_sweep import (  # noqa: F401  (re-exported for notebooks)
 )
 from analysis.stats import REGIME_ORDER
 from analysis.theme import FORMATS, save_figure, use_theme  # noqa: F401
-from model.scenario import Scenario, ScenarioError, from_resolved
+from model.scenario import Scenario, ScenarioError, from_resolved, shown
 
 #: At most this many replicates are re-simulated for the power figure.
 POWER_REPLICATES = 50
@@ -332,14 +332,27 @@ def figure_jobs(folder: str | Path) -> tuple[dict, list[Job], list[str]]:
     return manifest, sweep_jobs(folder, manifest), []
 
 
-def write_figures(folder: str | Path, out: str | Path, formats: Sequence[str] = ("pdf", "png"),
+def write_figures(folder: str | Path, out: str | Path,
+                  formats: str | Iterable[str] = ("pdf", "png"),
                   log: Callable[[str], None] | None = None) -> dict:
-    """Draw every figure of `folder` into the existing folder `out`; returns the index."""
+    """Draw every figure of `folder` into `out` (created if missing; files of the same
+    names are replaced); returns the index.
+
+    `formats` is any of pdf, png and svg, as a sequence (``("pdf", "png")``) or as
+    text (``"png"``, ``"pdf,svg"``).
+
+    Raises:
+        FigureInputError: a format other than pdf, png or svg, or a folder figures
+            cannot be drawn from; both are checked before `out` is touched.
+    """
+    fmts = parse_formats(formats, "formats")
     manifest, jobs, notes = figure_jobs(folder)
-    return _write(jobs, notes, Path(out), formats, log or (lambda _: None))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return _write(jobs, notes, out, fmts, log or (lambda _: None))
 
 
-def _write(jobs: list[Job], notes: list[str], out: Path, formats: Sequence[str],
+def _write(jobs: list[Job], notes: list[str], out: Path, formats: list[str],
            log: Callable[[str], None]) -> dict:
     entries = []
     for job in jobs:
@@ -357,14 +370,21 @@ def _write(jobs: list[Job], notes: list[str], out: Path, formats: Sequence[str],
 
 
 # ------------------------------------------------------------------------- command
-def parse_formats(text: str) -> list[str]:
-    """`pdf,png,svg` -> ['pdf', 'png', 'svg']; FigureInputError for anything else."""
-    formats = [f.strip().lower().lstrip(".") for f in text.split(",") if f.strip()]
-    bad = [f for f in formats if f not in FORMATS]
-    if not formats or bad:
-        raise FigureInputError(f"--format {text!r}: allowed formats are {', '.join(FORMATS)} "
-                               "(comma-separated)")
-    return list(dict.fromkeys(formats))
+def parse_formats(formats: str | Iterable[str], label: str = "--format") -> list[str]:
+    """`"pdf,png,svg"` or `["pdf", "png", "svg"]` -> ['pdf', 'png', 'svg'] (lower case,
+    no dots, no repeats); FigureInputError naming `label` for anything but pdf, png and
+    svg, or for no format at all."""
+    items = formats.split(",") if isinstance(formats, str) else formats
+    try:
+        wanted = [f.strip().lower().lstrip(".") for f in items]
+    except (TypeError, AttributeError):  # not iterable, or not text
+        wanted = []
+    wanted = [f for f in wanted if f]
+    if not wanted or not set(wanted) <= set(FORMATS):
+        raise FigureInputError(f"{label} {shown(formats)}: allowed formats are "
+                               f"{', '.join(FORMATS)}"
+                               + (" (comma-separated)" if isinstance(formats, str) else ""))
+    return list(dict.fromkeys(wanted))
 
 
 def figures_command(folder: str, out: str | None, formats: str) -> int:

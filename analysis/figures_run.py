@@ -19,13 +19,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import t as student_t
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
+from scipy.stats import t as student_t
 
 from agents.kinds import KIND_INDEX, KIND_NAMES
+from analysis.figures_sweep import FigureInputError
 from analysis.palette import (
     EXITED_COLOUR,
     KIND_COLOURS,
@@ -44,7 +45,7 @@ from analysis.theme import (
     themed,
 )
 from model import state as S
-from model.scenario import Scenario
+from model.scenario import MAX_SEED, Scenario, ScenarioError, whole_number
 
 #: Quantile columns of the band tables: median, 50% and 90% bands across replicates.
 QUANTILES = {"q05": 0.05, "q25": 0.25, "median": 0.5, "q75": 0.75, "q95": 0.95}
@@ -239,11 +240,13 @@ def plot_regime_shares(table: pd.DataFrame, title: str | None = None,
     return fig
 
 
-def run_scenarios(names: Sequence[str], replicates: int = 20, seed: int = 0,
+def run_scenarios(names: str | Sequence[str], replicates: int = 20, seed: int = 0,
                   steps: int | None = None) -> dict[str, pd.DataFrame]:
     """Run bundled (or TOML) scenarios with the batch kernel; summary table of each.
 
-    A helper for `regime_share_table` in notebooks:
+    `names` is a list of scenario names or paths, or one name or path as a str;
+    `replicates` a whole number >= 1 and `seed` one in [0, 2^63 - 1] (ScenarioError
+    otherwise). A helper for `regime_share_table` in notebooks:
     ``plot_regime_shares(regime_share_table(run_scenarios(["ics_mandated", ...])))``.
     """
     from model.batch import run_arrays, summary_frame
@@ -251,8 +254,9 @@ def run_scenarios(names: Sequence[str], replicates: int = 20, seed: int = 0,
     from model.scenario import load_scenario
 
     out = {}
-    seeds = replicate_seeds(seed, replicates)
-    for name in names:
+    seeds = replicate_seeds(whole_number("seed", seed, 0, MAX_SEED),
+                            whole_number("replicates", replicates, 1))
+    for name in [names] if isinstance(names, str) else names:
         scenario = load_scenario(name, steps=steps)
         metrics, _, _ = run_arrays(scenario, seeds)
         out[scenario.name] = summary_frame(scenario, metrics, seeds)
@@ -266,13 +270,22 @@ def trust_snapshots(scenario: Scenario, seed: int, months: Sequence[int]
 
     `trust[i, j]` is i's trust in j (THEORY §2). Uses `ICSModel`, which is
     bit-identical to the batch kernel for the same seed.
+
+    Raises:
+        FigureInputError: no months, or a month that is not a whole number from 0 to
+            the scenario's steps.
     """
     from model.ics_model import ICSModel
 
-    wanted = sorted({int(m) for m in months if 0 <= int(m) <= scenario.steps})
-    model = ICSModel(scenario, seed=int(seed), network=False)
+    try:
+        wanted = sorted({whole_number("months", m, 0, scenario.steps) for m in months})
+    except ScenarioError as exc:
+        raise FigureInputError(f"{exc} (the months of the run)") from None
+    if not wanted:
+        raise FigureInputError(f"months is empty; allowed: months 0 to {scenario.steps}")
+    model = ICSModel(scenario, seed=seed, network=False)
     out = []
-    for month in range(wanted[-1] + 1 if wanted else 0):
+    for month in range(wanted[-1] + 1):
         if month:
             model.step()
         if month in wanted:
@@ -593,7 +606,12 @@ def power_trust_table(scenario: Scenario, seeds: Sequence[int],
     the pairs of members in each relation. Columns: relation, size_ratio, step,
     replicates, mean, q05, q25, median, q75, q95 (across replicates);
     relations with no pairs are absent.
+
+    Raises:
+        FigureInputError: `seeds` is empty.
     """
+    if not len(seeds):
+        raise FigureInputError("seeds is empty: give the seed of at least one replicate")
     rows = []
     months = range(scenario.steps + 1)
     for replicate, seed in enumerate(seeds):

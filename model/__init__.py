@@ -17,3 +17,8 @@ def __getattr__(name: str):
 
         return ICSModel
     raise AttributeError(f"module 'model' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The module's names with the lazily imported `ICSModel` (tab completion)."""
+    return sorted({*globals(), *__all__})

@@ -14,7 +14,6 @@ made numba re-optimise the whole step, and a cold start took 26 s instead of
 
 from __future__ import annotations
 
-import numbers
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -27,7 +26,7 @@ from model import kernel
 from model import state as S
 from model.regimes import MATURITY, REGIMES, maturity, summarise
 from model.rng import replicate_seeds, stream_state
-from model.scenario import Scenario, load_scenario
+from model.scenario import MAX_SEED, MAX_STEPS, Scenario, load_scenario, whole_number
 
 
 @njit(cache=True, nogil=True)
@@ -123,8 +122,9 @@ def run_summaries(kind, size_given, x_given, y_given, params, timeline, rngs, st
 def run_arrays(scenario: Scenario, seeds: np.ndarray, steps: int | None = None,
                agents: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Raw arrays of a batch: metrics `[R, T+1, M]`, organisations `[R, T+1, N, K]`
-    (empty unless `agents`) and sizes `[R, N]`."""
-    steps = scenario.steps if steps is None else int(steps)
+    (empty unless `agents`) and sizes `[R, N]`. `steps` (default: the scenario's) is a
+    whole number in [1, MAX_STEPS], as in `load_scenario`; ScenarioError otherwise."""
+    steps = scenario.steps if steps is None else whole_number("steps", steps, 1, MAX_STEPS)
     r, n = len(seeds), scenario.n_organisations
     params = np.tile(scenario.packed(), (r, 1))
     rngs = np.stack([stream_state(s) for s in seeds]) if r else np.zeros((0, 4), np.uint64)
@@ -151,7 +151,7 @@ def timeseries_frame(metrics: np.ndarray, seeds: np.ndarray, first_replicate: in
     frame.insert(0, "step", np.tile(np.arange(t1, dtype=np.int64), r))
     frame.insert(0, "seed", np.repeat(np.asarray(seeds, np.int64), t1))
     frame.insert(0, "replicate", np.repeat(np.arange(first_replicate, first_replicate + r), t1))
-    for col in ("conflicts", "conflicts_resolved", "shocks", "exits", "active_members"):
+    for col in S.INTEGER_METRICS:
         frame[col] = frame[col].astype(np.int64)
     return frame
 
@@ -208,16 +208,17 @@ def run_replicates(scenario: Scenario | str, replicates: int = 20, seed: int = 0
                    steps: int | None = None) -> pd.DataFrame:
     """Run replicates of one scenario in one jitted call; return the tidy time series.
 
-    `scenario` is a `Scenario`, a bundled name or a path to a TOML file.
+    `scenario` is a `Scenario`, a bundled name, a path to a TOML file or a dict (as
+    `load_scenario` takes); `replicates` a whole number >= 1; `seed`, the master
+    seed, a whole number in [0, 2^63 - 1]; `steps` (default: the scenario's) a whole
+    number in [1, MAX_STEPS]. Anything else raises a ScenarioError (a ValueError)
+    naming the argument.
 
     Replicate r has seed `replicate_seeds(seed, replicates)[r]` (the `seed`
     column); `ICSModel(scenario, seed=that)` reproduces it bit for bit.
     """
-    if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario)
-    if isinstance(replicates, bool) or not isinstance(replicates, numbers.Integral) \
-            or replicates < 1:
-        raise ValueError(f"replicates must be a whole number >= 1, not {replicates!r}")
-    seeds = replicate_seeds(seed, replicates)
+    scenario = load_scenario(scenario)
+    seeds = replicate_seeds(whole_number("seed", seed, 0, MAX_SEED),
+                            whole_number("replicates", replicates, 1))
     metrics, _, _ = run_arrays(scenario, seeds, steps)
     return timeseries_frame(metrics, seeds)

@@ -10,8 +10,8 @@ edges weighted by mutual trust, for the browser UI.
 
 from __future__ import annotations
 
-import numbers
-from pathlib import Path
+import os
+from collections.abc import Mapping
 from typing import Any
 
 import mesa
@@ -25,16 +25,20 @@ from model import kernel
 from model import state as S
 from model.regimes import REGIMES, classify
 from model.rng import stream_state
-from model.scenario import Scenario, load_scenario
+from model.scenario import MAX_SEED, MAX_STEPS, Scenario, load_scenario, whole_number
 
 NETWORK_LIMIT = 300  # organisations; a complete graph of more is slow to keep up to date
 AGENT_REPORTERS = ("kind", "size", "trust_in_others", "trusted_by_others", "faith", "capacity",
                    "behaviour", "active", "maturity")
 
 
-def _metric(index: int):
-    def report(model: ICSModel) -> float:
-        return float(model.state.metrics[index])
+def _metric(name: str):
+    """The DataCollector reporter of a metric: an int for `state.INTEGER_METRICS` (as in
+    `run_replicates` and timeseries.parquet), else a float."""
+    index, kind = S.METRICS.index(name), int if name in S.INTEGER_METRICS else float
+
+    def report(model: ICSModel) -> float | int:
+        return kind(model.state.metrics[index])
 
     return report
 
@@ -43,32 +47,40 @@ class ICSModel(mesa.Model):
     """One replicate of a scenario as a Mesa model.
 
     Args:
-        scenario: a `Scenario`, a bundled scenario name or a path to a TOML file.
-        seed: the replicate's integer seed. `ICSModel(scenario, seed=s)`
+        scenario: a `Scenario`, a bundled scenario name, a path to a TOML file or a
+            dict of a scenario's contents (as `load_scenario` takes).
+        seed: the replicate's integer seed, in [0, 2^63 - 1]. `ICSModel(scenario, seed=s)`
             reproduces the replicate of `run_replicates` whose `seed` column is
             `s`, bit for bit. None draws a fresh seed (recorded in `self.seed`).
-        overrides: dotted-key overrides applied when `scenario` is a name or path.
-        steps: months after which `running` turns False (default: the scenario's).
+        overrides: a mapping of dotted keys to values, applied when `scenario` is not a
+            `Scenario`.
+        steps: months after which `running` turns False, in [1, MAX_STEPS] (default: the
+            scenario's).
         network: keep the Mesa `Network` space (a complete graph) and its trust weights up
             to date; None (the default) does so for up to `NETWORK_LIMIT` organisations.
+
+    Raises:
+        ScenarioError (a ValueError): a bad scenario, override, seed or steps, named.
+
+    `self.datacollector` holds every time-series column (the counts of
+    `state.INTEGER_METRICS` as ints, the rest as floats) and an agent table keyed
+    by Mesa's `Step` and 1-based `AgentID` (organisation `org` + 1), where
+    organisations.parquet has `step` and the 0-based `org`.
     """
 
-    def __init__(self, scenario: Scenario | str | Path = "ics_mandated", seed: int | None = None,
-                 overrides: dict[str, Any] | None = None, steps: int | None = None,
-                 network: bool | None = None) -> None:
+    def __init__(self, scenario: Scenario | str | os.PathLike | Mapping = "ics_mandated",
+                 seed: int | None = None, overrides: Mapping[str, Any] | None = None,
+                 steps: int | None = None, network: bool | None = None) -> None:
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
-        elif isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not (
-                0 <= seed < 2**63):
-            raise ValueError(f"seed must be a whole number in [0, 2^63), not {seed!r}")
-        super().__init__(seed=int(seed))
-        if not isinstance(scenario, Scenario):
-            scenario = load_scenario(scenario, overrides=overrides)
-        elif overrides:
-            raise ValueError("overrides apply to a scenario name or path, not a Scenario")
+        seed = whole_number("seed", seed, 0, MAX_SEED)
+        if steps is not None:
+            steps = whole_number("steps", steps, 1, MAX_STEPS)
+        super().__init__(seed=seed)
+        scenario = load_scenario(scenario, overrides=overrides)
         self.scenario = scenario
-        self.seed = int(seed)
-        self.max_steps = scenario.steps if steps is None else int(steps)
+        self.seed = seed
+        self.max_steps = scenario.steps if steps is None else steps
         roster = scenario.roster
         self.state = S.State.allocate(roster.kinds, SECTOR_CULTURE.shape[1], scenario.packed(),
                                       stream_state(self.seed))
@@ -90,7 +102,7 @@ class ICSModel(mesa.Model):
                 org.cell = cell
             self._update_network()
         self.datacollector = mesa.DataCollector(
-            model_reporters={name: _metric(i) for i, name in enumerate(S.METRICS)},
+            model_reporters={name: _metric(name) for name in S.METRICS},
             agent_reporters={name: name for name in AGENT_REPORTERS},
         )
         self.datacollector.collect(self)
@@ -108,8 +120,12 @@ class ICSModel(mesa.Model):
             self.running = False
 
     def run_for(self, months: int) -> None:
-        """Step `months` times (CONTRACT: Python API)."""
-        for _ in range(int(months)):
+        """Step `months` times, a whole number >= 0 (CONTRACT: Python API).
+
+        Raises:
+            ScenarioError (a ValueError): `months` is not a whole number >= 0.
+        """
+        for _ in range(whole_number("months", months, 0)):
             self.step()
 
     def _update_network(self) -> None:
@@ -128,6 +144,6 @@ class ICSModel(mesa.Model):
         """(regime, time to synergy) judged on the months run so far (THEORY §4)."""
         frame = self.datacollector.get_model_vars_dataframe()
         code, months = classify(frame["mean_behaviour"].to_numpy(), frame["output"].to_numpy(),
-                                frame["active_members"].to_numpy(),
+                                frame["active_members"].to_numpy(float),
                                 float(len(self.organisations)), self.state.params)
         return REGIMES[code], (int(months) if months >= 0 else None)

@@ -15,8 +15,10 @@ import csv
 import hashlib
 import json
 import math
+import numbers
+import os
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,11 +44,39 @@ TOP_KEYS = ("name", "description", "sources", "regime", "form", "steps", "organi
             "context", "constants", "timeline")
 MAX_STEPS = 1200
 MAX_ORGANISATIONS = 2000
+MAX_SEED = 2**63 - 1
 ROSTER_COLUMNS = ("name", "kind", "size", "x_km", "y_km")
 
 
 class ScenarioError(ValueError):
-    """A scenario, override or roster that cannot be used; the message is one line."""
+    """A scenario, override or roster, or a run argument (seed, steps, replicates), that
+    cannot be used; the message is one line."""
+
+
+def whole_number(name: str, value: Any, lo: int, hi: int | None = None) -> int:
+    """`value` as an int when it is an integer in [lo, hi] (no upper bound when `hi` is
+    None): a Python or numpy integer, not a bool and not a float (a fraction of a seed,
+    a month or a replicate is a mistake, not something to round). The rule for the
+    Python API's seeds and counts; scenario values (`_number`) also take 12.0, as TOML
+    and `--set` may write it.
+
+    Raises:
+        ScenarioError: naming `name`, the value given and what is allowed.
+    """
+    allowed = "a whole number " + (f">= {lo}" if hi is None else
+                                   f"in [{lo}, {'2^63 - 1' if hi == MAX_SEED else hi}]")
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
+        raise ScenarioError(f"{name} = {shown(value)} is not {allowed}")
+    if value < lo or (hi is not None and value > hi):
+        raise ScenarioError(f"{name} = {shown(value)} is out of range; allowed: {allowed}")
+    return int(value)
+
+
+def shown(value: Any) -> str:
+    """`repr(value)` for a one-line message, or its type when that is long or has lines
+    (a pandas Series, an array)."""
+    text = repr(value)
+    return text if len(text) <= 80 and "\n" not in text else f"a {type(value).__name__}"
 
 
 @dataclass
@@ -255,26 +285,41 @@ def from_resolved(data: dict[str, Any]) -> Scenario:
     return scenario
 
 
-def load_scenario(scenario: str | Path | dict, overrides: dict[str, Any] | None = None,
-                  steps: int | None = None) -> Scenario:
+def load_scenario(scenario: str | os.PathLike | Mapping | Scenario,
+                  overrides: Mapping[str, Any] | None = None, steps: int | None = None,
+                  label: str = "overrides") -> Scenario:
     """Load, override and validate a scenario.
 
     Args:
-        scenario: a bundled name (`"ics_mandated"`), a path to a TOML file, or
-            the parsed contents of one as a dict.
-        overrides: dotted keys to values, applied before validation
+        scenario: a bundled name (`"ics_mandated"`), a path to a TOML file (str or
+            `os.PathLike`), the parsed contents of one as a mapping (numpy numbers and
+            paths in it are taken as Python numbers and strings), or a `Scenario`,
+            returned as it is (it takes no overrides or steps).
+        overrides: a mapping of dotted keys to values, applied before validation
             (`{"context.formalisation": 0.8, "regime": "voluntary"}`).
         steps: months to run, overriding the file's `steps`.
+        label: how an error names a value from `overrides` or `steps`
+            (`icsabm run` passes "--set").
 
     Raises:
         ScenarioError: with a one-line message naming the problem.
     """
-    if isinstance(scenario, dict):
+    if isinstance(scenario, Scenario):
+        if overrides or steps is not None:
+            raise ScenarioError(f"a Scenario is already resolved and takes no {label} or "
+                                "steps: give its name, path or dict instead")
+        return scenario
+    if isinstance(scenario, Mapping):
         raw, source, base_dir = _copy(scenario), "scenario", Path.cwd()
-    else:
+    elif isinstance(scenario, str | os.PathLike):
         path = resolve_path(scenario)
         raw, source, base_dir = read_raw(path), str(path), path.parent
-    return resolve_raw(raw, source, base_dir, overrides, steps)
+    else:
+        raise ScenarioError(
+            f"scenario = {shown(scenario)} is not a scenario; allowed: a bundled name (e.g. "
+            "'ics_mandated'), a path to a TOML file, a dict of a scenario file's contents "
+            "or a Scenario")
+    return resolve_raw(raw, source, base_dir, overrides, steps, label)
 
 
 def read_raw(path: Path) -> dict[str, Any]:
@@ -294,42 +339,65 @@ def read_raw(path: Path) -> dict[str, Any]:
 
 
 def resolve_raw(raw: dict[str, Any], source: str, base_dir: Path,
-                overrides: dict[str, Any] | None = None, steps: int | None = None,
-                label: str = "--set") -> Scenario:
+                overrides: Mapping[str, Any] | None = None, steps: int | None = None,
+                label: str = "overrides") -> Scenario:
     """Apply `overrides` and `steps` to `raw` (in place) and validate it.
 
     An error names `source` (the file), or `label` for a value the overrides gave;
     relative roster paths are relative to `base_dir`.
     """
+    if overrides is not None and not isinstance(overrides, Mapping):
+        hint = (f" ({overrides!r}): mesa.batch_run iterates a dict's keys as separate "
+                "values, so wrap one overrides dict in a list (\"overrides\": [{...}])"
+                if isinstance(overrides, str) else "")
+        raise ScenarioError(f"{label} must be a mapping of dotted keys to values such as "
+                            f"{{'context.funding': 0.6}}, not a {type(overrides).__name__}"
+                            + hint)
     for key, value in (overrides or {}).items():
-        _apply_override(raw, key, value)
+        _apply_override(raw, key, value, label)
     if steps is not None:
         raw["steps"] = steps
     given = frozenset(overrides or ()) | (frozenset({"steps"}) if steps is not None else set())
     return _validate(raw, source, base_dir, given, label)
 
 
-def _copy(data: dict) -> dict:
-    return json.loads(json.dumps(data))
+def _copy(data: Any) -> Any:
+    """A deep copy of scenario data as TOML would give it: mappings as dicts, tuples as
+    lists, numpy numbers as Python numbers, paths as strings; anything else is kept (and
+    refused by validation if it is not a scenario value)."""
+    if isinstance(data, Mapping):
+        return {key: _copy(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_copy(value) for value in data]
+    if isinstance(data, np.generic):
+        return data.item()
+    if isinstance(data, os.PathLike):
+        return os.fspath(data)
+    return data
 
 
-def _apply_override(raw: dict, key: str, value: Any) -> None:
+def _apply_override(raw: dict, key: str, value: Any, label: str) -> None:
+    """Set dotted `key` in `raw` to (a plain copy of) `value`; an error names `label`."""
+    if not isinstance(key, str):
+        raise ScenarioError(f"{label} key {shown(key)}: a key is a dotted name, e.g. "
+                            "'context.funding'")
+    value = _copy(value)
     parts = key.split(".")
     if len(parts) == 1:
         if key not in ("regime", "form", "steps", "name", "description"):
             raise ScenarioError(
-                f"--set {key}: unknown key; valid keys are regime, form, steps, name, "
+                f"{label} {key}: unknown key; valid keys are regime, form, steps, name, "
                 "description, organisations.<kind>, organisations.roster, context.<name>, "
                 "constants.<name>"
             )
         raw[key] = value
         return
     if len(parts) > 2 and parts[0] in ("organisations", "context", "constants"):
-        raise ScenarioError(f"--set {key}: one dot only: a key is group.name, e.g. "
+        raise ScenarioError(f"{label} {key}: one dot only: a key is group.name, e.g. "
                             "context.funding")
     if len(parts) != 2 or parts[0] not in ("organisations", "context", "constants"):
         raise ScenarioError(
-            f"--set {key}: unknown key; dotted keys start with organisations., context. "
+            f"{label} {key}: unknown key; dotted keys start with organisations., context. "
             "or constants."
         )
     group, name = parts
@@ -338,13 +406,14 @@ def _apply_override(raw: dict, key: str, value: Any) -> None:
     else:
         valid = tuple(P.BY_GROUP[group])
     if name not in valid:
-        raise ScenarioError(f"--set {key}: unknown key; valid {group} keys are {', '.join(valid)}")
+        raise ScenarioError(f"{label} {key}: unknown key; valid {group} keys are "
+                            + ", ".join(valid))
     table = raw.setdefault(group, {})
     if not isinstance(table, dict):
-        raise ScenarioError(f"--set {key}: [{group}] in the scenario is not a table")
+        raise ScenarioError(f"{label} {key}: [{group}] in the scenario is not a table")
     if group == "organisations" and name != "roster" and "roster" in table:
         raise ScenarioError(
-            f"--set {key}: this scenario names its organisations in a roster "
+            f"{label} {key}: this scenario names its organisations in a roster "
             f"({table['roster']}); a count cannot be added to it: set organisations.roster "
             "to another roster file, or write a scenario file with counts")
     if group == "organisations" and name == "roster":
@@ -354,21 +423,24 @@ def _apply_override(raw: dict, key: str, value: Any) -> None:
 
 
 def _number(source: str, key: str, value: Any, lo: float, hi: float, integer: bool) -> float:
+    """`value` as a float when it is a real number in [lo, hi] (with `integer`, a whole
+    one: an integer or an integer-valued float such as 12.0); bool refused."""
     allowed = f"{'a whole number' if integer else 'a number'} in [{lo:g}, {hi:g}]"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ScenarioError(f"{source}: {key} = {value!r} is not {allowed}")
-    if integer and isinstance(value, float) and not value.is_integer():
-        raise ScenarioError(f"{source}: {key} = {value!r} is not {allowed}")
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise ScenarioError(f"{source}: {key} = {shown(value)} is not {allowed}")
+    if integer and not isinstance(value, numbers.Integral) and not float(value).is_integer():
+        raise ScenarioError(f"{source}: {key} = {shown(value)} is not {allowed}")
     if not math.isfinite(value) or not lo <= value <= hi:
-        raise ScenarioError(f"{source}: {key} = {value!r} is out of range; allowed: {allowed}")
+        raise ScenarioError(f"{source}: {key} = {shown(value)} is out of range; "
+                            f"allowed: {allowed}")
     return float(value)
 
 
 def _text(source: str, key: str, value: Any, choices: tuple[str, ...] | None = None) -> str:
     if not isinstance(value, str):
-        raise ScenarioError(f"{source}: {key} = {value!r} is not a string")
+        raise ScenarioError(f"{source}: {key} = {shown(value)} is not a string")
     if choices is not None and value not in choices:
-        raise ScenarioError(f"{source}: {key} = {value!r} is not one of {', '.join(choices)}")
+        raise ScenarioError(f"{source}: {key} = {shown(value)} is not one of {', '.join(choices)}")
     return value
 
 

@@ -91,6 +91,10 @@ METRICS: tuple[str, ...] = (
     "exits",
     "active_members",
 )
+#: The metrics that are counts: int64 in timeseries.parquet and ints in `ICSModel`'s
+#: DataCollector (the kernels hold every metric as float64).
+INTEGER_METRICS: tuple[str, ...] = ("conflicts", "conflicts_resolved", "shocks", "exits",
+                                    "active_members")
 #: Per-run reduction of a trajectory (summary.parquet), computed by
 #: `regimes.summarise` inside the kernels so sweeps need not keep trajectories.
 SUMMARY: tuple[str, ...] = (

@@ -78,3 +78,47 @@ def test_agents_are_mesa_agents_over_the_state_rows():
     for i, j, data in model.network.G.edges(data=True):
         assert data["weight"] == pytest.approx(0.5 * (trust[i, j] + trust[j, i]))
     assert model.organisations[4].cell.coordinate == 4
+
+
+
+def test_batch_run_with_one_overrides_dict_says_to_wrap_it_in_a_list():
+    """mesa.batch_run iterates a dict's keys: the error says what to do instead."""
+    from model.scenario import ScenarioError
+
+    with pytest.raises(ScenarioError, match=r"wrap one overrides dict in a list"):
+        mesa.batch_run(ICSModel, {"scenario": "merger", "seed": 1,
+                                  "overrides": {"context.funding": 0.2}},
+                       iterations=1, max_steps=2, number_processes=1, display_progress=False)
+    rows = mesa.batch_run(ICSModel, {"scenario": "merger", "seed": 1,
+                                     "overrides": [{"context.funding": 0.2}]},
+                          iterations=1, max_steps=2, number_processes=1,
+                          display_progress=False)
+    assert rows and all(row["overrides"] == {"context.funding": 0.2} for row in rows)
+
+
+
+def test_count_metrics_are_integers_on_both_paths():
+    """The counts are ints in the Mesa DataCollector as in run_replicates
+    (timeseries.parquet), listed once in state.INTEGER_METRICS; the agent table is keyed
+    by Mesa's Step and 1-based AgentID (org + 1), as ICSModel's docstring says."""
+    assert set(S.INTEGER_METRICS) == {"conflicts", "conflicts_resolved", "shocks", "exits",
+                                      "active_members"}
+    model = ICSModel("ics_turbulent", seed=2)
+    model.run_for(3)
+    mesa_types = model.datacollector.get_model_vars_dataframe().dtypes
+    batch_types = run_replicates("ics_turbulent", replicates=1, steps=3).dtypes
+    for name in S.METRICS:
+        kind = np.int64 if name in S.INTEGER_METRICS else np.float64
+        assert mesa_types[name] == batch_types[name] == kind, name
+    agents = model.datacollector.get_agent_vars_dataframe()
+    assert list(agents.index.names) == ["Step", "AgentID"]
+    assert sorted(set(agents.index.get_level_values("AgentID"))) == list(
+        range(1, len(model.organisations) + 1))
+
+
+
+def test_icsmodel_is_in_the_package_listing():
+    """Tab completion (dir) lists the lazily imported ICSModel with the other API names."""
+    import model
+
+    assert {"ICSModel", "load_scenario", "run_replicates", "Scenario"} <= set(dir(model))

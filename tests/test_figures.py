@@ -718,3 +718,38 @@ def test_maturity_of_one_kind_is_one_panel():
     orgs.loc[orgs.index % 2 == 1, "kind"] = "pcn"
     assert len([ax for ax in F.plot_maturity(F.maturity_table(orgs)).axes
                 if ax.get_visible()]) == 3
+
+
+# ---------------------------------------------------------- Python API input checks
+def test_write_figures_takes_format_text_and_creates_the_folder(folders, tmp_path):
+    out = tmp_path / "new" / "figures"
+    index = F.write_figures(folders["plain"], out, formats="png")
+    assert {Path(name).suffix for entry in index["figures"] for name in entry["files"]} == {
+        ".png", ".csv"}
+    assert (out / "trajectories.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("formats", [["jpg"], "jpg", ("png", "tiff"), [], 5])
+def test_write_figures_refuses_other_formats_before_writing(folders, tmp_path, formats):
+    out = tmp_path / "figures"
+    with pytest.raises(F.FigureInputError, match=r"^formats .*: allowed formats are pdf, png, "
+                                                 r"svg"):
+        F.write_figures(folders["plain"], out, formats=formats)
+    assert not out.exists()
+
+
+def test_figure_tables_name_bad_months_seeds_and_replicates():
+    from model.scenario import ScenarioError, load_scenario
+
+    scenario = load_scenario("merger", steps=6)
+    with pytest.raises(F.FigureInputError, match=r"months = 100 .* in \[0, 6\]"):
+        F.trust_pairs_table(scenario, 1, [0, 100])
+    with pytest.raises(F.FigureInputError, match="months is empty; allowed: months 0 to 6"):
+        F.trust_pairs_table(scenario, 1, [])
+    with pytest.raises(F.FigureInputError, match="seeds is empty"):
+        F.power_trust_table(scenario, [])
+    for replicates in (-1, 0, 2.0):
+        with pytest.raises(ScenarioError, match=r"^replicates = .* whole number >= 1"):
+            F.run_scenarios(["merger"], replicates=replicates)
+    one = F.run_scenarios("merger", replicates=2, steps=3)  # one name given as text
+    assert list(one) == ["merger"] and len(one["merger"]) == 2

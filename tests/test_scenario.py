@@ -186,3 +186,137 @@ def test_python_api_rejects_bad_seeds_and_replicates_and_takes_names():
         run_replicates("voluntary_alliance", replicates=0)
     frame = run_replicates("voluntary_alliance", replicates=2, steps=3)
     assert len(frame) == 2 * 4 and set(frame["replicate"]) == {0, 1}
+
+
+# ------------------------------------------------------------ Python API input checks
+def test_numpy_numbers_and_paths_are_scenario_values():
+    """What a notebook computes with numpy, or a path built with pathlib, is accepted
+    wherever the same Python number or string is, with the same result."""
+    from pathlib import Path
+
+    plain = load_scenario("ics_mandated", overrides={
+        "organisations.pcn": 4, "context.funding": 0.5, "constants.patience_months": 6},
+        steps=12)
+    numpy = load_scenario("ics_mandated", overrides={
+        "organisations.pcn": np.int64(4), "context.funding": np.float32(0.5),
+        "constants.patience_months": np.float64(6.0)}, steps=np.int64(12))
+    assert numpy.digest() == plain.digest()
+    assert isinstance(numpy.steps, int) and numpy.roster.counts["pcn"] == 4
+    raw = {"regime": "voluntary", "form": "alliance", "steps": np.int64(5),
+           "organisations": {"pcn": np.int64(3)}, "context": {"funding": np.float32(0.25)}}
+    from_dict = load_scenario(raw)
+    assert from_dict.steps == 5 and from_dict.context["context.funding"] == 0.25
+    assert isinstance(raw["steps"], np.int64)  # the caller's dict is left as it was
+    roster = Path(__file__).resolve().parent.parent / "scenarios" / "rosters" / "buddying_pair.csv"
+    by_path = load_scenario("ics_mandated", overrides={"organisations.roster": roster})
+    by_text = load_scenario("ics_mandated", overrides={"organisations.roster": str(roster)})
+    assert by_path.digest() == by_text.digest()
+    in_dict = load_scenario({"regime": "voluntary", "form": "alliance",
+                             "organisations": {"roster": roster}})
+    assert in_dict.roster.names == by_text.roster.names
+    with pytest.raises(ScenarioError, match=r"organisations.pcn = True is not a whole"):
+        load_scenario("ics_mandated", overrides={"organisations.pcn": np.bool_(True)})
+
+
+@pytest.mark.parametrize("overrides, fragment", [
+    ("context.funding", r"not a str \('context.funding'\): mesa.batch_run iterates a dict's "
+                        r"keys .* wrap one overrides dict in a list"),
+    (["context.funding"], "overrides must be a mapping of dotted keys to values .* not a list"),
+    ("series", "not a Series$"),
+    ({3: 0.5}, "overrides key 3: a key is a dotted name"),
+])
+def test_overrides_that_are_not_a_mapping_are_named(overrides, fragment):
+    import pandas as pd
+
+    if overrides == "series":
+        overrides = pd.Series({"context.funding": 0.5})
+    with pytest.raises(ScenarioError, match=fragment):
+        load_scenario("ics_mandated", overrides=overrides)
+
+
+@pytest.mark.parametrize("scenario", [None, 5, "series", 2.5])
+def test_a_scenario_of_the_wrong_type_is_named(scenario):
+    import pandas as pd
+
+    from model.ics_model import ICSModel
+
+    if scenario == "series":
+        scenario = pd.Series(["ics_mandated"])
+    for load in (load_scenario, ICSModel):
+        with pytest.raises(ScenarioError, match=r"^scenario = .* is not a scenario; allowed: "
+                                                r"a bundled name"):
+            load(scenario)
+
+
+def test_python_api_errors_name_overrides_and_the_cli_keeps_set():
+    with pytest.raises(ScenarioError) as bad_value:
+        load_scenario("ics_mandated", overrides={"context.funding": 1.8})
+    assert str(bad_value.value).startswith("overrides: context.funding = 1.8 is out of range")
+    with pytest.raises(ScenarioError) as unknown:
+        load_scenario("ics_mandated", overrides={"context.formalization": 0.8})
+    assert str(unknown.value).startswith("overrides context.formalization: unknown key")
+    for error in (bad_value, unknown):
+        assert "--set" not in str(error.value)
+    with pytest.raises(ScenarioError, match=r"^--set: context.funding = 1.8"):
+        load_scenario("ics_mandated", overrides={"context.funding": 1.8}, label="--set")
+    with pytest.raises(ScenarioError, match=r"^--set context.formalization: unknown key"):
+        load_scenario("ics_mandated", overrides={"context.formalization": 0.8}, label="--set")
+
+
+BAD_SEEDS = [1.5, 1.99, True, np.bool_(True), "1", -1, 2**63, None, "series"]
+
+
+@pytest.mark.parametrize("seed", BAD_SEEDS)
+def test_every_seed_is_checked_by_one_rule(seed):
+    """A seed is a whole number in [0, 2^63 - 1]: no rounding 1.5 to 1, no bool, no text,
+    and one message naming `seed`, wherever it is given."""
+    import pandas as pd
+
+    from analysis.figures_run import run_scenarios
+    from model.batch import run_replicates
+    from model.ics_model import ICSModel
+
+    if seed == "series":
+        seed = pd.Series([1])
+    calls = [lambda: run_replicates("merger", replicates=1, seed=seed, steps=1),
+             lambda: run_scenarios(["merger"], replicates=1, seed=seed, steps=1)]
+    if seed is not None:  # ICSModel(seed=None) draws a fresh seed
+        calls.append(lambda: ICSModel("merger", seed=seed))
+    for call in calls:
+        with pytest.raises(ScenarioError, match=r"^seed = .* whole number in \[0, 2\^63 - 1\]"):
+            call()
+
+
+def test_numpy_integers_are_seeds_and_counts():
+    from model.batch import run_replicates
+
+    frame = run_replicates("merger", replicates=np.int64(2), seed=np.int64(3), steps=np.int64(2))
+    assert frame.equals(run_replicates("merger", replicates=2, seed=3, steps=2))
+
+
+@pytest.mark.parametrize("steps", [-1, 0, 5000, 1.7, 12.0, "12"])
+def test_steps_of_a_batch_are_checked_as_in_load_scenario(steps):
+    from model.batch import run_arrays, run_replicates
+
+    scenario = load_scenario("merger")
+    for call in (lambda: run_replicates(scenario, replicates=1, steps=steps),
+                 lambda: run_arrays(scenario, np.array([1]), steps=steps)):
+        with pytest.raises(ScenarioError, match=r"^steps = .* whole number in \[1, 1200\]"):
+            call()
+
+
+def test_mesa_model_steps_and_months_are_checked():
+    from model.ics_model import ICSModel
+
+    for steps in (0, -3, "x", 2.5):
+        with pytest.raises(ScenarioError, match=r"^steps = .* whole number in \[1, 1200\]"):
+            ICSModel("merger", seed=1, steps=steps)
+    model = ICSModel("merger", seed=1, steps=np.int64(4))
+    assert model.max_steps == 4
+    for months in (-2, "3", 2.9, None):
+        with pytest.raises(ScenarioError, match=r"^months = .* whole number >= 0"):
+            model.run_for(months)
+    assert model.month == 0
+    model.run_for(np.int64(2))
+    model.run_for(0)
+    assert model.month == 2
