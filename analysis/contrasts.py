@@ -83,8 +83,9 @@ class Outcome:
         org: which organisations an ORG_RECORD field is averaged over:
             ``"smallest"`` or ``"largest"`` (by size, the `count` smallest or
             largest of each replicate; ties go to the later roster row for
-            ``smallest`` and the earlier one for ``largest``), ``"all"``, or
-            a roster row index.
+            ``smallest`` and the earlier one for ``largest``), ``"all"``,
+            ``"non_champions"`` (the organisations that are not champions, C25:
+            champions are drawn at month 0 and stay champions), or a roster row index.
         count: how many organisations ``smallest`` / ``largest`` takes.
     """
 
@@ -106,7 +107,8 @@ class Outcome:
                 raise ValueError(f"unknown ORG_RECORD field {self.metric!r}")
             if self.minus is not None:
                 raise ValueError("a gap outcome reads METRICS columns only")
-            if isinstance(self.org, str) and self.org not in ("smallest", "largest", "all"):
+            if isinstance(self.org, str) and self.org not in ("smallest", "largest", "all",
+                                                               "non_champions"):
                 raise ValueError(f"unknown organisation selection {self.org!r}")
         if self.reduce not in ("mean", "sum"):
             raise ValueError(f"reduce must be mean or sum, not {self.reduce!r}")
@@ -142,16 +144,19 @@ class Outcome:
                 series = np.abs(series - metrics[:, months, _METRIC[self.minus]])
         else:
             field_ = organisations[:, months, :, _RECORD[self.metric]]  # [R, T, N]
-            mask = self.selection(sizes)  # [R, N]
+            mask = self.selection(sizes, organisations[:, 0, :, _RECORD["champion"]])  # [R, N]
             series = (field_ * mask[:, None, :]).sum(axis=2) / mask.sum(axis=1)[:, None]
         return series.sum(axis=1) if self.reduce == "sum" else series.mean(axis=1)
 
-    def selection(self, sizes: np.ndarray) -> np.ndarray:
-        """Boolean mask `[R, N]` of the organisations an ORG_RECORD field averages over."""
+    def selection(self, sizes: np.ndarray, champion: np.ndarray) -> np.ndarray:
+        """Boolean mask `[R, N]` of the organisations an ORG_RECORD field averages over
+        (`sizes` and the `champion` flags are `[R, N]`)."""
         r, n = sizes.shape
         mask = np.zeros((r, n), dtype=bool)
         if self.org == "all":
             mask[:] = True
+        elif self.org == "non_champions":
+            mask[:] = champion == 0.0
         elif isinstance(self.org, int):
             mask[:, self.org] = True
         else:
@@ -581,7 +586,8 @@ CONTRASTS: tuple[Contrast, ...] = (
              {"organisations.roster": _roster("buddying_equal.csv")},
              {"organisations.roster": _roster("buddying_unequal.csv")},
              org_at("trust_in_others", 24, "smallest"), -1, steps=24, replicates=400),
-    Contrast("C18", "collaborative leadership raises trust", "ics_mandated",
+    Contrast("C18", "collaborative leadership raises trust (all routes; the direct trust "
+             "term: SECONDARY)", "ics_mandated",
              {"context.leadership": 0.2}, {"context.leadership": 0.8},
              at("mean_trust", 24), +1, steps=24),
     Contrast("C19", "autonomy protects the weaker partner's sovereignty and so its trust",
@@ -589,26 +595,35 @@ CONTRASTS: tuple[Contrast, ...] = (
              {"context.autonomy": 0.0}, {"context.autonomy": 0.9},
              org_at("trust_in_others", 24, "smallest"), +1, steps=24, replicates=400),
     # --- faith and progress ------------------------------------------------------------
-    Contrast("C20", "a stalled partnership dissolves (members leave) when voluntary, not when "
-             "mandated", "ics_mandated",
+    # Leaving over grievances (C36) is switched off in both arms (exit_grievance 100), so
+    # members can leave only through C20's route: months of faith below the exit bar.
+    Contrast("C20", "a stalled partnership dissolves (members leave when faith stays low) "
+             "when voluntary, not when mandated (progress and faith: SECONDARY)",
+             "ics_mandated",
              {"regime": "mandated"}, {"regime": "voluntary"},
-             at("active_members", 60), -1, steps=60),
+             at("active_members", 60), -1, steps=60,
+             shared={"constants.exit_grievance": 100.0}),
     Contrast("C21", "quick wins raise faith", "ics_mandated",
              {"context.quick_wins": 0.0}, {"context.quick_wins": 0.8},
              at("mean_faith", 12), +1, steps=12),
-    Contrast("C22", "over-ambition lowers perceived progress and so faith",
-             "ics_mandated_supported",
+    # The faith anchor's own ambition term (an inverted U, also C22) is 0 in both arms, so
+    # ambition can act only through the bar progress is judged against.
+    Contrast("C22", "over-ambition raises the bar progress is judged against, so progress "
+             "looks small and faith falls", "ics_mandated_supported",
              {"context.ambition": 0.5}, {"context.ambition": 0.95},
-             at("mean_faith", 24), -1, steps=24),
+             at("mean_faith", 24), -1, steps=24, shared={"constants.faith_ambition": 0.0}),
     Contrast("C23", "evaluation makes perceived progress track real progress", "ics_mandated",
              {"context.evaluation": 0.0}, {"context.evaluation": 0.9},
              gap_over("mean_perceived_progress", "real_progress", 1, 36), -1, steps=36),
     Contrast("C24", "leadership turnover lowers faith", "ics_mandated",
              {"context.leadership_turnover": 0.0}, {"context.leadership_turnover": 0.1},
              at("mean_faith", 24), -1, steps=24),
-    Contrast("C25", "champions spread faith across the partnership", "ics_mandated",
+    # Champions have more faith themselves (faith anchor); the claim is that they spread
+    # it, so the outcome is the faith of the members who are NOT champions.
+    Contrast("C25", "champions spread faith across the partnership: the members who are not "
+             "champions gain faith", "ics_mandated",
              {"context.champions": 0.0}, {"context.champions": 0.4},
-             at("mean_faith", 12), +1, steps=12),
+             org_at("faith", 12, "non_champions"), +1, steps=12),
     Contrast("C26", "peer comparison raises faith in a partnership that is progressing "
              "(falling behind: SECONDARY)", "voluntary_alliance",
              {"context.peer_comparison": 0.0}, {"context.peer_comparison": 1.0},
@@ -617,14 +632,17 @@ CONTRASTS: tuple[Contrast, ...] = (
              "ics_mandated",
              {"timeline": []}, {"timeline": [{"month": 12, "set": {"funding": 0.1}}]},
              at("mean_faith", 13), -1, steps=13, shared={"context.funding": 0.6}),
-    Contrast("C28", "collaboration first costs capacity: capacity at month 6 is below month 0",
-             "voluntary_alliance", {}, {},
+    Contrast("C28", "collaboration first costs capacity: capacity at month 6 is below month 0 "
+             "(paying back later: SECONDARY)", "voluntary_alliance", {}, {},
              within(at("mean_capacity", 0), at("mean_capacity", 6)), -1, steps=6),
     # --- conflict ----------------------------------------------------------------------
-    Contrast("C30", "intense communication (shared roles) across incompatible cultures "
-             "raises conflict", "ics_mandated",
-             {"context.shared_roles": 0.0}, {"context.shared_roles": 0.9},
-             sum_over("conflicts", 1, 12), +1, steps=12),
+    Contrast("C30", "cultural incompatibility (knock-out: constants.conflict_culture 0 vs its "
+             "default) raises conflict between partners in intense contact (shared roles 0.9; "
+             "contact itself: SECONDARY)", "ics_mandated",
+             {"constants.conflict_culture": 0.0},
+             {"constants.conflict_culture": _default("constants.conflict_culture")},
+             sum_over("conflicts", 1, 12), +1, steps=12,
+             shared={"context.shared_roles": 0.9}),
     Contrast("C31", "conflict (knock-out: constants.conflict_rate 0 vs its default) lowers "
              "trust", "ics_mandated",
              {"constants.conflict_rate": 0.0},
@@ -668,9 +686,12 @@ CONTRASTS: tuple[Contrast, ...] = (
              "produces more joint output", "ics_mandated",
              {"context.formalisation": 0.1}, {"context.formalisation": 0.9},
              at("cumulative_output", 36), +1, steps=36),
-    Contrast("C43", "output is slow at first (transaction costs) and higher later: months "
-             "37-48 above months 1-12", "voluntary_alliance", {}, {},
-             within(mean_over("output", 1, 12), mean_over("output", 37, 48)), +1, steps=48),
+    Contrast("C43", "daily functioning consumes capacity: transaction costs (knock-out: "
+             "constants.transaction_cost 0 vs its default) lower capacity (slow output at "
+             "first: SECONDARY)", "voluntary_alliance",
+             {"constants.transaction_cost": 0.0},
+             {"constants.transaction_cost": _default("constants.transaction_cost")},
+             at("mean_capacity", 12), -1, steps=12),
     # --- turbulence and opportunity ----------------------------------------------------
     Contrast("C50", "turbulence pulls organisations inward: lower capacity (and behaviour: "
              "SECONDARY)", "ics_mandated_supported",
@@ -705,6 +726,32 @@ SECONDARY: tuple[Contrast, ...] = (
           outcome=sum_over("conflicts", 1, 24), direction=+1, steps=24),
     _also("C35", claim="cultural due diligence raises cultural integration (a smaller divide)",
           outcome=at("mean_culture_distance", 36), direction=-1),
+    _also("C18", claim="the direct term: leadership's trust gain (knock-out: "
+          "constants.trust_from_leadership 0 vs its default) raises trust",
+          baseline={"constants.trust_from_leadership": 0.0},
+          changed={"constants.trust_from_leadership":
+                   _default("constants.trust_from_leadership")}),
+    _also("C20", claim="perceived progress raises faith in a partnership that is progressing "
+          "(knock-out: constants.faith_from_progress 0 vs its default)",
+          scenario="voluntary_alliance", baseline={"constants.faith_from_progress": 0.0},
+          changed={"constants.faith_from_progress": _default("constants.faith_from_progress")},
+          outcome=at("mean_faith", 24), direction=+1, steps=24, shared={}),
+    _also("C20", claim="stalled progress lowers faith (knock-out: constants.faith_from_progress "
+          "0 vs its default)", baseline={"constants.faith_from_progress": 0.0},
+          changed={"constants.faith_from_progress": _default("constants.faith_from_progress")},
+          outcome=at("mean_faith", 24), direction=-1, steps=24, shared={}),
+    _also("C28", claim="collaboration pays back later: returns (knock-out: "
+          "constants.return_share 0 vs its default) raise capacity at month 36",
+          baseline={"constants.return_share": 0.0},
+          changed={"constants.return_share": _default("constants.return_share")},
+          outcome=at("mean_capacity", 36), direction=+1, steps=36),
+    _also("C30", claim="conflict needs contact: intense communication (shared roles) raises "
+          "conflict", baseline={"context.shared_roles": 0.0},
+          changed={"context.shared_roles": 0.9}, shared={}),
+    _also("C43", claim="output is slow at first and higher later: months 37-48 above months "
+          "1-12", baseline={}, changed={},
+          outcome=within(mean_over("output", 1, 12), mean_over("output", 37, 48)), direction=+1,
+          steps=48),
 )
 
 #: Emergent check (b): the same partners, mandated with formalisation 0.8 vs voluntary with

@@ -63,6 +63,7 @@ from analysis.contrasts import (
     holm_adjust,
     run_contrast,
     scaled,
+    wilcoxon_one_sided,
 )
 from analysis.palette import OKABE_ITO
 
@@ -144,27 +145,55 @@ SCOPE: dict[str, str] = {
     "C13": "the reversal with conflict running (communication lowers trust) is untested",
     "C16": "only conflict is tested; the trust and faith consequences are not",
     "C17": "only a size gap is tested (not unequal resources)",
-    "C18": "only trust is tested; faith and negative leadership are not",
-    "C20": "only the dissolution half (voluntary vs mandated, same context) is tested",
+    "C18": "the total effect of the context lever (leadership also raises faith and culture "
+           "drift, which feed trust); the direct trust term alone: SECONDARY; faith and "
+           "negative leadership are not tested",
+    "C20": "leaving over grievances (C36) is off in both arms, so members leave through low "
+           "faith alone; under a mandate nobody may leave (a rule of the model), so the "
+           "mandated arm keeps every member by construction; progress raising faith and "
+           "stalled progress lowering it: SECONDARY checks",
     "C21": "only faith is tested; trust and avoiding inertia are not",
-    "C22": "only the over-ambition side of the optimum is tested",
+    "C22": "only the over-ambition side of the optimum is tested; the faith anchor's own "
+           "ambition term (also C22) is held at 0 in both arms, so the route tested is the "
+           "higher bar progress is judged against",
     "C24": "only faith is tested; the trust reset is not",
+    "C25": "the outcome is the faith of the members who are not champions (champions also "
+           "have more faith themselves, through the faith anchor, which is not spreading); "
+           "with faith diffusion off the contrast fails (tests/test_cmoc.py)",
     "C26": "falling-behind half: SECONDARY check",
     "C27": "trust half: SECONDARY check",
-    "C28": "within-run: capacity at month 6 vs month 0 of the same runs",
-    "C31": "no context lever: conflict knocked out through constants.conflict_rate; faith "
-           "untested",
+    "C28": "within-run: capacity at month 6 vs month 0 of the same runs; paying back "
+           "(knock-out of constants.return_share): SECONDARY",
+    "C30": "no context lever for incompatibility alone: knock-out of "
+           "constants.conflict_culture with shared roles 0.9 in both arms; that conflict "
+           "needs contact: SECONDARY; how incompatibility and contact interact (the conflict "
+           "chance is their product in the model) is not tested separately",
+    "C31": "no context lever: conflict knocked out through constants.conflict_rate, its "
+           "total effect (the trust cut of unresolved conflicts and the tension it leaves); "
+           "faith untested",
     "C32": "only resolution strength is tested; accountability is not",
     "C33": "a failed joint task is not modelled separately from slow progress",
     "C34": "lower trust and more conflict: SECONDARY checks",
     "C35": "integration itself: SECONDARY; inclusive leadership untested",
-    "C40": "task achievement (synergy share) is shown by the bistability check",
+    "C40": "the total effect of a high-trust context (it raises faith too); trust's own route "
+           "to behaviour is C10's contrast; task achievement (synergy share) is shown by the "
+           "bistability check",
     "C41": "no context lever: knock-out of constants.trust_from_success",
     "C42": "the three performance domains are one output measure",
-    "C43": "within-run: output in months 37-48 vs months 1-12 of the same runs",
+    "C43": "no context lever: knock-out of constants.transaction_cost, read on capacity; "
+           "output slow at first (months 1-12 vs 37-48 of the same runs): SECONDARY; the "
+           "transaction costs' own effect on early output is small in the model (knock-out, "
+           "voluntary_alliance, months 1-12: -0.007, A = 0.57) because capacity limits "
+           "behaviour only below constants.capacity_reference",
     "C50": "behaviour half: SECONDARY; breaking stable collaborations: calibration target",
     "C51": "shared roles raising communication is used by C13/C30, not tested on its own",
 }
+
+def smallest_p(pairs: int) -> float:
+    """The smallest one-sided Wilcoxon signed-rank p-value `pairs` paired differences can
+    give (all of one sign, distinct sizes), as `contrasts.run_contrast` computes it."""
+    return wilcoxon_one_sided(np.arange(1.0, pairs + 1.0), +1)
+
 
 #: The per-month learning rates of THEORY §5 (trust, faith, culture, capacity and
 #: perceived progress move by these each month). Decays (shares left after a
@@ -600,6 +629,16 @@ def report_markdown(v: Validation, forest: str, command: str) -> str:
         "supported*. Secondary and emergent checks are a second Holm family; each "
         "robustness setting is its own family. The command exits 0 whenever the report is "
         "written, whatever the verdicts.",
+        "",
+        "**Why A decides.** Paired seeds make the differences of the two arms nearly "
+        "noise-free, so any consistent shift, however small, gets a p-value near the "
+        f"smallest the signed-rank test can give with {v.replicates} pairs "
+        f"({_p(smallest_p(v.replicates))} when every difference has the same sign; with "
+        f"{4 * v.replicates} pairs {_p(smallest_p(4 * v.replicates))}): the p-values "
+        "printed say the direction is consistent, not how large the effect is. The "
+        "significance test alone therefore rejects almost nothing; the effect-size floor on "
+        "A, which compares the two arms' spreads of outcomes, is what a weak mechanism "
+        "fails.",
         "",
         f"![Forest plot of effect sizes]({forest})",
         "",

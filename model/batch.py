@@ -123,8 +123,9 @@ def run_arrays(scenario: Scenario, seeds: np.ndarray, steps: int | None = None,
                agents: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Raw arrays of a batch: metrics `[R, T+1, M]`, organisations `[R, T+1, N, K]`
     (empty unless `agents`) and sizes `[R, N]`. `steps` (default: the scenario's) is a
-    whole number in [1, MAX_STEPS], as in `load_scenario`; ScenarioError otherwise."""
-    steps = scenario.steps if steps is None else whole_number("steps", steps, 1, MAX_STEPS)
+    whole number in [0, MAX_STEPS]; 0 gives month 0 alone, the initial state (what the
+    validation's month-0 contrasts read); ScenarioError otherwise."""
+    steps = scenario.steps if steps is None else whole_number("steps", steps, 0, MAX_STEPS)
     r, n = len(seeds), scenario.n_organisations
     params = np.tile(scenario.packed(), (r, 1))
     rngs = np.stack([stream_state(s) for s in seeds]) if r else np.zeros((0, 4), np.uint64)
@@ -198,6 +199,7 @@ def organisations_frame(scenario: Scenario, organisations: np.ndarray, sizes: np
     for k, name in enumerate(S.ORG_RECORD):
         frame[name] = flat[:, k]
     frame["active"] = frame["active"].astype(bool)
+    frame["champion"] = frame["champion"].astype(bool)
     levels = maturity(frame["trust_in_others"].to_numpy(), frame["faith"].to_numpy(),
                       scenario.packed())
     frame["maturity"] = np.array(MATURITY, dtype=object)[levels]
@@ -211,8 +213,8 @@ def run_replicates(scenario: Scenario | str, replicates: int = 20, seed: int = 0
     `scenario` is a `Scenario`, a bundled name, a path to a TOML file or a dict (as
     `load_scenario` takes); `replicates` a whole number >= 1; `seed`, the master
     seed, a whole number in [0, 2^63 - 1]; `steps` (default: the scenario's) a whole
-    number in [1, MAX_STEPS]. Anything else raises a ScenarioError (a ValueError)
-    naming the argument.
+    number in [0, MAX_STEPS] (0: month 0 alone, the initial state). Anything else
+    raises a ScenarioError (a ValueError) naming the argument.
 
     Replicate r has seed `replicate_seeds(seed, replicates)[r]` (the `seed`
     column); `ICSModel(scenario, seed=that)` reproduces it bit for bit.

@@ -754,3 +754,4 @@ def record_organisations(org, pair, out):
         out[i, S.R_CAPACITY] = org[S.CAPACITY, i]
         out[i, S.R_BEHAVIOUR] = org[S.BEHAVIOUR, i]
         out[i, S.R_ACTIVE] = org[S.ACTIVE, i]
+        out[i, S.R_CHAMPION] = org[S.CHAMPION, i]  # C25

@@ -119,6 +119,7 @@ ORG_RECORD: tuple[str, ...] = (
     "capacity",
     "behaviour",
     "active",
+    "champion",
 )
 
 

@@ -15,6 +15,8 @@ that causal statement; never weaken a floor to make it pass.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from analysis.contrasts import ALPHA, CONTRASTS, SECONDARY, Contrast, run_contrast
 
 SEED = 0
@@ -119,6 +121,10 @@ def test_c18_leadership_raises_trust():
     check(PRIMARY["C18"])
 
 
+def test_c18_leadership_trust_term_raises_trust():
+    check(secondary("C18", "direct term"))
+
+
 def test_c19_autonomy_raises_weaker_partners_trust():
     check(PRIMARY["C19"])
 
@@ -128,6 +134,14 @@ def test_c19_autonomy_raises_weaker_partners_trust():
 
 def test_c20_stalled_voluntary_partnership_dissolves():
     check(PRIMARY["C20"])
+
+
+def test_c20_progress_raises_faith():
+    check(secondary("C20", "progressing"))
+
+
+def test_c20_stalled_progress_lowers_faith():
+    check(secondary("C20", "stalled"))
 
 
 def test_c21_quick_wins_raise_faith():
@@ -146,8 +160,17 @@ def test_c24_leadership_turnover_lowers_faith():
     check(PRIMARY["C24"])
 
 
-def test_c25_champions_raise_faith():
+def test_c25_champions_spread_faith_to_the_others():
     check(PRIMARY["C25"])
+
+
+def test_c25_fails_without_the_spreading():
+    """The C25 contrast can fail: with faith diffusion off (champions still have their own
+    extra faith) the members who are not champions gain nothing."""
+    result = run_contrast(replace(PRIMARY["C25"], shared={"constants.faith_diffusion": 0.0}),
+                          seed=SEED)
+    print(result.describe())
+    assert not result.supported, result.describe()
 
 
 def test_c26_peer_comparison_raises_faith_when_progressing():
@@ -170,11 +193,19 @@ def test_c28_collaboration_first_costs_capacity():
     check(PRIMARY["C28"])
 
 
+def test_c28_collaboration_pays_back_later():
+    check(secondary("C28", "pays back"))
+
+
 # --- conflict ----------------------------------------------------------------------
 
 
-def test_c30_intense_contact_across_cultures_raises_conflict():
+def test_c30_cultural_incompatibility_raises_conflict_in_intense_contact():
     check(PRIMARY["C30"])
+
+
+def test_c30_conflict_needs_contact():
+    check(secondary("C30", "contact"))
 
 
 def test_c31_conflict_lowers_trust():
@@ -228,8 +259,12 @@ def test_c42_behaviour_produces_output():
     check(PRIMARY["C42"])
 
 
-def test_c43_output_slow_at_first():
+def test_c43_transaction_costs_consume_capacity():
     check(PRIMARY["C43"])
+
+
+def test_c43_output_slow_at_first():
+    check(secondary("C43", "slow"))
 
 
 # --- turbulence and opportunity ----------------------------------------------------

@@ -196,6 +196,17 @@ def test_org_outcome_selects_smallest():
     assert every == pytest.approx([0.2, 0.5])
 
 
+def test_org_outcome_selects_non_champions():
+    """C25's outcome: the members who are not champions, by the month-0 flag."""
+    organisations = np.zeros((2, 3, 3, S.N_ORG_RECORD))
+    organisations[:, 2, :, S.R_FAITH] = [[0.9, 0.2, 0.4], [0.8, 0.8, 0.1]]
+    organisations[:, 0, :, S.R_CHAMPION] = [[1, 0, 0], [1, 1, 0]]
+    metrics = np.zeros((2, 3, S.N_METRICS))
+    sizes = np.ones((2, 3))
+    others = org_at("faith", 2, "non_champions").values(metrics, organisations, sizes)
+    assert others == pytest.approx([0.3, 0.1])
+
+
 def test_within_run_reads_one_run():
     c = next(x for x in CONTRASTS if x.cmoc == "C28")
     assert isinstance(c.outcome, WithinRun)
