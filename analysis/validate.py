@@ -307,6 +307,9 @@ class Validation:
     shares: pd.DataFrame | None = None
     seconds: float = 0.0
     started: str = ""
+    #: The code's commit when the validation ran (before the report is written, which
+    #: would otherwise make a clean checkout read as "-dirty").
+    commit: str | None = None
 
     def check(self, cmoc: str) -> Check | None:
         return next((k for k in self.primary if k.contrast.cmoc == cmoc), None)
@@ -340,8 +343,11 @@ def validate(replicates: int = 200, seed: int = 0, only: Iterable[str] | None = 
             test hook for breaking a mechanism on purpose; see `Contrast.load`).
         progress: called once with the number of steps; returns the tick.
     """
+    from model.provenance import git_commit
+
     start = time.perf_counter()
     started = dt.datetime.now(dt.UTC).isoformat()
+    commit = git_commit()
     only = None if only is None else tuple(only)
     primary = chosen_contrasts(only)
     extra = tuple(c for c in SECONDARY if c.cmoc in {p.cmoc for p in primary})
@@ -368,6 +374,7 @@ def validate(replicates: int = 200, seed: int = 0, only: Iterable[str] | None = 
             tick()
     v.seconds = time.perf_counter() - start
     v.started = started
+    v.commit = commit
     return v
 
 
@@ -575,7 +582,6 @@ def _row_cells(k: Check, robust: str | None) -> list[Any]:
 def report_markdown(v: Validation, forest: str, command: str) -> str:
     """The readable report: verdicts grouped as THEORY §3, then the rest."""
     from model import __version__
-    from model.provenance import git_commit
 
     table = validation_table(v)
     counts = table["verdict"].value_counts()
@@ -587,7 +593,7 @@ def report_markdown(v: Validation, forest: str, command: str) -> str:
         "",
         f"Regenerate with `{command}`.",
         "",
-        f"icsabm {__version__}, commit `{git_commit() or 'unknown'}`, master seed {v.seed}, "
+        f"icsabm {__version__}, commit `{v.commit or 'unknown'}`, master seed {v.seed}, "
         f"{v.replicates} paired replicates per contrast{_more(v)}, generated "
         f"{v.started[:19]} UTC in {v.seconds:.0f} s.",
         "",
@@ -782,7 +788,6 @@ def manifest(v: Validation) -> dict[str, Any]:
     import scipy
 
     from model import __version__
-    from model.provenance import git_commit
 
     def arm(value: Any) -> Any:
         return json.loads(json.dumps(value, default=str))
@@ -790,7 +795,7 @@ def manifest(v: Validation) -> dict[str, Any]:
     return {
         "kind": "validation",
         "icsabm_version": __version__,
-        "git_commit": git_commit(),
+        "git_commit": v.commit,
         "master_seed": v.seed,
         "replicates": v.replicates,
         "seed_rule": "every contrast runs replicate seeds SeedSequence(master_seed, "

@@ -161,6 +161,17 @@ def test_a_report_without_robustness_claims_none(tmp_path):
     assert "None at this seed" in report and "perturbed settings" not in report
 
 
+def test_the_commit_is_read_before_the_report_is_written(tmp_path, monkeypatch):
+    """Writing the report changes docs/, so a commit read afterwards would call a clean
+    checkout "-dirty": the stamp is the commit when the validation ran."""
+    commits = iter(["abc123", "abc123-dirty"])
+    monkeypatch.setattr("model.provenance.git_commit", lambda: next(commits))
+    v = V.validate(replicates=10, only=("C05",), robustness=False, calibrate=False)
+    V.write_docs(v, docs=tmp_path, command="test")
+    assert "commit `abc123`," in (tmp_path / "VALIDATION.md").read_text()
+    assert V.manifest(v)["git_commit"] == "abc123"
+
+
 def test_a_not_supported_verdict_is_reported_with_exit_status_0(tmp_path, monkeypatch):
     """A claim in the wrong direction is a finding: the report says so, exit 0."""
     wrong = tuple(replace(c, direction=-c.direction) if c.cmoc == "C05" else c
