@@ -606,12 +606,14 @@ CONTRASTS: tuple[Contrast, ...] = (
     Contrast("C21", "quick wins raise faith", "ics_mandated",
              {"context.quick_wins": 0.0}, {"context.quick_wins": 0.8},
              at("mean_faith", 12), +1, steps=12),
-    # The faith anchor's own ambition term (an inverted U, also C22) is 0 in both arms, so
-    # ambition can act only through the bar progress is judged against.
+    # The faith anchor's own ambition term (an inverted U, also C22) and ambition's share
+    # of task complexity (C07) are 0 in both arms, so ambition can act only through the
+    # bar progress is judged against.
     Contrast("C22", "over-ambition raises the bar progress is judged against, so progress "
              "looks small and faith falls", "ics_mandated_supported",
              {"context.ambition": 0.5}, {"context.ambition": 0.95},
-             at("mean_faith", 24), -1, steps=24, shared={"constants.faith_ambition": 0.0}),
+             at("mean_faith", 24), -1, steps=24,
+             shared={"constants.faith_ambition": 0.0, "constants.complexity_ambition": 0.0}),
     Contrast("C23", "evaluation makes perceived progress track real progress", "ics_mandated",
              {"context.evaluation": 0.0}, {"context.evaluation": 0.9},
              gap_over("mean_perceived_progress", "real_progress", 1, 36), -1, steps=36),

@@ -154,8 +154,9 @@ SCOPE: dict[str, str] = {
            "stalled progress lowering it: SECONDARY checks",
     "C21": "only faith is tested; trust and avoiding inertia are not",
     "C22": "only the over-ambition side of the optimum is tested; the faith anchor's own "
-           "ambition term (also C22) is held at 0 in both arms, so the route tested is the "
-           "higher bar progress is judged against",
+           "ambition term (also C22) and ambition's share of complexity (C07) are 0 in both "
+           "arms, so the route tested is the higher bar progress is judged against; with "
+           "that bar at 0 the contrast fails (tests/test_cmoc.py)",
     "C24": "only faith is tested; the trust reset is not",
     "C25": "the outcome is the faith of the members who are not champions (champions also "
            "have more faith themselves, through the faith anchor, which is not spreading); "

@@ -152,6 +152,16 @@ def test_c22_overambition_lowers_faith():
     check(PRIMARY["C22"])
 
 
+def test_c22_fails_without_the_bar():
+    """The C22 contrast can fail: with the expected-progress bar at 0 ambition has no
+    route left to faith (its other routes are held off in both arms)."""
+    c = PRIMARY["C22"]
+    result = run_contrast(replace(c, shared={**c.shared, "constants.expected_progress": 0.0}),
+                          seed=SEED)
+    print(result.describe())
+    assert not result.supported, result.describe()
+
+
 def test_c23_evaluation_makes_perception_track_progress():
     check(PRIMARY["C23"])
 
