@@ -240,10 +240,14 @@ def sobol_table(sweep: Sweep, summary: pd.DataFrame) -> pd.DataFrame:
     """First-order and total Sobol indices with 95% intervals for each outcome (SALib).
 
     Each point's outcome is its mean over replicates (the synergy outcome is
-    the share of replicates ending in synergy).
+    the share of replicates ending in synergy). The intervals' bootstrap draws
+    from a seed derived from the sweep's master seed, never 0 (SALib treats a
+    seed of 0 as none and then draws from numpy's global generator, so the
+    intervals would change from run to run).
     """
     from SALib.analyze import sobol
 
+    bootstrap_seed = int(np.random.SeedSequence(sweep.seed).generate_state(1)[0]) or 1
     per_point = summary.assign(synergy=(summary["regime"] == "synergy").astype(float))
     means = per_point.groupby("point", sort=True)[list(SOBOL_OUTCOMES)].mean()
     rows = []
@@ -254,7 +258,7 @@ def sobol_table(sweep: Sweep, summary: pd.DataFrame) -> pd.DataFrame:
                        for k in ("S1", "S1_conf", "ST", "ST_conf")}
         else:
             indices = sobol.analyze(sweep.sobol_problem, y, calc_second_order=False,
-                                    seed=sweep.seed)
+                                    seed=bootstrap_seed)
         for i, name in enumerate(sweep.sobol_problem["names"]):
             rows.append({"outcome": outcome, "parameter": name,
                          "S1": float(indices["S1"][i]), "S1_conf": float(indices["S1_conf"][i]),

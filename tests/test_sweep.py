@@ -322,6 +322,27 @@ def test_sobol_indices_know_an_ignored_parameter(tmp_path):
     assert {"S1", "S1_conf", "ST", "ST_conf"} <= set(sobol.columns)
 
 
+def test_sobol_intervals_are_the_same_every_time_with_seed_0():
+    """The bundled sobol_ics has seed 0, which SALib once read as "no seed": its bootstrap
+    intervals then came from numpy's global generator and changed between runs."""
+    from model.sweep import sobol_table
+
+    sweep = load_sweep("sobol_ics")
+    assert sweep.seed == 0
+    rng = np.random.default_rng(5)
+    points = len(sweep.points)
+    summary = pd.DataFrame({
+        "point": np.repeat(np.arange(points), 2),
+        "regime": rng.choice(["synergy", "inertia"], 2 * points),
+        **{k: rng.random(2 * points) for k in ("final_mean_trust", "final_mean_faith",
+                                               "final_mean_behaviour", "cumulative_output")}})
+    np.random.seed(1)
+    first = sobol_table(sweep, summary)
+    np.random.seed(2)
+    assert sobol_table(sweep, summary).equals(first)
+    assert first["ST_conf"].gt(0).all()
+
+
 def test_bundled_sweeps_load():
     for name in ("phase_trust_formalisation", "phase_partners_support", "sobol_ics"):
         sweep = load_sweep(ROOT / "scenarios" / f"{name}.toml")
