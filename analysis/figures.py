@@ -67,6 +67,7 @@ from analysis.figures_sweep import (  # noqa: F401  (re-exported for notebooks)
     FigureInputError,
     outcome_spread,
     phase_table,
+    phase_title,
     plot_phase,
     plot_sobol,
     sobol_table,
@@ -295,11 +296,14 @@ def sweep_jobs(folder: Path, manifest: dict) -> list[Job]:
     n_axes = len([a for a in sweep.get("axes", {}) if a != "regime"])
     if design == "grid" and n_axes == 2:
         table = phase_table(manifest, phase)  # validated now, before anything is written
+        subject = f"{name} (base scenario {sweep.get('scenario')})"
         return [
             _job("phase_synergy", "share of runs ending in synergy per cell, 50% contour",
-                 lambda: table, partial(plot_phase, value="synergy_share"), None),
+                 lambda: table, partial(plot_phase, value="synergy_share"),
+                 phase_title(table, "synergy_share", subject)),
             _job("phase_time_to_synergy", "median months to synergy per cell",
-                 lambda: table, partial(plot_phase, value="median_time_to_synergy"), None),
+                 lambda: table, partial(plot_phase, value="median_time_to_synergy"),
+                 phase_title(table, "median_time_to_synergy", subject)),
         ]
     if design == "points" or (design == "grid" and n_axes <= 1):
         if len(phase) > MAX_BARS:

@@ -40,6 +40,8 @@ MIN_RARE_RUNS = 50
 #: Any other outcome is "almost constant" when its standard deviation across runs is at
 #: most this fraction of its mean's absolute value.
 MIN_RELATIVE_SD = 0.01
+#: A median time to synergy from fewer runs than this is marked as resting on few runs.
+MIN_SYNERGY_RUNS = 5
 SYNERGY_MAP = LinearSegmentedColormap.from_list("synergy", ["#FFFFFF", REGIME_COLOURS["synergy"]])
 
 
@@ -78,8 +80,10 @@ def phase_table(manifest: dict, phase: pd.DataFrame) -> pd.DataFrame:
     any, makes the panels (mandated / voluntary, C01, C02, C11, C12); the two
     other axes are x (the first in the sweep file) and y. An axis that moves
     several keys together (``{keys, rows}``) is one coordinate whose ticks list
-    the keys' values. Columns: panel, x, y (cell indices), x_axis, y_axis
-    (axis labels), x_tick, y_tick (tick labels), the axis value columns, runs,
+    the keys' values (two keys: "v1/v2"; more: "level 1", "level 2", ... in the file's
+    row order, the values being in this table's axis columns). Columns: panel, x, y
+    (cell indices), x_axis, y_axis (axis labels), x_tick, y_tick (tick labels), the
+    axis value columns, runs,
     the share and 95% Wilson interval of each regime, median_time_to_synergy.
 
     Raises:
@@ -125,23 +129,54 @@ def _ticks(ax, coord: str, part: pd.DataFrame) -> None:
     (ax.set_xticks if coord == "x" else ax.set_yticks)(positions, labels)
 
 
+def runs_text(runs: pd.Series) -> str:
+    """'20 runs per cell', or '18–20 runs per cell' when the count varies."""
+    lo, hi = int(runs.min()), int(runs.max())
+    return f"{lo}{'' if lo == hi else f'–{hi}'} runs per cell"
+
+
+def phase_title(table: pd.DataFrame, value: str, subject: str | None = None) -> str:
+    """The phase figure's title: what is drawn, how many runs each cell has and the marks;
+    `subject` (say, the sweep and its base scenario) goes first."""
+    if value == "synergy_share":
+        what = (f"Share of runs ending in synergy ({runs_text(table['runs'])}; dashed: 50%; "
+                "dot: its 95% interval contains 50%)")
+    else:
+        what = (f"Median time to synergy ({runs_text(table['runs'])}; grey: no run reached "
+                f"synergy; dot: fewer than {MIN_SYNERGY_RUNS} did; dashed: 50% in synergy)")
+    return f"{subject}: {what}" if subject else what
+
+
 @themed
 def plot_phase(table: pd.DataFrame, value: str = "synergy_share",
                title: str | None = None) -> Figure:
     """Heatmap of `value` per cell, one panel per regime, with the 50% synergy boundary.
 
     ``value="synergy_share"``: share of runs ending in synergy (white to the
-    synergy colour); ``value="median_time_to_synergy"``: median months to
-    synergy among runs that reached it (grey cells: none did). The dashed black
-    contour is where half the runs end in synergy — the edge of the basin of
-    THEORY §1's bistable system.
+    synergy colour, 0 to 1); a dot marks a cell whose 95% Wilson interval
+    contains 0.5, where the side of the boundary is not settled.
+    ``value="median_time_to_synergy"``: median months to synergy among runs
+    that reached it, on one colour scale for every panel (grey cells: none
+    did; a dot: fewer than `MIN_SYNERGY_RUNS` did). The dashed black contour is
+    where half the runs end in synergy — the edge of the basin of THEORY §1's
+    bistable system. The title (default: `phase_title`) gives the runs per cell.
     """
     panels = list(dict.fromkeys(table["panel"]))
     nx, ny = int(table["x"].max()) + 1, int(table["y"].max()) + 1
     share_plot = value == "synergy_share"
-    fig = new_figure(DOUBLE_COLUMN if len(panels) > 1 else SINGLE_COLUMN,
-                     min(4.2, 1.2 + 2.6 * ny / max(nx, 1)) if len(panels) > 1 else 2.8)
+    width = DOUBLE_COLUMN if len(panels) > 1 else SINGLE_COLUMN
+    fig = new_figure(width, min(4.2, 1.2 + 2.6 * ny / max(nx, 1)) if len(panels) > 1 else 3.2)
     axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True, squeeze=False)).ravel()
+    values = table[value].astype(float)
+    if share_plot:
+        scale = {"vmin": 0.0, "vmax": 1.0}
+    elif values.notna().any():  # one scale for every panel, so colours compare across them
+        scale = {"vmin": float(values.min()), "vmax": float(values.max())}
+    else:
+        scale = {"vmin": 0.0, "vmax": 1.0}
+    synergy_runs = table["synergy_share"] * table["runs"]
+    marked = ((table["synergy_ci_low"] <= 0.5) & (table["synergy_ci_high"] >= 0.5)
+              if share_plot else (synergy_runs > 0) & (synergy_runs < MIN_SYNERGY_RUNS))
     mesh = None
     for ax, panel in zip(axes, panels, strict=True):
         part = table[table["panel"] == panel]
@@ -151,24 +186,31 @@ def plot_phase(table: pd.DataFrame, value: str = "synergy_share",
         share[part["y"], part["x"]] = part["synergy_share"]
         ax.set_facecolor("#DDDDDD")
         mesh = ax.pcolormesh(np.arange(nx + 1) - 0.5, np.arange(ny + 1) - 0.5, grid,
-                             cmap=SYNERGY_MAP if share_plot else "cividis",
-                             vmin=0 if share_plot else None, vmax=1 if share_plot else None,
+                             cmap=SYNERGY_MAP if share_plot else "cividis", **scale,
                              edgecolors="white", linewidth=0.2)
         if nx > 1 and ny > 1 and np.nanmin(share) < 0.5 < np.nanmax(share):
             ax.contour(np.arange(nx), np.arange(ny), share, levels=[0.5], colors="black",
                        linewidths=1.2, linestyles="--")
+        dots = part[marked[part.index]]
+        ax.scatter(dots["x"], dots["y"], s=6, color="black", linewidths=0, zorder=3)
         _ticks(ax, "x", part)
         _ticks(ax, "y", part)
-        ax.set_xlabel(part["x_axis"].iloc[0])
-        ax.set_title(str(panel).capitalize())
-        ax.tick_params(axis="x", labelrotation=45 if part["x_tick"].str.len().max() > 4 else 0)
-    axes[0].set_ylabel(table["y_axis"].iloc[0])
-    label = ("Share of runs ending in synergy (0–1)" if share_plot
-             else "Median time to synergy (months)")
-    fig.colorbar(mesh, ax=axes.tolist(), shrink=0.85, label=label)
-    default = ("Where synergy wins (dashed: 50% of runs)" if share_plot else
-               "Median time to synergy (dashed: 50% of runs in synergy; grey: none)")
-    fig.suptitle(title or default, x=0.01, ha="left", fontsize=8)
+        ax.set_xlabel(textwrap.fill(part["x_axis"].iloc[0], int(width / len(panels) * 13)))
+        if len(panels) > 1:  # panels by regime; one panel needs no title of its own
+            ax.set_title(str(panel).capitalize())
+        long_ticks = part["x_tick"].astype(str).str.len().max() > 4
+        ax.tick_params(axis="x", labelrotation=45 if long_ticks else 0)
+    axes[0].set_ylabel(textwrap.fill(table["y_axis"].iloc[0], 34))
+    if share_plot or values.notna().any():
+        label = ("Share of runs ending in synergy (0–1)" if share_plot
+                 else "Median time to synergy (months)")
+        fig.colorbar(mesh, ax=axes.tolist(), shrink=0.85, label=label)
+    else:
+        for ax in axes:
+            ax.text(0.5, 0.5, "No run reached synergy", transform=ax.transAxes, ha="center",
+                    va="center", fontsize=8)
+    fig.suptitle(textwrap.fill(title or phase_title(table, value), int(width * 15)), x=0.01,
+                 ha="left", fontsize=8)
     return fig
 
 

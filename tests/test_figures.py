@@ -400,6 +400,51 @@ def test_phase_sweep_without_a_regime_axis_has_one_panel(folders):
     assert table["x_axis"].iloc[0] == "Funding (0–1)"
     assert table["y_axis"].iloc[0] == "Acute trusts (count)"
     assert set(table["y_tick"].astype(str)) == {"2", "4"}
+    fig = F.plot_phase(table, value="median_time_to_synergy")
+    assert fig.axes[0].get_title() == ""  # one panel: no regime to name
+    _, jobs, _ = F.figure_jobs(folders["grid2"])
+    _, fig = jobs[0].make()
+    assert fig._suptitle.get_text().startswith("tiny_grid2 (base scenario voluntary_alliance)")
+
+
+def _phase_cells(time_a, time_b, share=0.9, runs=20, low=0.7, high=1.0) -> pd.DataFrame:
+    """Two panels of 2 x 1 cells with the given median times."""
+    rows = []
+    for panel, times in (("mandated", time_a), ("voluntary", time_b)):
+        for x, t in enumerate(times):
+            rows.append({"panel": panel, "x": x, "y": 0, "x_axis": "Funding (0–1)",
+                         "y_axis": "Formalisation (0–1)", "x_tick": str(x), "y_tick": "0.5",
+                         "runs": runs, "synergy_share": share, "synergy_ci_low": low,
+                         "synergy_ci_high": high, "median_time_to_synergy": t})
+    return pd.DataFrame(rows)
+
+
+def test_phase_panels_share_one_colour_scale():
+    """One colour bar serves every panel, so their colours must mean the same months: a
+    mandated cell of 6 months once read as 0 against the voluntary panel's scale."""
+    fig = F.plot_phase(_phase_cells([6.0, 51.0], [0.0, 48.0]), value="median_time_to_synergy")
+    limits = {ax.collections[0].get_clim() for ax in fig.axes[:2]}
+    assert limits == {(0.0, 51.0)}
+
+
+def test_phase_figure_marks_unsettled_cells_and_gives_runs_per_cell():
+    table = _phase_cells([10.0, 12.0], [8.0, 9.0])
+    table.loc[1, ["synergy_share", "synergy_ci_low", "synergy_ci_high"]] = [0.45, 0.25, 0.66]
+    fig = F.plot_phase(table)
+    dots = fig.axes[0].collections[-1].get_offsets()
+    assert np.asarray(dots).tolist() == [[1.0, 0.0]]  # only the cell whose interval holds 0.5
+    assert "20 runs per cell" in fig._suptitle.get_text()
+    table.loc[[0, 2, 3], "synergy_share"] = 0.1  # 2 of 20 runs reached synergy
+    fig = F.plot_phase(table, value="median_time_to_synergy")
+    assert np.asarray(fig.axes[0].collections[-1].get_offsets()).tolist() == [[0.0, 0.0]]
+    assert "fewer than 5" in fig._suptitle.get_text()
+
+
+def test_phase_time_with_no_synergy_says_so():
+    fig = F.plot_phase(_phase_cells([np.nan, np.nan], [np.nan, np.nan], share=0.0, low=0.0,
+                                    high=0.16), value="median_time_to_synergy")
+    assert len(fig.axes) == 2  # no colour bar for a scale with nothing on it
+    assert fig.axes[0].texts[0].get_text() == "No run reached synergy"
 
 
 def test_sobol_sweep(folders):
