@@ -778,12 +778,29 @@ EMERGENT_MANDATE: tuple[Contrast, ...] = (
 
 @dataclass
 class Bistability:
-    """Synergy shares of one context started from low and from high initial trust."""
+    """One context run for `steps` months from low and from high initial trust: how many
+    runs end in synergy, and the median over runs of the final 12-month mean behaviour.
+
+    THEORY §1: two feedback loops make the system bistable, so the same context settles
+    in two distinct states depending on where it starts. A single lukewarm equilibrium
+    (a shallow behaviour slope, THEORY §5.1) could also put the two arms either side of
+    the synergy bar over a short run; `settled` tells the two apart: the arms' typical
+    runs end far apart, one near no collaboration and one near full collaboration.
+    """
 
     scenario: str
     replicates: int
     low_synergy: int
     high_synergy: int
+    steps: int = 0
+    low_behaviour: float = float("nan")
+    high_behaviour: float = float("nan")
+
+    @property
+    def settled(self) -> bool:
+        """Median final behaviour below `SETTLED_LOW` from low trust and above
+        `SETTLED_HIGH` from high trust: two states, each far from the bar between them."""
+        return self.low_behaviour < SETTLED_LOW and self.high_behaviour > SETTLED_HIGH
 
     @property
     def low_share(self) -> float:
@@ -806,7 +823,8 @@ class Bistability:
         return (f"{self.scenario}: synergy share {self.low_share:.2f} "
                 f"[{lo[0]:.2f}, {lo[1]:.2f}] from low initial trust vs {self.high_share:.2f} "
                 f"[{hi[0]:.2f}, {hi[1]:.2f}] from high ({self.replicates} replicates each, "
-                "95% Wilson)")
+                f"95% Wilson) after {self.steps} months; median final behaviour "
+                f"{self.low_behaviour:.2f} vs {self.high_behaviour:.2f}")
 
 
 #: Initial-trust drivers of the two arms of the bistability check (C04, C05). Both keys
@@ -816,16 +834,29 @@ LOW_TRUST = {"context.history_of_competition": 0.9, "context.prior_success": 0.0
 HIGH_TRUST = {"context.history_of_competition": 0.1, "context.prior_success": 0.9}
 
 
+#: Months the bistability check runs: long enough for runs to settle in a state (at the
+#: scenarios' 60 months many still hover near the synergy bar).
+SETTLING_MONTHS = 240
+#: `Bistability.settled`: the low arm's median final behaviour below this, the high arm's
+#: above `SETTLED_HIGH` (the bottom and top quarters of the 0-1 scale).
+SETTLED_LOW = 0.25
+SETTLED_HIGH = 0.75
+
+
 def bistability(scenario: str = "ics_mandated_supported", replicates: int = 200,
-                seed: int = 0) -> Bistability:
-    """Regime shares of the same context from low and from high initial trust."""
+                seed: int = 0, steps: int = SETTLING_MONTHS,
+                shared: dict[str, Any] | None = None) -> Bistability:
+    """The same context (with `shared` overrides) from low and from high initial trust,
+    on the same seeds, for `steps` months."""
     seeds = replicate_seeds(seed, replicates)
-    counts = []
+    counts, medians = [], []
+    behaviour = _METRIC["mean_behaviour"]
     for arm in (LOW_TRUST, HIGH_TRUST):
-        sc = load_scenario(scenario, overrides=arm)
+        sc = load_scenario(scenario, overrides={**(shared or {}), **arm}, steps=steps)
         metrics, _, _ = run_arrays(sc, seeds)
         counts.append(int((summary_frame(sc, metrics, seeds)["regime"] == "synergy").sum()))
-    return Bistability(scenario, replicates, counts[0], counts[1])
+        medians.append(float(np.median(metrics[:, -12:, behaviour].mean(axis=1))))
+    return Bistability(scenario, replicates, counts[0], counts[1], steps, *medians)
 
 
 def scaled(c: Contrast, factors: dict[str, float]) -> Contrast:

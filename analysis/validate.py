@@ -54,6 +54,8 @@ from analysis.contrasts import (
     DEFAULT_REPLICATES,
     EMERGENT_MANDATE,
     SECONDARY,
+    SETTLED_HIGH,
+    SETTLED_LOW,
     Bistability,
     Contrast,
     ContrastResult,
@@ -681,8 +683,13 @@ def report_markdown(v: Validation, forest: str, command: str) -> str:
         b = v.bistability
         out += ["## Bistability (C04, C05, C40)", "",
                 "The same context started from low and from high initial trust (history "
-                "of competition 0.9 / prior success 0 vs 0.1 / 0.9, month-0-only keys):", "",
-                f"- {b.describe()}", ""]
+                "of competition 0.9 / prior success 0 vs 0.1 / 0.9, month-0-only keys), run "
+                "long enough to settle; bistable when the low start ends mostly in inertia, "
+                "the high start mostly in synergy, and the two settle in distinct states "
+                f"(median final behaviour below {SETTLED_LOW} and above {SETTLED_HIGH}, "
+                "not one middling state either side of the bar):", "",
+                f"- {b.describe()}: "
+                f"{'two distinct states' if b.settled else 'NOT two distinct states'}", ""]
     if v.targets:
         out += ["## Calibration targets (THEORY §6)", "",
                 f"{v.replicates} replicates per scenario, seed {v.seed} "
