@@ -325,7 +325,8 @@ PARAMS: tuple[Param, ...] = (
     Param("constants.synergy_output", 0.15, 0, 1, "output", "C40", "THEORY §4",
           "mean output over the final window above which a run is in synergy"),
     Param("constants.dissolution_share", 0.5, 0, 1, "share of members", "C20 C36", "THEORY §4",
-          "share of members left below which a voluntary run has dissolved"),
+          "share of members left below which a voluntary run has dissolved (as has one "
+          "with fewer than two members left)"),
     Param("constants.maturity_bureaucratic", 0.35, 0, 1, "score", "C40", "M23 ch. 7 (Westrum)",
           "mean of trust and faith from which an organisation is bureaucratic"),
     Param("constants.maturity_generative", 0.65, 0, 1, "score", "C40", "M23 ch. 7 (Westrum)",

@@ -29,8 +29,9 @@ def classify(mean_behaviour, output, active_members, n_organisations, p):
 
     Returns:
         (regime code, time to synergy in months or -1). *Dissolution*: fewer
-        than `dissolution_share` of the members remain (only voluntary members
-        can leave, C20, C36). *Synergy*: over the final `regime_window` months
+        than `dissolution_share` of the members remain, or fewer than two (one
+        organisation is no partnership; only voluntary members can leave, C20,
+        C36). *Synergy*: over the final `regime_window` months
         mean behaviour and output are both above their thresholds (C40).
         Otherwise *inertia*. Time to synergy is the first month from which
         mean behaviour stays at or above its threshold to the end; -1 when the
@@ -39,7 +40,8 @@ def classify(mean_behaviour, output, active_members, n_organisations, p):
         qualifies.
     """
     last = mean_behaviour.shape[0] - 1
-    if active_members[last] < p[P.DISSOLUTION_SHARE] * n_organisations:
+    left = active_members[last]
+    if left < p[P.DISSOLUTION_SHARE] * n_organisations or left < min(2.0, n_organisations):
         return DISSOLUTION, -1
     start = max(1, last + 1 - int(p[P.REGIME_WINDOW]))
     count = last + 1 - start

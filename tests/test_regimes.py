@@ -64,6 +64,16 @@ def test_dissolution_below_the_share_of_members_left(members, regime):
     assert run(b, o, a)[0] == regime  # dissolution_share 0.5 of 10 members
 
 
+def test_a_partnership_left_with_one_member_has_dissolved():
+    """Two partners, one leaves: half remain (not below dissolution_share 0.5), but one
+    organisation is no partnership, however collaboratively it behaves."""
+    b, o, a = series([(0, 0.8)], members=2)
+    a[30:] = 1.0
+    p = P.DEFAULTS.copy()
+    assert int(classify(b, o, a, 2.0, p)[0]) == DISSOLUTION
+    assert int(classify(b, o, np.full(MONTHS, 2.0), 2.0, p)[0]) == SYNERGY
+
+
 def test_the_window_is_a_parameter():
     b, o, a = series([(0, 0.2), (57, 0.9)])  # 4 high months
     assert run(b, o, a)[0] == INERTIA
