@@ -63,7 +63,7 @@ def regime_shares(replicates: int = 200, seed: int = 0) -> pd.DataFrame:
             lo, hi = wilson_interval(count, replicates)
             row[regime] = f"{count / replicates:.2f} [{lo:.2f}, {hi:.2f}]"
         tts = arm.median_time_to_synergy()
-        row["median months to synergy"] = "-" if np.isnan(tts) else f"{tts:.0f}"
+        row["median months to synergy"] = "-" if np.isnan(tts) else f"{tts:g}"  # 17.5 stays
         rows.append(row)
     return pd.DataFrame(rows)
 
