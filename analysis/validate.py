@@ -692,8 +692,11 @@ def report_markdown(v: Validation, forest: str, command: str) -> str:
                 f"{'two distinct states' if b.settled else 'NOT two distinct states'}", ""]
     if v.targets:
         out += ["## Calibration targets (THEORY §6)", "",
-                f"{v.replicates} replicates per scenario, seed {v.seed} "
-                "(`analysis/calibration.py`).", ""]
+                f"{v.replicates} replicates per scenario "
+                f"({max(v.replicates, calibration.TIMING_REPLICATES)} for the alliance, "
+                "supported and turbulent ICS), seed "
+                f"{v.seed} (`analysis/calibration.py`); targets that compare two contexts or "
+                "two routes are paired one-sided tests at α = 0.01.", ""]
         out += [f"- [{'x' if ok else ' '}] {text}: {numbers}" for text, ok, numbers in
                 v.targets] + [""]
     if v.shares is not None:
