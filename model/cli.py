@@ -3,6 +3,8 @@
 Bad input never ends in a traceback: it gets one line on standard error,
 ``icsabm: error: ...``, exit status 2, and nothing is left in the output
 folder.
+A sweep that loses its Dask scheduler part-way gets one line too and exit
+status 3: its finished chunks are kept, and `--resume` completes it.
 """
 
 from __future__ import annotations
@@ -23,10 +25,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 EXIT_BAD_INPUT = 2
+EXIT_INCOMPLETE = 3
 
 
 class CLIError(Exception):
     """Bad input found by the CLI itself; the message is one line."""
+
+
+class IncompleteError(Exception):
+    """The environment failed part-way (a lost Dask scheduler): the work saved so far is
+    kept for `--resume`; the message is one line."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -398,6 +406,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ScenarioError, CLIError) as exc:
         print(f"icsabm: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except IncompleteError as exc:
+        print(f"icsabm: error: {exc}", file=sys.stderr)
+        return EXIT_INCOMPLETE
     except KeyboardInterrupt:
         print("icsabm: interrupted", file=sys.stderr)
         return 130

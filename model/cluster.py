@@ -4,24 +4,69 @@
 runs that jitted calls compute in parallel on all cores
 (`model.batch.in_threads`). `local:N`: a `dask.distributed.LocalCluster` of N
 worker processes, one thread each, on loopback. `tcp://host:port`: an existing
-cluster whose workers have icsabm installed. Chunks are shipped as tasks of
-plain arrays; a chunk lost with its worker is recomputed by the scheduler,
-and since a chunk's result depends only on its seeds, the sweep is identical
-bit for bit whichever engine ran it.
+cluster whose scheduler and workers have icsabm installed. Chunks are shipped
+as tasks of plain arrays; a chunk lost with its worker is recomputed by the
+scheduler, and since a chunk's result depends only on its seeds, the sweep is
+identical bit for bit whichever engine ran it.
+
+Before any chunk is submitted, `open_engine` checks the cluster: the scheduler
+answers within `CONNECT_TIMEOUT_S`, a worker joins within `JOIN_TIMEOUT_S`, the
+scheduler can import icsabm, and every worker runs the same icsabm version and
+kernel sources (`model.jit_cache.source_hash`) as this process. Each failure is
+a `ScenarioError` of one line, raised before anything is written. A scheduler
+lost while chunks run raises `SchedulerLostError`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import ipaddress
+import logging
 import os
 import re
+import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 from model.scenario import ScenarioError
 from model.sweep import compute_chunk, run_in_process
 
-Engine = Callable[[list[dict]], Iterable[dict]]
-_LOCAL = re.compile(r"^local:([1-9][0-9]{0,3})$")
-_TCP = re.compile(r"^tcp://[A-Za-z0-9.\-\[\]:]+:[0-9]{1,5}$")
+CONNECT_TIMEOUT_S = 20  # for a tcp:// scheduler to answer
+JOIN_TIMEOUT_S = 30  # for its first worker to join
+
+_LOCAL = re.compile(r"^local:([0-9]+)$")
+_TCP = re.compile(r"^tcp://(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9.-]+))"
+                  r":(?P<port>[0-9]{1,5})$")
+_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+
+
+class SchedulerLostError(Exception):
+    """The Dask scheduler went away while chunks were running (its address is the message)."""
+
+
+@dataclass(frozen=True)
+class Engine:
+    """What computes the chunks (`compute`) and, for the manifest, what it is (`info`:
+    engine, scheduler, workers, numba_threads)."""
+
+    info: dict
+    compute: Callable[[list[dict]], Iterable[dict]]
+
+
+def _sane_tcp(address: str) -> bool:
+    match = _TCP.match(address)
+    if not match or not 1 <= int(match["port"]) <= 65535:
+        return False
+    if match["ipv6"] is not None:
+        try:
+            ipaddress.IPv6Address(match["ipv6"])
+        except ValueError:
+            return False
+        return True
+    host = match["host"]
+    return len(host) <= 253 and all(_LABEL.match(label) for label in host.split("."))
 
 
 def parse_scheduler(address: str | None) -> tuple[str, str | int | None]:
@@ -30,58 +75,178 @@ def parse_scheduler(address: str | None) -> tuple[str, str | int | None]:
     `local:N` is capped at the machine's logical CPU count: each worker is a
     process with its own copy of numba and the chunk arrays, so more workers
     than cores add no speed, only memory (hundreds of them exhaust it).
+    `tcp://host:port` needs a host name, an IPv4 address or a bracketed IPv6
+    address, and a port from 1 to 65535.
     """
     if address is None:
         return "process", None
     match = _LOCAL.match(address)
     if match:
         workers, cpus = int(match.group(1)), os.cpu_count() or 1
-        if workers > cpus:
+        if not 1 <= workers <= cpus:
             raise ScenarioError(
-                f"--scheduler {address!r}: at most local:{cpus} on this machine (one worker "
-                f"per logical CPU; more only add memory, not speed)"
+                f"--scheduler {address!r}: at least local:1 and at most local:{cpus} on this "
+                f"machine (one worker per logical CPU; more only add memory, not speed)"
             )
         return "local", workers
-    if _TCP.match(address):
+    if _sane_tcp(address):
         return "tcp", address
     raise ScenarioError(
         f"--scheduler {address!r}: expected local:N (N workers on this machine) or "
-        "tcp://host:port (an existing Dask scheduler)"
+        "tcp://host:port (an existing Dask scheduler; port 1 to 65535)"
     )
 
 
-def describe(address: str | None) -> str:
-    kind, value = parse_scheduler(address)
-    return {"process": "in-process numba", "local": f"dask LocalCluster ({value} workers)",
-            "tcp": f"dask cluster at {value}"}[kind]
+def code_identity() -> dict:
+    """This process's icsabm: its version, the digest of the kernels' sources and numba's
+    thread count. Run on every Dask worker to compare with the client's."""
+    import numba
+
+    import model
+    from model.jit_cache import source_hash
+
+    return {"version": model.__version__, "kernels": source_hash(),
+            "numba_threads": numba.get_num_threads()}
 
 
-def make_engine(address: str | None, name: str = "sweep") -> Engine:
-    """The engine for a `--scheduler` value (validated by `parse_scheduler`)."""
+async def _identity(address: str) -> object:
+    """What the server at `address` says it is (a Dask scheduler replies with a dict
+    whose type is 'Scheduler')."""
+    from distributed.comm import connect
+
+    comm = await connect(address, timeout=CONNECT_TIMEOUT_S)
+    try:
+        await comm.write({"op": "identity", "reply": True})
+        return await comm.read()
+    finally:
+        comm.abort()
+
+
+def _connect(address: str):
+    """A Client of the scheduler at `address`, or one line in ScenarioError.
+
+    distributed waits for the handshake without a timeout (an HTTP server never
+    sends one) and trusts the first bytes as a frame length (an SSH server's
+    banner asks for exabytes), so the scheduler is first asked who it is under
+    an overall deadline, and every failure means the same thing."""
+    from dask.distributed import Client
+
+    try:
+        reply = asyncio.run(asyncio.wait_for(_identity(address), CONNECT_TIMEOUT_S))
+        if isinstance(reply, dict) and reply.get("type") == "Scheduler":
+            return Client(address, timeout=CONNECT_TIMEOUT_S)
+    except Exception:  # refused, timed out, or not speaking Dask's protocol at all
+        pass
+    raise ScenarioError(f"no Dask scheduler answered at {address} within {CONNECT_TIMEOUT_S} s "
+                        "(give the scheduler's port, 8786 by default, not its dashboard's)")
+
+
+def _local_cluster(workers: int):
+    """A LocalCluster of `workers` one-thread processes whose numba uses one thread.
+
+    The worker processes are started with SIGINT ignored (they inherit it), so
+    Ctrl-C interrupts this process alone, which then closes them, instead of
+    every worker printing its own KeyboardInterrupt traceback; their warnings
+    (a task cancelled by that close, say) are not printed either."""
+    from dask.distributed import LocalCluster
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                            host="127.0.0.1", dashboard_address=None,
+                            env={"NUMBA_NUM_THREADS": "1"}, silence_logs=logging.ERROR)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _why(error: BaseException) -> str:
+    """An error in a few words (a worker's error can come back as a plain Exception whose
+    text already names the original type)."""
+    return str(error) if type(error) is Exception else f"{type(error).__name__}: {error}"
+
+
+def _check(client, where: str) -> dict:
+    """Check the cluster before anything is submitted (see the module docstring); returns
+    each worker's `code_identity()` by address."""
+    try:
+        client.wait_for_workers(1, timeout=JOIN_TIMEOUT_S)
+    except TimeoutError:
+        raise ScenarioError(f"no Dask worker joined the scheduler at {where} within "
+                            f"{JOIN_TIMEOUT_S} s; start workers with: dask worker {where} "
+                            "--nthreads 1") from None
+    try:
+        client.run_on_scheduler(code_identity)
+    except Exception as exc:
+        raise ScenarioError(f"the Dask scheduler at {where} cannot import icsabm "
+                            f"({_why(exc)}); install icsabm on the scheduler "
+                            "too, the same version as on the workers") from None
+    mine = code_identity()
+    found = client.run(code_identity, on_error="return")
+    broken = sorted(a for a, r in found.items() if not isinstance(r, dict))
+    if broken:
+        error = found[broken[0]]
+        raise ScenarioError(f"Dask worker {', '.join(broken)} of {where} cannot import icsabm "
+                            f"({_why(error)}); install icsabm "
+                            f"{mine['version']} on every worker")
+    differ = sorted(a for a, r in found.items()
+                    if (r["version"], r["kernels"]) != (mine["version"], mine["kernels"]))
+    if differ:
+        theirs = found[differ[0]]
+        raise ScenarioError(
+            f"Dask worker {', '.join(differ)} of {where} runs icsabm {theirs['version']} "
+            f"(kernel sources {theirs['kernels'][:12]}), not this client's {mine['version']} "
+            f"({mine['kernels'][:12]}): its results would differ; install the same icsabm on "
+            "every worker")
+    return found
+
+
+def _dask_chunks(client, where: str, name: str, tasks: list[dict]) -> Iterator[dict]:
+    from distributed import as_completed
+    from distributed.client import FutureCancelledError
+    from distributed.comm import CommClosedError
+
+    try:
+        futures = [client.submit(compute_chunk, task, key=f"{name}-chunk-{task['index']}",
+                                 pure=False) for task in tasks]
+        for future in as_completed(futures):
+            result = future.result()
+            future.release()
+            yield result
+    except (CommClosedError, FutureCancelledError) as exc:
+        # the client's attempts to reconnect, cancelled by close(), log tracebacks
+        previous = logging.root.manager.disable
+        logging.disable(logging.CRITICAL)
+        try:
+            client.close()
+        finally:
+            logging.disable(previous)
+        raise SchedulerLostError(where) from exc
+
+
+@contextlib.contextmanager
+def open_engine(address: str | None, name: str = "sweep") -> Iterator[Engine]:
+    """The engine for a `--scheduler` value, its cluster checked and closed on exit."""
     kind, value = parse_scheduler(address)
     if kind == "process":
-        return run_in_process
+        import numba
 
-    def dask_engine(tasks: list[dict]) -> Iterator[dict]:
-        from dask.distributed import Client, LocalCluster, as_completed
+        yield Engine({"engine": "in-process numba", "scheduler": None, "workers": None,
+                      "numba_threads": numba.get_num_threads()}, run_in_process)
+        return
+    from dask.distributed import Client
 
-        cluster = None
+    with contextlib.ExitStack() as stack:
         if kind == "local":
-            cluster = LocalCluster(n_workers=value, threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", dashboard_address=None,
-                                   env={"NUMBA_NUM_THREADS": "1"})
-            client = Client(cluster)
+            cluster = stack.enter_context(_local_cluster(value))
+            client = stack.enter_context(Client(cluster))
+            where, engine = cluster.scheduler_address, f"dask LocalCluster ({value} workers)"
         else:
-            client = Client(value, timeout="20s")
-        try:
-            futures = [client.submit(compute_chunk, task, key=f"{name}-chunk-{task['index']}",
-                                     pure=False) for task in tasks]
-            for future in as_completed(futures):
-                yield future.result()
-                future.release()
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
-
-    return dask_engine
+            client = stack.enter_context(_connect(value))
+            where, engine = value, f"dask cluster at {value}"
+        workers = _check(client, where)
+        threads = sorted({w["numba_threads"] for w in workers.values()})
+        yield Engine({"engine": engine, "scheduler": address, "workers": len(workers),
+                      "numba_threads": threads[0] if len(threads) == 1 else threads},
+                     lambda tasks: _dask_chunks(client, where, name, tasks))

@@ -10,11 +10,14 @@ Writes a sweep folder:
 * ``sobol.parquet`` — for Sobol designs: first-order and total indices with
   95% intervals for each outcome;
 * ``manifest.json`` — version, commit, the resolved sweep and its digest, seeds,
-  engine, workers, wall time, and ``complete``.
+  engine, scheduler, workers, numba threads and argv (of the latest session),
+  ``sessions`` (one per command that worked on the folder: argv, engine,
+  scheduler, workers, numba threads, version, commit, start, wall time, chunks
+  computed and how it ended), the total wall time, and ``complete``.
 
-Everything is validated before the folder is created, and a new sweep that
-fails before its first chunk is on disk (a Dask scheduler that cannot be
-reached, say) takes its folder away again. An interrupted sweep
+Everything is validated, and a Dask cluster checked (`model.cluster`), before
+the folder is created, and a new sweep that fails before its first chunk is on
+disk takes its folder away again. An interrupted sweep
 (Ctrl-C, ``kill -9``, a lost worker) is finished by the same command with
 ``--resume``: chunks already on disk are kept, the rest are computed, and the
 result equals an uninterrupted sweep.
@@ -28,21 +31,24 @@ import platform
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-import numba
+import pandas as pd
 from tqdm import tqdm
 
 from model import __version__
-from model.cli import check_fresh_out, default_folder
-from model.cluster import describe, make_engine, parse_scheduler
+from model.cli import IncompleteError, check_fresh_out, default_folder
+from model.cluster import Engine, SchedulerLostError, open_engine, parse_scheduler
 from model.provenance import git_commit
 from model.scenario import ScenarioError
 from model.sweep import (
     PARTS,
     discard_damaged_parts,
+    done_chunks,
     elapsed_since,
     finish,
+    plan_chunks,
     run_sweep,
     write_json,
 )
@@ -51,8 +57,8 @@ from model.sweep_file import Sweep, load_sweep
 RUNS_DIR = Path("runs")
 
 
-def _manifest(sweep: Sweep, scheduler: str | None, started: str) -> dict:
-    kind, value = parse_scheduler(scheduler)
+def _manifest(sweep: Sweep, started: str) -> dict:
+    """A new sweep's manifest; the engine fields and `argv` are filled per session."""
     return {
         "kind": "sweep",
         "icsabm_version": __version__,
@@ -64,15 +70,38 @@ def _manifest(sweep: Sweep, scheduler: str | None, started: str) -> dict:
         "points": len(sweep.points),
         "seed_rule": "run (point p, replicate r) has seed "
                      "SeedSequence(seed, spawn_key=(p, r)) -> model.rng.replicate_seeds",
-        "engine": describe(scheduler),
-        "scheduler": scheduler,
-        "workers": value if kind == "local" else None,
-        "numba_threads": numba.get_num_threads(),
         "started_utc": started,
         "python": platform.python_version(),
-        "argv": sys.argv,
         "complete": False,
+        "sessions": [],
     }
+
+
+#: What a manifest says about each session, and at its top level about the latest one.
+SESSION_KEYS = ("argv", "engine", "scheduler", "workers", "numba_threads")
+
+
+def _begin_session(manifest: dict, engine: dict, started: str) -> dict:
+    """Record a new session (this command) in `manifest`: its engine fields and `argv`
+    become the top-level ones, and it is appended to `sessions`. A manifest written
+    before sessions were kept gets its one earlier session from its top-level fields."""
+    sessions = manifest.setdefault("sessions", [
+        {**{key: manifest.get(key) for key in SESSION_KEYS},
+         "started_utc": manifest.get("started_utc"), "wall_time_s": manifest.get("wall_time_s"),
+         "chunks_computed": None}])
+    session = {"argv": sys.argv, **engine, "icsabm_version": __version__,
+               "git_commit": git_commit(), "started_utc": started,
+               "wall_time_s": 0.0, "chunks_computed": 0, "ended": None}
+    sessions.append(session)
+    manifest.update({key: session[key] for key in SESSION_KEYS})
+    return session
+
+
+def _end_session(manifest: dict, session: dict, ended: str, start: float, computed: int) -> None:
+    """Close `session` (complete, interrupted or failed) and total the wall time."""
+    session.update(ended=ended, wall_time_s=elapsed_since(start), chunks_computed=computed)
+    manifest["wall_time_s"] = round(sum(s.get("wall_time_s") or 0.0
+                                        for s in manifest["sessions"]), 3)
 
 
 def _find_resumable(sweep: Sweep) -> Path | None:
@@ -119,7 +148,9 @@ def _discard(folder: Path, created: bool) -> None:
 def sweep_command(sweep_file: str, out: str | None, scheduler: str | None, resume: bool,
                   quiet: bool = False) -> int:
     """Run (or resume) a sweep. Bad input raises ScenarioError (the sweep file, the
-    scheduler, --resume) or CLIError (--out) before anything is written."""
+    scheduler, --resume, a Dask cluster that fails its checks) or CLIError (--out)
+    before anything is written; a Dask scheduler lost part-way raises IncompleteError
+    once the manifest records what was saved."""
     parse_scheduler(scheduler)
     sweep = load_sweep(sweep_file)
     if resume:
@@ -140,40 +171,28 @@ def sweep_command(sweep_file: str, out: str | None, scheduler: str | None, resum
         if manifest.get("sweep_digest") != sweep.digest():
             raise ScenarioError(f"--resume: {folder} holds a different sweep (its digest "
                                 "differs); start a new one without --resume")
-        for index in discard_damaged_parts(sweep, folder):
-            print(f"icsabm: re-running chunk {index}: its part file is damaged",
-                  file=sys.stderr)
-        manifest["scheduler"] = scheduler
-        manifest["engine"] = describe(scheduler)
-    else:
-        manifest = _manifest(sweep, scheduler, dt.datetime.now(dt.UTC).isoformat())
-        if out:
-            folder = Path(out)
-            check_fresh_out(folder, hint=_occupied_hint(folder, sweep))
-            created = not folder.exists()
-            folder.mkdir(parents=True, exist_ok=True)
+    elif out:
+        check_fresh_out(Path(out), hint=_occupied_hint(Path(out), sweep))
+    # the session's start and wall time include starting or checking the cluster
+    started, start = dt.datetime.now(dt.UTC).isoformat(), time.perf_counter()
+    with open_engine(scheduler, sweep.name) as engine:
+        if resume:
+            for index in discard_damaged_parts(sweep, folder):
+                print(f"icsabm: re-running chunk {index}: its part file is damaged",
+                      file=sys.stderr)
         else:
-            folder, created = default_folder(sweep.name), True
+            manifest = _manifest(sweep, started)
+            if out:
+                folder = Path(out)
+                created = not folder.exists()
+                folder.mkdir(parents=True, exist_ok=True)
+            else:
+                folder, created = default_folder(sweep.name), True
+        session = _begin_session(manifest, engine.info, started)
         write_json(folder / "manifest.json", manifest)
-
-    start = time.perf_counter()
-    bar = tqdm(total=sweep.n_runs, unit="run", desc=sweep.name, disable=quiet or None,
-               smoothing=0.1, file=sys.stderr)
-    from model.sweep import done_chunks, plan_chunks
-
-    done = done_chunks(folder)
-    bar.update(sum(len(c.seeds) for c in plan_chunks(sweep) if c.index in done))
-    try:
-        run_sweep(sweep, folder, make_engine(scheduler, sweep.name), progress=bar.update)
-    except BaseException:
-        bar.close()
-        if not resume and not done_chunks(folder):  # nothing worth resuming was written
-            _discard(folder, created)
-        raise
-    bar.close()
-    phase = finish(sweep, folder)
+        phase = _run(sweep, folder, engine, manifest, session, start, quiet,
+                     discard=None if resume else (lambda: _discard(folder, created)))
     manifest["complete"] = True
-    manifest["wall_time_s"] = round(manifest.get("wall_time_s", 0.0) + elapsed_since(start), 3)
     manifest["finished_utc"] = dt.datetime.now(dt.UTC).isoformat()
     write_json(folder / "manifest.json", manifest)
     print(f"{sweep.n_runs} runs at {len(sweep.points)} points -> {folder}")
@@ -181,3 +200,41 @@ def sweep_command(sweep_file: str, out: str | None, scheduler: str | None, resum
     print(f"mean share over points: synergy {shares['synergy_share']:.2f}, inertia "
           f"{shares['inertia_share']:.2f}, dissolution {shares['dissolution_share']:.2f}")
     return 0
+
+
+def _run(sweep: Sweep, folder: Path, engine: Engine, manifest: dict, session: dict,
+         start: float, quiet: bool, discard: Callable[[], None] | None) -> pd.DataFrame:
+    """Compute the chunks not on disk with a progress bar, then the phase table (returned),
+    and close the session in the manifest, also when stopped. A new sweep (`discard`
+    given) stopped before its first chunk is on disk is taken away instead (nothing
+    worth resuming was written)."""
+    chunks = plan_chunks(sweep)
+    before = done_chunks(folder)
+    bar = tqdm(total=sweep.n_runs, unit="run", desc=sweep.name, disable=quiet or None,
+               smoothing=0.1, file=sys.stderr)
+    bar.update(sum(len(c.seeds) for c in chunks if c.index in before))
+    try:
+        run_sweep(sweep, folder, engine.compute, progress=bar.update)
+    except BaseException as exc:
+        bar.close()
+        saved = done_chunks(folder)
+        if discard is not None and not saved:
+            discard()
+            if isinstance(exc, SchedulerLostError):
+                raise IncompleteError(f"lost the Dask scheduler at {exc} before any chunk "
+                                      "was saved; nothing was written: start the sweep "
+                                      "again") from None
+            raise
+        stopped = isinstance(exc, KeyboardInterrupt | SchedulerLostError)
+        _end_session(manifest, session, "interrupted" if stopped else "failed", start,
+                     len(saved - before))
+        write_json(folder / "manifest.json", manifest)
+        if isinstance(exc, SchedulerLostError):
+            raise IncompleteError(f"lost the Dask scheduler at {exc}: {len(saved)} of "
+                                  f"{len(chunks)} chunks saved in {folder}; finish with "
+                                  "--resume") from None
+        raise
+    bar.close()
+    phase = finish(sweep, folder)
+    _end_session(manifest, session, "complete", start, len(done_chunks(folder) - before))
+    return phase

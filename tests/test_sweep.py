@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -87,30 +90,108 @@ def test_bad_sweep_file_via_cli_exits_2_and_writes_nothing(tmp_path):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("existing", [False, True])
-def test_unreachable_scheduler_is_one_line_and_leaves_no_folder(tmp_path, monkeypatch, capsys,
-                                                                existing):
-    """A Dask scheduler that cannot be reached: one line, exit 2, and the new sweep's folder
-    (or, if it was there empty, what the sweep wrote into it) is taken away again."""
-    import dask.distributed
+def _cli_within(seconds: float, argv: list[str]) -> int | None:
+    """`icsabm ARGV` in a thread: its exit status, or None if it still runs after `seconds`
+    (a hang; the thread is left behind, a daemon)."""
+    import threading
 
     from model.cli import main
 
-    def refuse(address, **kwargs):
-        raise OSError(f"Timed out trying to connect to {address} after 20 s")
+    status: list[int] = []
+    thread = threading.Thread(target=lambda: status.append(main(argv)), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return status[0] if status else None
 
-    monkeypatch.setattr(dask.distributed, "Client", refuse)
+
+@contextlib.contextmanager
+def _server(kind: str) -> Iterator[str]:
+    """The tcp:// address of something that is not a Dask scheduler: nothing listening, an
+    HTTP server (a dashboard's port given by mistake), or a server that sends an SSH banner."""
+    import http.server
+    import socket
+    import socketserver
+    import threading
+
+    if kind == "nothing":
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        yield f"tcp://127.0.0.1:{port}"
+        return
+
+    class Banner(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            self.request.sendall(b"SSH-2.0-x\r\n")
+            self.request.recv(1 << 16)
+
+    class Http(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:  # not on the stderr the test reads
+            pass
+
+    handler = Http if kind == "http" else Banner
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"tcp://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("existing", [False, True])
+@pytest.mark.parametrize("kind", ["nothing", "http", "ssh"])
+def test_unreachable_scheduler_is_one_line_and_leaves_no_folder(tmp_path, monkeypatch, capsys,
+                                                                existing, kind):
+    """No Dask scheduler at the address (nothing listens, an HTTP server that never sends
+    Dask's handshake, a server whose banner would be read as an exabyte frame): one line
+    within the deadline, exit 2, and nothing written (an empty --out stays empty)."""
+    import model.cluster
+
+    monkeypatch.setattr(model.cluster, "CONNECT_TIMEOUT_S", 1)
     path = write(tmp_path, SMALL)
     out = tmp_path / "out"
     if existing:
         out.mkdir()
-    rc = main(["sweep", str(path), "--out", str(out), "--scheduler", "tcp://127.0.0.1:1",
-               "--quiet"])
-    assert rc == 2
+    with _server(kind) as address:
+        rc = _cli_within(15, ["sweep", str(path), "--out", str(out), "--scheduler", address,
+                              "--quiet"])
+    assert rc == 2, "no exit within 15 s" if rc is None else rc
     errors = capsys.readouterr().err.strip().splitlines()
-    assert errors == ["icsabm: error: Timed out trying to connect to tcp://127.0.0.1:1 after "
-                      "20 s"]
+    assert errors == [f"icsabm: error: no Dask scheduler answered at {address} within 1 s (give "
+                      "the scheduler's port, 8786 by default, not its dashboard's)"]
     assert (list(out.iterdir()) == []) if existing else not out.exists()
+
+
+@pytest.mark.parametrize("address", ["tcp://a:b:1", "tcp://[::1:1", "tcp://..:1",
+                                     "tcp://127.0.0.1:99999", "tcp://127.0.0.1:0", "tcp://-:1",
+                                     "tcp://]:1", "tcp://host", "tcp://host:8786/x",
+                                     "tcp://[::g]:1", "tcp://a..b:1", "local:x", "udp://h:1"])
+def test_malformed_scheduler_addresses_are_refused_at_once(address):
+    from model.cluster import parse_scheduler
+
+    with pytest.raises(ScenarioError) as err:
+        parse_scheduler(address)
+    assert "expected local:N" in str(err.value) and "tcp://host:port" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:8786", "tcp://scheduler-host:1",
+                                     "tcp://Node-7.cluster.example:65535", "tcp://[::1]:8786"])
+def test_plain_scheduler_addresses_are_accepted(address):
+    from model.cluster import parse_scheduler
+
+    assert parse_scheduler(address) == ("tcp", address)
+
+
+@pytest.mark.parametrize("address", ["local:0", "local:99999", "local:100000000000000000000"])
+def test_local_scheduler_out_of_range_names_the_limit(monkeypatch, address):
+    from model.cluster import parse_scheduler
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    with pytest.raises(ScenarioError, match="at most local:2 on this machine"):
+        parse_scheduler(address)
 
 
 def test_designs_resolve_points(tmp_path):
@@ -193,6 +274,7 @@ def test_in_process_and_local_dask_are_identical(tmp_path):
     pd.testing.assert_frame_equal(a, b)
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
     assert manifest["complete"] and manifest["workers"] == 2
+    assert manifest["numba_threads"] == 1  # what each worker used (NUMBA_NUM_THREADS=1)
     assert (tmp_path / "a" / "phase.parquet").is_file()
 
 
@@ -282,6 +364,223 @@ def test_lost_dask_worker_is_recovered(tmp_path):
     finally:
         client.close()
         cluster.close()
+
+
+@contextlib.contextmanager
+def _dask_processes(tmp_path: Path, worker: bool = True, icsabm: tuple[bool, bool] = (True, True)
+                    ) -> Iterator[tuple[str, list[subprocess.Popen]]]:
+    """A `dask scheduler` and (with `worker`) one `dask worker --nthreads 1` in processes of
+    their own, as on a real cluster: its address and the processes (scheduler first).
+    `icsabm` says whether each can import icsabm (False: `import model` fails there)."""
+    blocker = tmp_path / "no-icsabm"
+    (blocker / "model").mkdir(parents=True, exist_ok=True)
+    (blocker / "model" / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'model'\", name='model')\n")
+
+    def env(importable: bool) -> dict:
+        path = os.environ.get("PYTHONPATH", "")
+        return {**os.environ, "NUMBA_NUM_THREADS": "1",
+                "PYTHONPATH": path if importable else f"{blocker}{os.pathsep}{path}"}
+
+    file, procs = tmp_path / "scheduler.json", []
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": tmp_path}
+    try:
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+             "--port", "0", "--no-dashboard", "--scheduler-file", str(file)],
+            env=env(icsabm[0]), **quiet))
+        deadline, address = time.time() + 60, None
+        while address is None and time.time() < deadline:
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                address = json.loads(file.read_text())["address"]
+            time.sleep(0.05)
+        assert address, "the scheduler did not start"
+        if worker:
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
+                 "--no-nanny", "--no-dashboard"], env=env(icsabm[1]), **quiet))
+        yield address, procs
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
+def test_a_scheduler_without_workers_is_one_line(tmp_path, monkeypatch, capsys):
+    """No worker joins: one line saying how to start one, exit 2, nothing written (not a
+    wait without end)."""
+    import model.cluster
+
+    monkeypatch.setattr(model.cluster, "JOIN_TIMEOUT_S", 1)
+    out = tmp_path / "out"
+    with _dask_processes(tmp_path, worker=False) as (address, _):
+        rc = _cli_within(30, ["sweep", str(write(tmp_path, SMALL)), "--out", str(out),
+                              "--scheduler", address, "--quiet"])
+    assert rc == 2, "no exit within 30 s" if rc is None else rc
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"icsabm: error: no Dask worker joined the scheduler at {address} within 1 s; start "
+        f"workers with: dask worker {address} --nthreads 1"]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("where", ["scheduler", "worker"])
+def test_a_cluster_without_icsabm_is_one_line(tmp_path, capsys, where):
+    """A scheduler or a worker that cannot import icsabm: one line naming it, exit 2, nothing
+    written (not a traceback about the task graph, nor a wait without end)."""
+    out = tmp_path / "out"
+    icsabm = (where != "scheduler", where != "worker")
+    with _dask_processes(tmp_path, icsabm=icsabm) as (address, _):
+        rc = _cli_within(60, ["sweep", str(write(tmp_path, SMALL)), "--out", str(out),
+                              "--scheduler", address, "--quiet"])
+    assert rc == 2, "no exit within 60 s" if rc is None else rc
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 1, errors
+    if where == "scheduler":
+        assert errors[0].startswith(f"icsabm: error: the Dask scheduler at {address} cannot "
+                                    "import icsabm (ModuleNotFoundError")
+        assert "install icsabm on the scheduler too" in errors[0]
+    else:
+        assert re.match(rf"icsabm: error: Dask worker tcp://127\.0\.0\.1:\d+ of {address} "
+                        r"cannot import icsabm \(ModuleNotFoundError", errors[0]), errors[0]
+    assert not out.exists()
+
+
+def test_workers_running_other_code_are_refused(tmp_path, monkeypatch, capsys):
+    """Workers whose icsabm version or kernel sources differ from the client's would give
+    other numbers: one line naming the worker and both sides, exit 2, nothing written."""
+    import model
+    import model.jit_cache
+
+    path, out = write(tmp_path, SMALL), tmp_path / "out"
+    mine = model.jit_cache.source_hash()
+    argv = ["sweep", str(path), "--out", str(out), "--quiet", "--scheduler"]
+    with _dask_processes(tmp_path) as (address, _):
+        with monkeypatch.context() as patch:
+            patch.setattr(model, "__version__", "0.0.0+other")
+            rc = _cli_within(60, [*argv, address])
+        assert rc == 2
+        errors = capsys.readouterr().err.strip().splitlines()
+        assert len(errors) == 1 and re.match(
+            rf"icsabm: error: Dask worker tcp://127\.0\.0\.1:\d+ of {address} runs icsabm "
+            rf"{re.escape(model.__version__)} \(kernel sources {mine[:12]}\), not this "
+            rf"client's 0\.0\.0\+other \({mine[:12]}\): its results would differ", errors[0]
+        ), errors
+        with monkeypatch.context() as patch:
+            patch.setattr(model.jit_cache, "source_hash", lambda: "f" * 64)
+            rc = _cli_within(60, [*argv, address])
+        assert rc == 2
+        errors = capsys.readouterr().err.strip().splitlines()
+        assert len(errors) == 1 and f"(kernel sources {mine[:12]}), not this client's " \
+            f"{model.__version__} (ffffffffffff)" in errors[0], errors
+    assert not out.exists()
+
+
+def test_a_lost_scheduler_is_one_line_and_resume_finishes(tmp_path, capsys):
+    """The scheduler dies mid-sweep: one line saying how many chunks are saved, exit 3, the
+    manifest records the interrupted tcp session (with its worker count); --resume in
+    process then finishes a sweep equal to an uninterrupted one."""
+    import threading
+
+    from model.cli import main
+
+    path = write(tmp_path, SLOW.replace("num = 30", "num = 8"))
+    out = tmp_path / "out"
+    with _dask_processes(tmp_path) as (address, procs):
+
+        def kill_scheduler() -> None:
+            deadline = time.time() + 120
+            while _parts(out) < 2 and time.time() < deadline:
+                time.sleep(0.01)
+            procs[0].kill()
+
+        killer = threading.Thread(target=kill_scheduler, daemon=True)
+        killer.start()
+        rc = _cli_within(120, ["sweep", str(path), "--out", str(out), "--scheduler", address,
+                               "--quiet"])
+        killer.join()
+    assert rc == 3, rc
+    errors = capsys.readouterr().err.strip().splitlines()
+    saved = _parts(out)
+    assert 0 < saved < 8, "the sweep ended before the scheduler was killed"
+    assert errors == [f"icsabm: error: lost the Dask scheduler at {address}: {saved} of 8 "
+                      f"chunks saved in {out}; finish with --resume"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert not manifest["complete"]
+    assert (manifest["engine"], manifest["workers"], manifest["numba_threads"]) == (
+        f"dask cluster at {address}", 1, 1)
+    session = manifest["sessions"][0]
+    assert (session["ended"], session["chunks_computed"]) == ("interrupted", saved)
+    assert main(["sweep", str(path), "--out", str(out), "--resume", "--quiet"]) == 0
+    sweep_command(str(path), str(tmp_path / "whole"), None, resume=False, quiet=True)
+    pd.testing.assert_frame_equal(read_summary(out), read_summary(tmp_path / "whole"))
+
+
+def test_a_resumed_manifest_tells_each_session(tmp_path, monkeypatch):
+    """A local:1 sweep interrupted, then resumed in process: the top-level engine fields and
+    argv are the resumed session's, `sessions` lists both (what the workers used included),
+    the interrupted session's wall time counts, and every earlier key is still there."""
+    import numba
+
+    import model.sweep
+
+    path, out = write(tmp_path, SMALL), tmp_path / "out"
+    chunks = len(plan_chunks(load_sweep(path)))
+    write_part = model.sweep.write_part
+
+    def interrupt_after_one(folder, index, frame):
+        if _parts(folder):
+            raise KeyboardInterrupt
+        write_part(folder, index, frame)
+
+    monkeypatch.setattr(model.sweep, "write_part", interrupt_after_one)
+    monkeypatch.setattr(sys, "argv", ["icsabm", "sweep", "first"])
+    with pytest.raises(KeyboardInterrupt):
+        sweep_command(str(path), str(out), "local:1", resume=False, quiet=True)
+    first = json.loads((out / "manifest.json").read_text())
+    assert first["sessions"][0]["ended"] == "interrupted"
+    assert first["wall_time_s"] == first["sessions"][0]["wall_time_s"] > 0
+    monkeypatch.setattr(model.sweep, "write_part", write_part)
+    monkeypatch.setattr(sys, "argv", ["icsabm", "sweep", "second"])
+    sweep_command(str(path), str(out), None, resume=True, quiet=True)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {"kind", "icsabm_version", "git_commit", "sweep", "sweep_digest", "sweep_file", "runs",
+            "points", "seed_rule", "engine", "scheduler", "workers", "numba_threads",
+            "started_utc", "python", "argv", "complete", "wall_time_s",
+            "finished_utc"} <= set(manifest)
+    assert manifest["complete"] and manifest["argv"] == ["icsabm", "sweep", "second"]
+    assert (manifest["engine"], manifest["scheduler"], manifest["workers"],
+            manifest["numba_threads"]) == ("in-process numba", None, None,
+                                           numba.get_num_threads())
+    sessions = manifest["sessions"]
+    assert [(s["argv"][-1], s["engine"], s["scheduler"], s["workers"], s["numba_threads"],
+             s["chunks_computed"], s["ended"]) for s in sessions] == [
+        ("first", "dask LocalCluster (1 workers)", "local:1", 1, 1, 1, "interrupted"),
+        ("second", "in-process numba", None, None, numba.get_num_threads(), chunks - 1,
+         "complete")]
+    assert manifest["started_utc"] == sessions[0]["started_utc"] < sessions[1]["started_utc"]
+    assert manifest["wall_time_s"] == round(sum(s["wall_time_s"] for s in sessions), 3)
+
+
+def test_ctrl_c_on_a_local_cluster_is_one_line(tmp_path):
+    """SIGINT to the whole process group (Ctrl-C in a terminal) during a local:1 sweep: the
+    workers ignore it, the driver alone says `icsabm: interrupted`, exit 130, and the parts
+    it saved are resumed."""
+    path, out = write(tmp_path, SLOW.replace("num = 30", "num = 8")), tmp_path / "out"
+    env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "model", "sweep", str(path), "--out",
+                             str(out), "--scheduler", "local:1", "--quiet"], cwd=tmp_path,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while _parts(out) < 1 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    assert proc.poll() is None, "the sweep ended before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and stderr == "icsabm: interrupted\n", stderr
+    assert 0 < _parts(out) < 8
+    assert sweep_command(str(path), str(out), None, resume=True, quiet=True) == 0
+    assert _parts(out) == 8
 
 
 def test_phase_table_has_wilson_intervals(tmp_path):
