@@ -40,6 +40,7 @@ from tqdm import tqdm
 from model import __version__
 from model.cli import IncompleteError, check_fresh_out, default_folder
 from model.cluster import Engine, SchedulerLostError, open_engine, parse_scheduler
+from model.jit_cache import source_hash
 from model.provenance import git_commit
 from model.scenario import ScenarioError
 from model.sweep import (
@@ -63,6 +64,7 @@ def _manifest(sweep: Sweep, started: str) -> dict:
         "kind": "sweep",
         "icsabm_version": __version__,
         "git_commit": git_commit(),
+        "kernel_sources": source_hash(),
         "sweep": sweep.to_dict(),
         "sweep_digest": sweep.digest(),
         "sweep_file": sweep.path,
@@ -171,6 +173,13 @@ def sweep_command(sweep_file: str, out: str | None, scheduler: str | None, resum
         if manifest.get("sweep_digest") != sweep.digest():
             raise ScenarioError(f"--resume: {folder} holds a different sweep (its digest "
                                 "differs); start a new one without --resume")
+        started_with = manifest.get("kernel_sources")
+        if started_with is not None and started_with != source_hash():
+            raise ScenarioError(
+                f"--resume: {folder} was started by icsabm {manifest.get('icsabm_version')} "
+                f"(commit {manifest.get('git_commit')}) with other kernel sources, whose runs "
+                "this code would not reproduce; finish it with that version, or start a new "
+                "sweep without --resume")
     elif out:
         check_fresh_out(Path(out), hint=_occupied_hint(Path(out), sweep))
     # the session's start and wall time include starting or checking the cluster

@@ -329,6 +329,25 @@ def test_resume_refuses_a_different_sweep(tmp_path):
         sweep_command(str(other), str(tmp_path / "a"), None, resume=True, quiet=True)
 
 
+def test_resume_refuses_a_sweep_started_by_other_kernels(tmp_path, capsys):
+    """Runs of other kernel sources (another version, an edited rule) would mix with this
+    code's in one table: --resume says so in one line and writes nothing."""
+    path = write(tmp_path, SMALL)
+    folder = tmp_path / "a"
+    sweep_command(str(path), str(folder), None, resume=False, quiet=True)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert len(manifest["kernel_sources"]) == 64
+    manifest.update(complete=False, kernel_sources="0" * 64, icsabm_version="0.0.9")
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / "summary" / "part-00001.parquet").unlink()
+    before = sorted(p.name for p in (folder / "summary").iterdir())
+    capsys.readouterr()
+    rc, errors = _cli(capsys, "sweep", str(path), "--out", str(folder), "--resume", "--quiet")
+    assert rc == 2 and len(errors) == 1, errors
+    assert "other kernel sources" in errors[0] and "0.0.9" in errors[0]
+    assert sorted(p.name for p in (folder / "summary").iterdir()) == before
+
+
 def test_lost_dask_worker_is_recovered(tmp_path):
     """A worker killed mid-sweep: its chunk is recomputed; nothing lost or duplicated."""
     from dask.distributed import Client, LocalCluster
