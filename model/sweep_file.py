@@ -11,7 +11,7 @@ steps = 60                            # optional: the scenario's own otherwise
 seed = 0
 samples = 64                          # lhs: points; sobol: base samples N (a power of 2)
 stride = 0                            # months between rows of the coarse time series; 0 = off
-chunk = 2000                          # runs per chunk (the unit of progress and resume)
+chunk = 2000                          # at most this many runs per chunk (unit of progress, resume)
 set = { "context.quick_wins" = 0.5 }  # fixed overrides of the base scenario
 
 [axes]                                # grid: values, or start/stop/num
