@@ -12,6 +12,7 @@ the one checked.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 
@@ -24,7 +25,10 @@ _SOURCES = (
 _STAMP = "icsabm-kernel-sources.sha256"
 
 
+@functools.cache
 def source_hash() -> str:
+    """SHA-256 of the sources the kernels depend on (read once per process): equal
+    digests mean the same runs for the same seeds."""
     digest = hashlib.sha256()
     for path in _SOURCES:
         digest.update(path.name.encode())

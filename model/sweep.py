@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from model import state as S
+from model.jit_cache import source_hash
 from model.regimes import REGIMES
 from model.rng import replicate_seeds, stream_state
 from model.scenario import ScenarioError
@@ -84,6 +86,7 @@ def chunk_task(sweep: Sweep, chunk: Chunk) -> dict:
     packed = np.stack([sweep.scenarios[int(p)].packed() for p in points])
     return {
         "index": chunk.index,
+        "kernels": source_hash(),
         "kind": roster.kinds, "size": roster.size, "x": roster.x_km, "y": roster.y_km,
         "params": packed[inverse],
         "timeline": first.timeline_array(),
@@ -93,10 +96,25 @@ def chunk_task(sweep: Sweep, chunk: Chunk) -> dict:
     }
 
 
+class OtherKernelsError(RuntimeError):
+    """A chunk reached a process (a Dask worker) whose kernel sources differ from the
+    sweep's: its runs would not be the sweep's runs."""
+
+
 def compute_chunk(task: dict) -> dict:
-    """Run one chunk with the jitted batch kernel; returns summary rows (and coarse rows)."""
+    """Run one chunk with the jitted batch kernel; returns summary rows (and coarse rows).
+
+    Raises:
+        OtherKernelsError: this process runs other kernel sources than the task was made
+            with (a Dask worker with another icsabm, say, that joined after the cluster
+            was checked).
+    """
     from model.batch import run_summaries
 
+    if task["kernels"] != source_hash():
+        raise OtherKernelsError(f"{socket.gethostname()} (pid {os.getpid()}) runs kernel "
+                                f"sources {source_hash()[:12]}, not the sweep's "
+                                f"{task['kernels'][:12]}")
     rngs = np.stack([stream_state(s) for s in task["seeds"]])
     summaries, coarse = run_summaries(task["kind"], task["size"], task["x"], task["y"],
                                       task["params"], task["timeline"], rngs, task["steps"],

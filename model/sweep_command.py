@@ -45,6 +45,7 @@ from model.provenance import git_commit
 from model.scenario import ScenarioError
 from model.sweep import (
     PARTS,
+    OtherKernelsError,
     discard_damaged_parts,
     done_chunks,
     elapsed_since,
@@ -211,6 +212,16 @@ def sweep_command(sweep_file: str, out: str | None, scheduler: str | None, resum
     return 0
 
 
+def _cluster_failure(exc: BaseException) -> str | None:
+    """What went wrong on the Dask cluster part-way, in a few words, or None."""
+    if isinstance(exc, SchedulerLostError):
+        return f"lost the Dask scheduler at {exc}"
+    if isinstance(exc, OtherKernelsError):
+        return (f"a Dask worker that joined during the sweep runs other code ({exc}); "
+                "install the same icsabm on every worker")
+    return None
+
+
 def _run(sweep: Sweep, folder: Path, engine: Engine, manifest: dict, session: dict,
          start: float, quiet: bool, discard: Callable[[], None] | None) -> pd.DataFrame:
     """Compute the chunks not on disk with a progress bar, then the phase table (returned),
@@ -227,21 +238,20 @@ def _run(sweep: Sweep, folder: Path, engine: Engine, manifest: dict, session: di
     except BaseException as exc:
         bar.close()
         saved = done_chunks(folder)
+        cause = _cluster_failure(exc)
         if discard is not None and not saved:
             discard()
-            if isinstance(exc, SchedulerLostError):
-                raise IncompleteError(f"lost the Dask scheduler at {exc} before any chunk "
-                                      "was saved; nothing was written: start the sweep "
-                                      "again") from None
+            if cause:
+                raise IncompleteError(f"{cause} before any chunk was saved; nothing was "
+                                      "written: start the sweep again") from None
             raise
         stopped = isinstance(exc, KeyboardInterrupt | SchedulerLostError)
         _end_session(manifest, session, "interrupted" if stopped else "failed", start,
                      len(saved - before))
         write_json(folder / "manifest.json", manifest)
-        if isinstance(exc, SchedulerLostError):
-            raise IncompleteError(f"lost the Dask scheduler at {exc}: {len(saved)} of "
-                                  f"{len(chunks)} chunks saved in {folder}; finish with "
-                                  "--resume") from None
+        if cause:
+            raise IncompleteError(f"{cause}: {len(saved)} of {len(chunks)} chunks saved in "
+                                  f"{folder}; finish with --resume") from None
         raise
     bar.close()
     phase = finish(sweep, folder)

@@ -534,6 +534,44 @@ def test_a_lost_scheduler_is_one_line_and_resume_finishes(tmp_path, capsys):
     pd.testing.assert_frame_equal(read_summary(out), read_summary(tmp_path / "whole"))
 
 
+def test_a_chunk_never_runs_on_other_kernel_sources():
+    """Each task carries the kernels' digest; a process with other sources refuses it."""
+    from model.sweep import OtherKernelsError, chunk_task, compute_chunk, plan_chunks
+
+    sweep = load_sweep("phase_trust_formalisation")
+    task = chunk_task(sweep, plan_chunks(sweep)[0])
+    with pytest.raises(OtherKernelsError, match="runs kernel sources"):
+        compute_chunk({**task, "kernels": "0" * 64})
+
+
+def test_a_worker_with_other_kernels_mid_sweep_is_one_line(tmp_path, capsys, monkeypatch):
+    """A worker that joins after the cluster check with other code: its chunk fails, the
+    sweep stops with one line (exit 3), the chunks already saved stay for --resume."""
+    import model.sweep as sweep_module
+    from model.cli import main
+
+    path = write(tmp_path, SLOW.replace("num = 30", "num = 4"))
+    out = tmp_path / "out"
+    real = sweep_module.chunk_task
+
+    def foreign_after_the_first(sweep, chunk):  # as if chunks 1.. reached such a worker
+        task = real(sweep, chunk)
+        return task if chunk.index == 0 else {**task, "kernels": "0" * 64}
+
+    monkeypatch.setattr(sweep_module, "chunk_task", foreign_after_the_first)
+    rc = _cli_within(120, ["sweep", str(path), "--out", str(out), "--scheduler", "local:1",
+                           "--quiet"])
+    assert rc == 3, rc
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 1 and "runs other code" in errors[0], errors
+    assert "finish with --resume" in errors[0] or "nothing was written" in errors[0]
+    monkeypatch.setattr(sweep_module, "chunk_task", real)
+    if out.exists():
+        assert main(["sweep", str(path), "--out", str(out), "--resume", "--quiet"]) == 0
+        sweep_command(str(path), str(tmp_path / "whole"), None, resume=False, quiet=True)
+        pd.testing.assert_frame_equal(read_summary(out), read_summary(tmp_path / "whole"))
+
+
 def test_a_resumed_manifest_tells_each_session(tmp_path, monkeypatch):
     """A local:1 sweep interrupted, then resumed in process: the top-level engine fields and
     argv are the resumed session's, `sessions` lists both (what the workers used included),
