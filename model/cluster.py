@@ -122,6 +122,23 @@ async def _identity(address: str) -> object:
         comm.abort()
 
 
+def _is_scheduler(address: str) -> bool:
+    """Whether a Dask scheduler answers at `address` within `CONNECT_TIMEOUT_S`. Asked on
+    a thread of its own with its own event loop, so it works where a loop already runs
+    (a Jupyter notebook)."""
+    replies: list[object] = []
+
+    def ask() -> None:
+        with contextlib.suppress(Exception):  # refused, timed out, or not Dask's protocol
+            replies.append(asyncio.run(asyncio.wait_for(_identity(address),
+                                                        CONNECT_TIMEOUT_S)))
+
+    thread = threading.Thread(target=ask, daemon=True)
+    thread.start()
+    thread.join(CONNECT_TIMEOUT_S + 5)
+    return bool(replies) and isinstance(replies[0], dict) and replies[0].get("type") == "Scheduler"
+
+
 def _connect(address: str):
     """A Client of the scheduler at `address`, or one line in ScenarioError.
 
@@ -131,12 +148,9 @@ def _connect(address: str):
     an overall deadline, and every failure means the same thing."""
     from dask.distributed import Client
 
-    try:
-        reply = asyncio.run(asyncio.wait_for(_identity(address), CONNECT_TIMEOUT_S))
-        if isinstance(reply, dict) and reply.get("type") == "Scheduler":
+    if _is_scheduler(address):
+        with contextlib.suppress(Exception):
             return Client(address, timeout=CONNECT_TIMEOUT_S)
-    except Exception:  # refused, timed out, or not speaking Dask's protocol at all
-        pass
     raise ScenarioError(f"no Dask scheduler answered at {address} within {CONNECT_TIMEOUT_S} s "
                         "(give the scheduler's port, 8786 by default, not its dashboard's)")
 

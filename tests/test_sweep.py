@@ -534,6 +534,24 @@ def test_a_lost_scheduler_is_one_line_and_resume_finishes(tmp_path, capsys):
     pd.testing.assert_frame_equal(read_summary(out), read_summary(tmp_path / "whole"))
 
 
+def test_the_scheduler_check_works_inside_a_running_event_loop(tmp_path):
+    """A notebook runs an event loop: the check asks on a thread of its own, so a real
+    scheduler is still recognised there (asyncio.run alone would fail and call it absent)."""
+    import asyncio
+
+    from model.cluster import _connect
+
+    async def from_a_notebook(address: str) -> str:
+        client = _connect(address)
+        try:
+            return client.scheduler_info()["address"]
+        finally:
+            client.close()
+
+    with _dask_processes(tmp_path, worker=False) as (address, _):
+        assert asyncio.run(from_a_notebook(address)) == address
+
+
 def test_a_chunk_never_runs_on_other_kernel_sources():
     """Each task carries the kernels' digest; a process with other sources refuses it."""
     from model.sweep import OtherKernelsError, chunk_task, compute_chunk, plan_chunks
