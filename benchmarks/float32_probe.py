@@ -81,6 +81,7 @@ from agents.kinds import (
     SECTOR_CULTURE,
     kind_table,
 )
+from benchmarks.reference_python import two_proportion_p
 from model import params as P
 from model import state as S
 from model.batch import simulate_runs
@@ -901,16 +902,6 @@ def section_table(scenario, runs: int, rounds: int) -> str:
     a, b = best[0][:-1].sum() * per_month, best[1][:-1].sum() * per_month
     lines.append(f"| **step + measure** | **{a:.2f}** | **{b:.2f}** | **{a / b:.2f}×** |")
     return "\n".join(lines)
-
-
-def two_proportion_p(k1: int, n1: int, k2: int, n2: int) -> float:
-    """Two-sided p of the pooled two-proportion z test (1.0 when both shares are 0 or 1)."""
-    pooled = (k1 + k2) / (n1 + n2)
-    se = math.sqrt(pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2))
-    if se == 0.0:
-        return 1.0
-    z = (k1 / n1 - k2 / n2) / se
-    return math.erfc(abs(z) / math.sqrt(2.0))
 
 
 def _se(x: np.ndarray) -> float:
