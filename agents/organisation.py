@@ -71,7 +71,11 @@ class Organisation(FixedAgent):
     y_km = _org_field(S.Y_KM, "Position north, km.")
     leadership = _org_field(S.LEADERSHIP, "Collaborative leadership quality (C18).", True)
     accountability = _org_field(S.ACCOUNTABILITY, "Leaders' accountability (C32).", True)
-    champion = _org_field(S.CHAMPION, "1 if its leader champions the collaboration (C25).")
+
+    @property
+    def champion(self) -> bool:
+        """True if its leader champions the collaboration (C25)."""
+        return bool(self.model.state.org[S.CHAMPION, self.index] == 1.0)
 
     # dynamic state -------------------------------------------------------------
     faith = _org_field(S.FAITH, "Belief that the collaboration is worth it.", True)

@@ -4,7 +4,8 @@
 regime shares of every bundled scenario (with 95% Wilson intervals and the
 median time to synergy) and one line per target saying whether the model
 meets it. `tests/test_calibration.py` asserts the same targets over 100
-replicates. The README's regime table comes from this command.
+replicates (400 for the alliance, supported and turbulent ICS:
+`TIMING_REPLICATES`). The README's regime table comes from this command.
 """
 
 from __future__ import annotations
@@ -100,8 +101,10 @@ TIMING_REPLICATES = 400
 def targets(replicates: int = 100, seed: int = 0) -> list[tuple[str, bool, str]]:
     """Each THEORY §6 target, in the order of `TARGETS`, as (statement, met, numbers).
 
-    Paired seeds and a one-sided test at `ALPHA` where the target compares two contexts
-    or two routes; the alliance, supported and turbulent ICS arms run at least
+    Turbulence, the weaker partner and the merger are paired one-sided tests at `ALPHA`
+    (same seeds); the supported ICS's timing is a one-sided Mann-Whitney test at `ALPHA`
+    on the runs that reach synergy; buddying's early behaviour is a ratio (over 1.5×
+    without formalisation). The alliance, supported and turbulent ICS arms run at least
     `TIMING_REPLICATES` replicates.
     """
     out = []

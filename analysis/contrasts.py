@@ -18,14 +18,17 @@ A claim is *supported* when p < `ALPHA` (0.01) and A >= the contrast's floor.
 
 `CONTRASTS` holds exactly one contrast per CMOC id; `SECONDARY` holds the
 extra checks of some CMOCs (the other outcome of a two-outcome claim, the
-falling-behind half of C26); `EMERGENT_MANDATE` and `bistability` are the two
-emergent checks. ``python -m analysis.contrasts`` prints the table.
+falling-behind half of C26, the other half or the direct route of C18, C20,
+C28, C30 and C43); `EMERGENT_MANDATE` and `bistability` are the two emergent
+checks. ``python -m analysis.contrasts`` prints the table.
 
-Where a CMOC is a mechanism with no context lever (C10, C31, C41), the
-contrast knocks the mechanism's constant in or out and says so in `claim`.
-Where the theory is about a time course (C28, C43), the outcome is a
-within-run contrast (`WithinRun`): the two arms are two windows of the same
-runs.
+Where a CMOC is a mechanism with no context lever (C10, C30, C31, C41, C43),
+the contrast knocks the mechanism's constant in or out and says so in
+`claim`. Where a context lever also moves other rules, the contrast holds
+those routes off in both arms (`shared`: C20, C22) or reads the outcome where
+only the named rule acts (C25). Where the theory is about a time course (C28;
+C43's SECONDARY), the outcome is a within-run contrast (`WithinRun`): the two
+arms are two windows of the same runs.
 
 `holm_adjust` (Holm-Bonferroni), `bootstrap_a12_ci`, `scaled` (a contrast
 with free constants multiplied on both arms) and the ``unchecked`` hook of
@@ -710,7 +713,8 @@ def _also(cmoc: str, **changes: Any) -> Contrast:
     return replace(next(c for c in CONTRASTS if c.cmoc == cmoc), **changes)
 
 
-#: Second outcomes of two-outcome claims, and the falling-behind half of C26.
+#: Second outcomes of two-outcome claims, the falling-behind half of C26, and the other
+#: half or direct route of C18, C20, C28, C30 and C43.
 SECONDARY: tuple[Contrast, ...] = (
     _also("C06", claim="mistrust of regulators lowers initial faith",
           outcome=at("mean_faith", 0)),

@@ -12,9 +12,10 @@ the batch kernel, and judges it as a family:
   `FAMILY_ALPHA` = 0.05 over every CMOC that ran); a CMOC is *supported* when
   its Holm-adjusted p < 0.05 AND A >= the contrast's floor (0.64 unless the
   table says otherwise; the same floor `contrasts.judge` uses);
-* the secondary outcomes of two-outcome CMOCs and the emergent mandate checks
-  form a second Holm family; the bistability check (C04, C05, C40) reports
-  regime shares with Wilson intervals;
+* the SECONDARY checks (second outcomes, other halves and direct routes of
+  some CMOCs) and the emergent mandate checks form a second Holm family; the
+  bistability check (C04, C05, C40) reports regime shares with Wilson
+  intervals after 240 months and whether the two starts settle apart;
 * the THEORY §6 calibration targets and the regime shares of every bundled
   scenario come from `analysis.calibration`;
 * robustness: every primary contrast is rerun at `SETTINGS`, perturbations of
@@ -674,7 +675,8 @@ def report_markdown(v: Validation, forest: str, command: str) -> str:
         out += _table(header, rows) + [""]
     if v.secondary:
         out += ["## Secondary outcomes and emergent checks", "",
-                "Second outcomes of two-outcome CMOCs, the falling-behind half of C26, and "
+                "Second outcomes of two-outcome CMOCs, the falling-behind half of C26, the "
+                "other half or the direct route of C18, C20, C28, C30 and C43, and "
                 "the emergent mandate trade-off (a formal mandate raises early behaviour but "
                 "leaves lower trust than a loose voluntary arrangement). One Holm family.", ""]
         out += _table(header[:-1] if v.robustness else header,
@@ -695,8 +697,11 @@ def report_markdown(v: Validation, forest: str, command: str) -> str:
                 f"{v.replicates} replicates per scenario "
                 f"({max(v.replicates, calibration.TIMING_REPLICATES)} for the alliance, "
                 "supported and turbulent ICS), seed "
-                f"{v.seed} (`analysis/calibration.py`); targets that compare two contexts or "
-                "two routes are paired one-sided tests at α = 0.01.", ""]
+                f"{v.seed} (`analysis/calibration.py`). The turbulence, weaker-partner and "
+                "merger targets are paired one-sided tests at α = 0.01 (same seeds); the "
+                "supported ICS's timing is a one-sided Mann-Whitney test on the runs that "
+                "reach synergy; buddying's early behaviour is a ratio (over 1.5× without "
+                "formalisation).", ""]
         out += [f"- [{'x' if ok else ' '}] {text}: {numbers}" for text, ok, numbers in
                 v.targets] + [""]
     if v.shares is not None:

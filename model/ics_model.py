@@ -29,7 +29,7 @@ from model.scenario import MAX_SEED, MAX_STEPS, Scenario, load_scenario, whole_n
 
 NETWORK_LIMIT = 300  # organisations; a complete graph of more is slow to keep up to date
 AGENT_REPORTERS = ("kind", "size", "trust_in_others", "trusted_by_others", "faith", "capacity",
-                   "behaviour", "active", "maturity")
+                   "behaviour", "active", "champion", "maturity")
 
 
 def _metric(name: str):

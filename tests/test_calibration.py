@@ -2,9 +2,10 @@
 
 Each target is checked over 100 replicates (400 for the alliance, supported
 and turbulent ICS) by `analysis.calibration.targets`, the same code as
-`python -m analysis.calibration` (the README's table). Where a target compares
-two contexts or two routes it is a paired test, and a test below shows it
-failing without the mechanism it names.
+`python -m analysis.calibration` (the README's table). The turbulence,
+weaker-partner and merger targets are paired tests, and a test below shows
+each failing without the mechanism it names; the supported ICS's timing is a
+Mann-Whitney test and buddying's early behaviour a ratio.
 """
 
 import pytest

@@ -9,6 +9,10 @@ gives both arms' means, the median paired difference with its bootstrap 95%
 CI, A and p. `python -m analysis.contrasts --secondary` prints the same
 numbers as one table.
 
+The SECONDARY checks of some CMOCs are tested the same way, and two tests
+show that the C22 and C25 contrasts fail when the named rule is removed (they
+assert *not supported*).
+
 A failing test here means the model, as calibrated now, does not reproduce
 that causal statement; never weaken a floor to make it pass.
 """

@@ -11,8 +11,7 @@ from model import state as S
 from model.batch import run_arrays
 from model.rng import replicate_seeds
 
-AGENT_FIELDS = ("trust_in_others", "trusted_by_others", "faith", "capacity", "behaviour",
-                "active")
+AGENT_FIELDS = S.ORG_RECORD  # every organisations.parquet record field, champion included
 
 
 @pytest.mark.parametrize("name, overrides", [
