@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.contrasts import wilcoxon_one_sided
 from analysis.stats import wilson_interval
 from model import state as S
 from model.batch import run_arrays, summary_frame
@@ -81,12 +82,6 @@ def partner_trust(arm: Arm, months: slice, which: str = "smallest") -> np.ndarra
 def behaviour_per_run(arm: Arm, months: slice) -> np.ndarray:
     """Per replicate, mean collaborative behaviour over `months`."""
     return arm.metrics[:, months, M["mean_behaviour"]].mean(axis=1)
-
-
-def wilcoxon_greater(differences: np.ndarray) -> float:
-    """One-sided Wilcoxon signed-rank p that paired differences are above 0."""
-    d = np.asarray(differences, float)
-    return 1.0 if not d.any() else float(stats.wilcoxon(d, alternative="greater").pvalue)
 
 
 TARGETS = ("alliance", "ics_inertia", "supported_ics", "buddying", "merger", "turbulence")
@@ -162,7 +157,7 @@ def weaker_partner_trusts_less(arm: Arm) -> tuple[bool, str]:
     over the run, is below the largest partner's (one-sided Wilcoxon, same runs; C17)."""
     weak = partner_trust(arm, slice(0, None), "smallest")
     strong = partner_trust(arm, slice(0, None), "largest")
-    p = wilcoxon_greater(strong - weak)
+    p = wilcoxon_one_sided(strong - weak, +1)
     return p < ALPHA, (f"mean trust over the run of the weaker partner {weak.mean():.2f} vs "
                        f"the larger {strong.mean():.2f} (same runs, one-sided Wilcoxon "
                        f"p = {p:.2g})")
@@ -183,7 +178,7 @@ def runs_on_confidence(scenario: str, replicates: int, seed: int,
         run_arm(scenario, replicates, seed, {**base, "context.formalisation": 0.0}), early)
     b_no_trust = behaviour_per_run(
         run_arm(scenario, replicates, seed, {**base, "constants.trust_base": 0.0}), early)
-    p = wilcoxon_greater(b_no_trust - b_no_conf)
+    p = wilcoxon_one_sided(b_no_trust - b_no_conf, +1)
     return p < ALPHA, (f"behaviour months 1-12 {b.mean():.3f}; without confidence "
                        f"(formalisation 0) {b_no_conf.mean():.3f}, without initial trust "
                        f"(trust_base 0) {b_no_trust.mean():.3f} (same seeds, one-sided "
