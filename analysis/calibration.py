@@ -22,19 +22,21 @@ from analysis.stats import wilson_interval
 from model import state as S
 from model.batch import run_arrays, summary_frame
 from model.rng import replicate_seeds
-from model.scenario import bundled_scenarios, load_scenario
+from model.scenario import Scenario, bundled_scenarios, load_scenario
 
 M = {name: i for i, name in enumerate(S.METRICS)}
 
 
 @dataclass
 class Arm:
-    """One scenario run: summary rows, metrics `[R, T+1, M]`, organisations and sizes."""
+    """One scenario run: summary rows, metrics `[R, T+1, M]`, organisations and sizes, and
+    the resolved scenario."""
 
     summary: pd.DataFrame
     metrics: np.ndarray
     organisations: np.ndarray
     sizes: np.ndarray
+    scenario: Scenario
 
     def share(self, regime: str) -> float:
         return float((self.summary["regime"] == regime).mean())
@@ -51,7 +53,8 @@ def run_arm(name: str, replicates: int, seed: int, overrides: dict | None = None
     scenario = load_scenario(name, overrides=overrides)
     seeds = replicate_seeds(seed, replicates)
     metrics, organisations, sizes = run_arrays(scenario, seeds, agents=agents)
-    return Arm(summary_frame(scenario, metrics, seeds), metrics, organisations, sizes)
+    return Arm(summary_frame(scenario, metrics, seeds), metrics, organisations, sizes,
+               scenario)
 
 
 def regime_shares(replicates: int = 200, seed: int = 0) -> pd.DataFrame:
@@ -207,11 +210,11 @@ BEFORE_THE_CUT = 29
 ALPHA = 0.01
 
 
-def in_synergy(arm: Arm, month: int, scenario: str = "ics_mandated_supported") -> np.ndarray:
+def in_synergy(arm: Arm, month: int) -> np.ndarray:
     """Bool `[R]`: the `regime_window` months ending at `month` meet both synergy bars
     (mean behaviour and mean output, as `model.regimes.classify` judges the final window);
-    the bars and window are the scenario's."""
-    c = load_scenario(scenario).constants
+    the bars and window are the arm's scenario's."""
+    c = arm.scenario.constants
     window = slice(month - int(c["constants.regime_window"]) + 1, month + 1)
     behaviour = arm.metrics[:, window, M["mean_behaviour"]].mean(axis=1)
     output = arm.metrics[:, window, M["output"]].mean(axis=1)
