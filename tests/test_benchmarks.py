@@ -11,6 +11,7 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from model.scenario import load_scenario
@@ -148,3 +149,36 @@ def test_section_profile_against_a_copy_of_the_kernel_says_the_bits_agree(tmp_pa
     table = capsys.readouterr().out
     assert "| drift_cultures |" in table and "| **step + measure** |" in table
     assert "identical, bit for bit" in table
+
+
+def test_lanes_probe_ways_compute_what_the_per_run_loops_compute():
+    """Every lane layout `benchmarks.lanes_probe` times gives the per-run result,
+    bit for bit, so its timings compare the same work."""
+    from benchmarks import lanes_probe as lp
+
+    rng = np.random.default_rng(3)
+    n, lanes = lp.N, lp.LANES
+    runs_first = [rng.random((lanes, n, n)) for _ in range(4)]
+    lead, active = rng.random((lanes, n)), np.ones((lanes, n))
+    active[1, 4] = active[6, 0] = 0.0
+    expected = [x.copy() for x in runs_first]
+    lp.trust_per_run(*expected, lead, active, 1)
+    flat = [np.ascontiguousarray(x.transpose(1, 2, 0)).reshape(n, n * lanes) for x in runs_first]
+    lead_lanes = np.ascontiguousarray(lead.T)
+    mask = lp.partner_mask(active)
+    assert mask.sum() == sum((a.sum() * (a.sum() - 1)) for a in active)
+    lp.trust_lanes_masked(*flat, lead_lanes.reshape(-1), mask, 1)
+    got = flat[0].reshape(n, n, lanes).transpose(2, 0, 1)
+    assert np.array_equal(got, expected[0]) and not np.array_equal(got, runs_first[0])
+
+    sums_run, sums_lanes = np.zeros((lanes, n)), np.zeros((n, lanes))
+    lp.sums_per_run(runs_first[1], active, sums_run, 1)
+    flat1 = np.ascontiguousarray(runs_first[1].transpose(1, 2, 0)).reshape(n, n * lanes)
+    lp.sums_lanes(flat1, mask, sums_lanes, 1)
+    assert np.array_equal(sums_run, sums_lanes.T) and sums_run[1, 4] == 0.0
+
+    state = rng.integers(1, 2**63, (4, lanes)).astype(np.uint64)
+    per_run, local = np.zeros((lp.DRAWS, lanes)), np.zeros((lp.DRAWS, lanes))
+    lp.draws_per_run(state.copy(), per_run, 1)
+    lp.draws_lanes_local(state.copy(), local, 1)
+    assert np.array_equal(per_run, local)
