@@ -208,7 +208,7 @@ def init_state(org, pair, culture, kind, sector, world, p, rng,
         org[S.X_KM, i] = ux * footprint if np.isnan(x_given[i]) else x_given[i]
         org[S.Y_KM, i] = uy * footprint if np.isnan(y_given[i]) else y_given[i]
         org[S.LEADERSHIP, i] = _clip01(p[P.LEADERSHIP] + p[P.LEADERSHIP_NOISE] * normal(rng))
-        org[S.ACCOUNTABILITY, i] = _clip01(
+        org[S.ACCOUNTABILITY, i] = _clip01(  # C32 (and C11: confidence in a partner)
             p[P.ACCOUNTABILITY] + p[P.ACCOUNTABILITY_NOISE] * normal(rng)
         )
         org[S.CHAMPION, i] = 1.0 if uniform(rng) < p[P.CHAMPIONS] else 0.0  # C25
@@ -251,7 +251,7 @@ def init_state(org, pair, culture, kind, sector, world, p, rng,
             if j >= i:  # proximity and cultural distance are symmetric (the same bits
                 dx = org[S.X_KM, i] - org[S.X_KM, j]  # both ways): worked out once per pair
                 dy = org[S.Y_KM, i] - org[S.Y_KM, j]
-                proximity = np.exp(-np.sqrt(dx * dx + dy * dy) / p[P.PROXIMITY_SCALE_KM])
+                proximity = np.exp(-np.sqrt(dx * dx + dy * dy) / p[P.PROXIMITY_SCALE_KM])  # C14
                 pair[S.PROXIMITY, i, j] = pair[S.PROXIMITY, j, i] = proximity
                 distance = cultural_distance(culture, i, j)
                 pair[S.CULTURE_DISTANCE, i, j] = pair[S.CULTURE_DISTANCE, j, i] = distance
@@ -396,7 +396,7 @@ def raise_conflicts(org, pair, world, p, rng, expected):
     w_power = p[P.CONFLICT_POWER]
     w_stall = p[P.CONFLICT_STALL]
     from_vision = p[P.CONFLICT_VISION] * (1.0 - p[P.SHARED_VISION])  # C16
-    from_mandate = p[P.CONFLICT_MANDATE] * mandated  # C01
+    from_mandate = p[P.CONFLICT_MANDATE] * mandated  # THEORY §5 step 5; C01's 'them and us'
     s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]  # the stream, held in registers
     raised = 0.0
     resolved = 0.0
@@ -433,7 +433,7 @@ def raise_conflicts(org, pair, world, p, rng, expected):
                     org[S.FAITH, j] = _clip01(org[S.FAITH, j] - p[P.CONFLICT_FAITH_LOSS])
                     org[S.GRIEVANCE, i] += 1.0  # C36
                     org[S.GRIEVANCE, j] += 1.0
-                    tension[i, j] = 1.0
+                    tension[i, j] = 1.0  # a running conflict: talk now erodes trust (C13)
                     tension[j, i] = 1.0
     rng[0], rng[1], rng[2], rng[3] = s0, s1, s2, s3
     world[S.CONFLICTS] = raised
@@ -516,7 +516,7 @@ def produce(org, pair, sector, world, p):
 @njit(cache=True, inline="always")
 def spend_capacity(org, pair, world, p):
     """THEORY §5 step 10: capacity spent on collaboration and relaxed to funding
-    (C08, C27, C28, C43)."""
+    (C08, C28, C43)."""
     n = org.shape[1]
     active = org[S.ACTIVE]
     behaviour = org[S.BEHAVIOUR]
@@ -543,7 +543,7 @@ def spend_capacity(org, pair, world, p):
 
 @njit(cache=True, inline="always")
 def perceive_progress(org, world, p, rng, month):
-    """THEORY §5 step 11: real and perceived progress (C20-C23)."""
+    """THEORY §5 step 11: real and perceived progress (C20, C21, C23)."""
     n = org.shape[1]
     active = org[S.ACTIVE]
     quick = p[P.QUICK_WINS] if month <= p[P.QUICK_WIN_MONTHS] else 0.0  # C21
@@ -566,7 +566,7 @@ def perceive_progress(org, world, p, rng, month):
 @njit(cache=True, inline="always")
 def update_faith(org, pair, world, p, expected):
     """THEORY §5 step 12: faith from progress, its anchor and its spread
-    (C18, C20, C25, C26; anchor C02-C08)."""
+    (C20, C25, C26; the anchor: C02, C03, C06-C08, C16, C18, C22, C25)."""
     n = org.shape[1]
     active = org[S.ACTIVE]
     comm = pair[S.COMMUNICATION]
