@@ -232,7 +232,7 @@ def network_edges(model: ICSModel) -> np.ndarray:
 def network_svg(model: ICSModel, width: int = 380, height: int = 360) -> str:
     """Partnership network as SVG: nodes by kind (fill) and maturity (outline), area
     by size (C17); edges darker the more mutual trust; exited members grey with a
-    cross (C36). The key is `network_legend_markdown`."""
+    cross (C20, C36). The key is `network_legend_markdown`."""
     cx, cy, radius = width / 2, (height + 20) / 2, min(width, height - 20) / 2 - 22
     xy = network_layout(model) * radius + np.array([cx, cy])
     xy[:, 1] = 2 * cy - xy[:, 1]  # SVG's y points down
@@ -306,8 +306,8 @@ def state_svg(model: ICSModel) -> str:
 
 
 def output_svg(model: ICSModel) -> str:
-    """Monthly output of the collaboration, with the output synergy needs (C40), and its
-    running total (C41, C28)."""
+    """Monthly output of the collaboration (C42), with the output synergy needs (C40), and
+    its running total."""
     frame = model.datacollector.get_model_vars_dataframe()
     threshold = float(model.state.params[P.SYNERGY_OUTPUT])
     dashed = ("synergy threshold", METRIC_COLOURS["output"], np.array([threshold, threshold]),
@@ -449,9 +449,10 @@ def levers_markdown() -> str:
     return "\n".join([
         "### What the levers do",
         *rows,
-        "- **Regime**: a mandate keeps partners at the table however they feel, but power "
-        "differences bite harder (C01, C17, C20); under a voluntary regime partners who lose "
-        "faith leave (C36).",
+        "- **Regime**: a mandate keeps partners at the table however they feel (C20, C36), "
+        "but they start with less trust and faith (C01, C02) and power differences bite "
+        "harder (C17); under a voluntary regime partners whose faith stays low (C20) or whose "
+        "unresolved conflicts pile up (C36) leave.",
         "- **Organisation counts**: more partners make the collaboration more complex, so "
         "each talks less with each (C15).",
         "",
