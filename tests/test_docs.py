@@ -56,3 +56,63 @@ def test_citation_file_matches_the_package():
     years = sorted(r["year"] for r in cff["references"])
     assert years == [2022, 2023, 2024, 2024]
     assert "CITATION.cff" in (ROOT / "README.md").read_text()
+
+
+def _cited(text: str) -> set[str]:
+    """CMOC ids a text cites, ranges such as C20-C23 expanded."""
+    import re
+
+    ids = set(re.findall(r"C\d\d", text))
+    for first, last in re.findall(r"C(\d\d)\s*[-–]\s*C(\d\d)", text):
+        ids |= {f"C{i:02d}" for i in range(int(first), int(last) + 1)}
+    return ids
+
+
+def _functions() -> dict[str, str]:
+    """Source (docstring and comments included) of every top-level function of the
+    kernels and of the regime classifier, by name (`regimes.` prefixed for the latter)."""
+    import ast
+
+    out = {}
+    for path, prefix in (("model/kernel.py", ""), ("model/regimes.py", "regimes.")):
+        text = (ROOT / path).read_text()
+        lines = text.splitlines()
+        for node in ast.parse(text).body:
+            if isinstance(node, ast.FunctionDef):
+                out[prefix + node.name] = "\n".join(lines[node.lineno - 1:node.end_lineno])
+    return out
+
+
+def _odd_rows() -> dict[str, tuple[list[str], list[str]]]:
+    """ODD §10's table: CMOC id -> (functions named in `code`, keys named in `parameters`)."""
+    import re
+
+    rows = {}
+    for line in (ROOT / "docs" / "ODD.md").read_text().splitlines():
+        m = re.match(r"\| (C\d\d) \| .*? \| (.*?) \| (.*?) \|$", line)
+        if m:
+            rows[m.group(1)] = (re.findall(r"`([a-z_.]+)`", m.group(2)),
+                                re.findall(r"`([a-z_.]+)`", m.group(3)))
+    return rows
+
+
+def test_odd_rows_name_functions_that_carry_the_id():
+    """Each function an ODD row names exists and cites that row's CMOC id in its code."""
+    functions = _functions()
+    rows = _odd_rows()
+    assert sorted(rows) == CMOCS
+    for cmoc, (names, _) in rows.items():
+        assert names, cmoc
+        for name in names:
+            assert name in functions, f"{cmoc}: ODD names {name}, which is not a function"
+            assert cmoc in _cited(functions[name]), f"{cmoc}: {name} does not cite {cmoc}"
+
+
+def test_odd_rows_name_parameters_that_carry_the_id():
+    """Each parameter an ODD row names (wildcards aside) lists that row's CMOC id."""
+    from model.params import PARAM_BY_KEY
+
+    for cmoc, (_, keys) in _odd_rows().items():
+        for key in keys:
+            listed = PARAM_BY_KEY[key].cmoc
+            assert cmoc in listed.split(), f"{cmoc}: ODD names {key}, which lists {listed}"
