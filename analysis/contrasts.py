@@ -638,8 +638,10 @@ CONTRASTS: tuple[Contrast, ...] = (
              {"timeline": []}, {"timeline": [{"month": 12, "set": {"funding": 0.1}}]},
              at("mean_faith", 13), -1, steps=13, shared={"context.funding": 0.6}),
     Contrast("C28", "collaboration first costs capacity: capacity at month 6 is below month 0 "
-             "(paying back later: SECONDARY)", "voluntary_alliance", {}, {},
-             within(at("mean_capacity", 0), at("mean_capacity", 6)), -1, steps=6),
+             "(C43's transaction cost off in both, so only the cost of acting spends it; "
+             "paying back later: SECONDARY)", "voluntary_alliance", {}, {},
+             within(at("mean_capacity", 0), at("mean_capacity", 6)), -1, steps=6,
+             shared={"constants.transaction_cost": 0.0}),
     # --- conflict ----------------------------------------------------------------------
     Contrast("C30", "cultural incompatibility (knock-out: constants.conflict_culture 0 vs its "
              "default) raises conflict between partners in intense contact (shared roles 0.9; "

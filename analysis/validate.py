@@ -166,8 +166,11 @@ SCOPE: dict[str, str] = {
            "with faith diffusion off the contrast fails (tests/test_cmoc.py)",
     "C26": "falling-behind half: SECONDARY check",
     "C27": "trust half: SECONDARY check",
-    "C28": "within-run: capacity at month 6 vs month 0 of the same runs; paying back "
-           "(knock-out of constants.return_share): SECONDARY",
+    "C28": "within-run: capacity at month 6 vs month 0 of the same runs, with C43's "
+           "transaction cost off in both arms (with it on, the dip held without the cost of "
+           "acting); with constants.behaviour_cost 0 as well the contrast fails "
+           "(tests/test_cmoc.py); paying back (knock-out of constants.return_share): "
+           "SECONDARY",
     "C30": "no context lever for incompatibility alone: knock-out of "
            "constants.conflict_culture with shared roles 0.9 in both arms; that conflict "
            "needs contact: SECONDARY; how incompatibility and contact interact (the conflict "

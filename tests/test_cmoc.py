@@ -207,6 +207,17 @@ def test_c28_collaboration_first_costs_capacity():
     check(PRIMARY["C28"])
 
 
+def test_c28_fails_without_the_cost_of_acting():
+    """The C28 contrast can fail: with `behaviour_cost` 0 as well, nothing spends capacity
+    in the first months (C43's transaction cost is off in both arms), so it reads C28's
+    term alone."""
+    c = PRIMARY["C28"]
+    result = run_contrast(replace(c, shared={**c.shared, "constants.behaviour_cost": 0.0}),
+                          seed=SEED)
+    print(result.describe())
+    assert not result.supported, result.describe()
+
+
 def test_c28_collaboration_pays_back_later():
     check(secondary("C28", "pays back"))
 
