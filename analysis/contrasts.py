@@ -715,8 +715,9 @@ def _also(cmoc: str, **changes: Any) -> Contrast:
     return replace(next(c for c in CONTRASTS if c.cmoc == cmoc), **changes)
 
 
-#: Second outcomes of two-outcome claims, the falling-behind half of C26, and the other
-#: half or direct route of C18, C20, C28, C30 and C43.
+#: Second outcomes of two-outcome claims, the falling-behind half of C26, the other half
+#: or direct route of C18, C20, C28, C30 and C43, and the halves of C11, C16, C18, C21,
+#: C22, C24, C31, C32 and C51 their primary contrasts do not read.
 SECONDARY: tuple[Contrast, ...] = (
     _also("C06", claim="mistrust of regulators lowers initial faith",
           outcome=at("mean_faith", 0)),
@@ -756,6 +757,43 @@ SECONDARY: tuple[Contrast, ...] = (
     _also("C30", claim="conflict needs contact: intense communication (shared roles) raises "
           "conflict", baseline={"context.shared_roles": 0.0},
           changed={"context.shared_roles": 0.9}, shared={}),
+    # The other halves of statements whose primary contrast reads one outcome. Where a
+    # lever moves several rules, the others are held off in both arms (`shared`), and
+    # tests/test_cmoc.py shows each check failing with its named term set to 0.
+    _also("C11", claim="formalisation gives more confidence in an integrative form (a merger "
+          "vs a network, formalisation 0.8)", baseline={"form": "network"},
+          changed={"form": "merger"}, outcome=at("mean_confidence", 0), steps=0,
+          shared={"context.formalisation": 0.8}),
+    _also("C11", claim="formalisation gives more confidence under a mandate (mandated vs "
+          "voluntary, formalisation 0.8)", baseline={"regime": "voluntary"},
+          changed={"regime": "mandated"}, outcome=at("mean_confidence", 0), steps=0,
+          shared={"context.formalisation": 0.8}),
+    _also("C16", claim="a clear shared vision raises faith", outcome=at("mean_faith", 0),
+          direction=+1, steps=0),
+    _also("C18", claim="collaborative leadership raises faith", outcome=at("mean_faith", 0),
+          steps=0),
+    _also("C21", claim="quick wins raise trust", outcome=at("mean_trust", 12)),
+    _also("C22", claim="ambition has an optimum: timid aims (0.05) inspire less faith than "
+          "middling ones (0.5); ambition's share of complexity off in both arms",
+          baseline={"context.ambition": 0.5}, changed={"context.ambition": 0.05},
+          outcome=at("mean_faith", 0), direction=-1, steps=0,
+          shared={"constants.complexity_ambition": 0.0}),
+    _also("C24", claim="turnover resets trust-building (knock-out: "
+          "constants.turnover_trust_reset 0 vs its default, turnover 0.1 in both arms)",
+          scenario="voluntary_alliance", baseline={"constants.turnover_trust_reset": 0.0},
+          changed={"constants.turnover_trust_reset": _default("constants.turnover_trust_reset")},
+          outcome=at("mean_trust", 24), shared={"context.leadership_turnover": 0.1}),
+    _also("C31", claim="conflict (knock-out: constants.conflict_rate 0 vs its default) lowers "
+          "faith", outcome=at("mean_faith", 24)),
+    _also("C32", claim="accountable leaders resolve more conflicts, so conflict costs less "
+          "trust (accountability 0.1 vs 0.9, resolution 0.9 in both arms; accountability's "
+          "route to confidence off)", baseline={"context.accountability": 0.1},
+          changed={"context.accountability": 0.9},
+          shared={"context.conflict_resolution": 0.9,
+                  "constants.confidence_accountability_floor": 1.0}),
+    _also("C51", claim="shared roles and events raise communication",
+          baseline={"context.shared_roles": 0.0}, changed={"context.shared_roles": 0.9},
+          outcome=at("communication", 1), direction=+1, steps=1),
     _also("C43", claim="output is slow at first and higher later: months 37-48 above months "
           "1-12", baseline={}, changed={},
           outcome=within(mean_over("output", 1, 12), mean_over("output", 37, 48)), direction=+1,

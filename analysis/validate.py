@@ -143,24 +143,32 @@ SCOPE: dict[str, str] = {
     "C07": "only the number of partners is varied; size, sector mix, regulation, "
            "deprivation, IT and aims enter the same complexity index untested here",
     "C10": "no context lever: initial trust is knocked up through constants.trust_base",
-    "C11": "confidence itself: SECONDARY; 'most in mandated or integrative forms' untested",
+    "C11": "confidence itself, and 'most in mandated or integrative forms' (a mandate, and "
+           "a merger vs a network, at the same formalisation): SECONDARY checks",
     "C12": "only the informal network form is tested",
-    "C13": "the reversal with conflict running (communication lowers trust) is untested",
-    "C16": "only conflict is tested; the trust and faith consequences are not",
+    "C13": "the reversal with conflict running (communication lowers trust) is encoded "
+           "(constants.trust_loss_tension) but too weak to test: its knock-out moves mean "
+           "trust at month 24 by 0.001 to 0.004 (A 0.52 to 0.55 in ics_mandated, "
+           "ics_mandated_supported and voluntary_alliance, with and without shared roles "
+           "0.9), since tension lasts a few months after a rare unresolved conflict",
+    "C16": "conflict; faith (the faith anchor's vision term, month 0): SECONDARY; the "
+           "trust consequence of less conflict is not tested on its own",
     "C17": "only a size gap is tested (not unequal resources)",
     "C18": "the total effect of the context lever (leadership also raises faith and culture "
-           "drift, which feed trust); the direct trust term alone: SECONDARY; faith and "
-           "negative leadership are not tested",
+           "drift, which feed trust); the direct trust term alone, and faith: SECONDARY; "
+           "negative leadership is the low end of the same lever",
     "C20": "leaving over grievances (C36) is off in both arms, so members leave through low "
            "faith alone; under a mandate nobody may leave (a rule of the model), so the "
            "mandated arm keeps every member by construction; progress raising faith and "
            "stalled progress lowering it: SECONDARY checks",
-    "C21": "only faith is tested; trust and avoiding inertia are not",
-    "C22": "only the over-ambition side of the optimum is tested; the faith anchor's own "
+    "C21": "faith; trust: SECONDARY; avoiding inertia is not tested",
+    "C22": "the over-ambition side of the optimum; the timid side (the faith anchor's "
+           "inverted U, month 0): SECONDARY; in this contrast the faith anchor's own "
            "ambition term (also C22) and ambition's share of complexity (C07) are 0 in both "
            "arms, so the route tested is the higher bar progress is judged against; with "
            "that bar at 0 the contrast fails (tests/test_cmoc.py)",
-    "C24": "only faith is tested; the trust reset is not",
+    "C24": "faith; the trust reset (knock-out of constants.turnover_trust_reset): "
+           "SECONDARY",
     "C25": "the outcome is the faith of the members who are not champions (champions also "
            "have more faith themselves, through the faith anchor, which is not spreading); "
            "with faith diffusion off the contrast fails (tests/test_cmoc.py)",
@@ -177,8 +185,9 @@ SCOPE: dict[str, str] = {
            "chance is their product in the model) is not tested separately",
     "C31": "no context lever: conflict knocked out through constants.conflict_rate, its "
            "total effect (the trust cut of unresolved conflicts and the tension it leaves); "
-           "faith untested",
-    "C32": "only resolution strength is tested; accountability is not",
+           "faith: SECONDARY",
+    "C32": "resolution strength; accountability (with resolution 0.9, its route to "
+           "confidence off): SECONDARY",
     "C33": "a failed joint task is not modelled separately from slow progress",
     "C34": "lower trust and more conflict: SECONDARY checks",
     "C35": "integration itself: SECONDARY; inclusive leadership untested",
@@ -193,7 +202,8 @@ SCOPE: dict[str, str] = {
            "voluntary_alliance, months 1-12: -0.007, A = 0.57) because capacity limits "
            "behaviour only below constants.capacity_reference",
     "C50": "behaviour half: SECONDARY; breaking stable collaborations: calibration target",
-    "C51": "shared roles raising communication is used by C13/C30, not tested on its own",
+    "C51": "economic pressure; shared roles raising communication: SECONDARY; a "
+           "competitive culture is not a separate lever",
 }
 
 def smallest_p(pairs: int) -> float:

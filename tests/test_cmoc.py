@@ -9,9 +9,10 @@ gives both arms' means, the median paired difference with its bootstrap 95%
 CI, A and p. `python -m analysis.contrasts --secondary` prints the same
 numbers as one table.
 
-The SECONDARY checks of some CMOCs are tested the same way, and two tests
-show that the C22 and C25 contrasts fail when the named rule is removed (they
-assert *not supported*).
+The SECONDARY checks of some CMOCs are tested the same way. Some tests show
+that a contrast fails when its named rule is removed (they assert *not
+supported*): C22, C25, C28, and every lever-based check of the other half of a
+statement.
 
 A failing test here means the model, as calibrated now, does not reproduce
 that causal statement; never weaken a floor to make it pass.
@@ -20,6 +21,8 @@ that causal statement; never weaken a floor to make it pass.
 from __future__ import annotations
 
 from dataclasses import replace
+
+import pytest
 
 from analysis.contrasts import ALPHA, CONTRASTS, SECONDARY, Contrast, run_contrast
 
@@ -94,7 +97,7 @@ def test_c11_formalisation_raises_behaviour_under_mandate():
 
 
 def test_c11_formalisation_raises_confidence():
-    check(secondary("C11", "confidence"))
+    check(secondary("C11", "raises confidence"))
 
 
 def test_c12_overformalisation_lowers_trust_in_voluntary_network():
@@ -305,6 +308,53 @@ def test_c50_turbulence_lowers_behaviour():
 
 def test_c51_economic_pressure_lowers_capacity():
     check(PRIMARY["C51"])
+
+
+# --- the halves of statements their primary contrast does not read -------------------
+
+#: (cmoc, word of its claim) of each such check, and the setting that removes its rule
+#: (None where the check is itself a knock-out of the term).
+OTHER_HALVES = [
+    (("C11", "integrative form"), {"constants.confidence_integration": 0.0}),
+    (("C11", "mandated vs voluntary"), {"constants.confidence_mandate": 0.0}),
+    (("C16", "raises faith"), {"constants.faith_vision": 0.0}),
+    (("C18", "raises faith"), {"constants.faith_leadership": 0.0}),
+    (("C21", "raise trust"), {"constants.trust_from_success": 0.0}),
+    (("C22", "optimum"), {"constants.faith_ambition": 0.0}),
+    (("C24", "resets trust"), None),
+    (("C31", "faith"), None),
+    (("C32", "accountable leaders"), {"constants.resolution_accountability_floor": 1.0}),
+    (("C51", "communication"), {"constants.communication_shared_roles": 0.0}),
+]
+
+
+@pytest.mark.parametrize("which", [w for w, _ in OTHER_HALVES], ids=" ".join)
+def test_other_half_of_the_statement(which):
+    check(secondary(*which))
+
+
+@pytest.mark.parametrize("which, removed", [(w, r) for w, r in OTHER_HALVES if r],
+                         ids=[" ".join(w) for w, r in OTHER_HALVES if r])
+def test_other_half_fails_without_its_rule(which, removed):
+    """Each of these checks can fail: with its named term set to 0 (or accountability
+    made irrelevant to resolution, C32) in both arms it is not supported."""
+    c = secondary(*which)
+    result = run_contrast(replace(c, shared={**c.shared, **removed}), seed=SEED)
+    print(result.describe())
+    assert not result.supported, result.describe()
+
+
+def test_every_secondary_check_is_tested_once():
+    """Every SECONDARY check is the one `secondary(cmoc, word)` finds for exactly one
+    test's words (so no two checks hide behind one word)."""
+    words = [("C06", "faith"), ("C11", "raises confidence"), ("C18", "direct term"),
+             ("C20", "progressing"), ("C20", "stalled"), ("C26", "falling behind"),
+             ("C27", "trust"), ("C28", "pays back"), ("C30", "contact"), ("C34", "trust"),
+             ("C34", "conflict"), ("C35", "integration"), ("C43", "slow"),
+             ("C50", "behaviour")] + [w for w, _ in OTHER_HALVES]
+    for cmoc, word in words:
+        assert sum(c.cmoc == cmoc and word in c.claim for c in SECONDARY) == 1, (cmoc, word)
+    assert len(words) == len(SECONDARY)
 
 
 def test_every_primary_contrast_has_a_test():
