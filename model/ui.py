@@ -47,7 +47,7 @@ from model import params as P  # noqa: E402
 from model import state as S  # noqa: E402
 from model.ics_model import ICSModel  # noqa: E402
 from model.regimes import MATURITY, maturity  # noqa: E402
-from model.scenario import bundled_scenarios, load_scenario  # noqa: E402
+from model.scenario import ScenarioError, bundled_scenarios, load_scenario  # noqa: E402
 
 SCENARIO_REGIME = "as in scenario"
 APPLY_SLIDERS = "Apply the sliders below"
@@ -141,7 +141,11 @@ def lever_overrides(scenario: str, regime: str, use_levers: bool, levers: dict[s
 
 class ExploreModel(ICSModel):
     """`ICSModel` built from the app's controls (keyword arguments only, as
-    SolaraViz's Reset requires). See `lever_overrides` for how they apply."""
+    SolaraViz's Reset requires). See `lever_overrides` for how they apply.
+
+    Controls never make Reset fail: a seed that is not one becomes 0, and sliders
+    the scenario cannot take (counts leaving fewer than two organisations) are not
+    applied; `note` says which, for the regime panel."""
 
     def __init__(self, scenario: str = DEFAULT_SCENARIO, regime: str = SCENARIO_REGIME,
                  use_levers: bool = False, seed: str | int = "0", **kwargs: float) -> None:
@@ -152,10 +156,20 @@ class ExploreModel(ICSModel):
                   for kind, _, _ in COUNT_KINDS}
         if kwargs:  # named `kwargs` because Mesa's ModelCreator checks for that name
             raise TypeError(f"unknown control(s): {', '.join(sorted(kwargs))}")
-        seed_value, self.note = parse_seed(seed)
+        seed_value, seed_note = parse_seed(seed)
+        notes = [seed_note] if seed_note else []
+        try:
+            built = load_scenario(scenario, overrides=lever_overrides(
+                scenario, regime, use_levers, levers, counts))
+        except ScenarioError as exc:  # e.g. counts that leave fewer than two organisations
+            notes.append(f"the sliders were not applied ({exc}); the scenario runs with its "
+                         "own values")
+            use_levers = False
+            built = load_scenario(scenario, overrides=lever_overrides(
+                scenario, regime, False, levers, counts))
+        self.note = "; ".join(notes) or None
         self.use_levers = use_levers
-        super().__init__(scenario, seed=seed_value,
-                         overrides=lever_overrides(scenario, regime, use_levers, levers, counts))
+        super().__init__(built, seed=seed_value)
 
     def step(self) -> None:
         """One month, and none past the scenario's last: Mesa's Step and Play advance

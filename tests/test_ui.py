@@ -104,6 +104,22 @@ def test_a_bad_seed_falls_back_to_zero_with_a_note():
     assert ui.parse_seed(-1)[0] == 0
 
 
+def test_sliders_the_scenario_cannot_take_leave_it_as_written_with_a_note():
+    """Reset never fails: counts leaving one organisation (voluntary_alliance has only acute
+    trusts) used to put a traceback in place of the page."""
+    model = ui.ExploreModel(scenario="voluntary_alliance", regime="mandated", use_levers=True,
+                            funding=0.0, pcn=0, vcse=0, acute_trust=1, seed="x")
+    own = load_scenario("voluntary_alliance")
+    assert model.scenario.roster.counts == own.roster.counts
+    assert model.scenario.context == own.context
+    assert model.scenario.regime == "mandated"  # the regime is not a slider: it still applies
+    assert not model.use_levers
+    text = ui.regime_markdown(model)
+    assert "sliders were not applied" in text and "gives 1 organisations" in text
+    assert "not a whole number" in text  # the seed's note is kept too
+    assert "the scenario's own values" in ui.built_with_markdown(model)
+
+
 def test_unknown_control_is_an_error():
     with pytest.raises(TypeError, match="unknown control"):
         ui.ExploreModel(formalisaton=0.5)
