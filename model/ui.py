@@ -436,7 +436,7 @@ def regime_markdown(model: ICSModel) -> str:
         f"{model.scenario.regime} regime ({model.scenario.name})",
     ]
     if getattr(model, "note", None):
-        lines += [f"**Note:** {model.note}"]
+        lines += [f"**Note:** {html.escape(model.note)}"]  # it quotes what the student typed
     return "\n\n".join(lines)
 
 

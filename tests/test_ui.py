@@ -104,6 +104,11 @@ def test_a_bad_seed_falls_back_to_zero_with_a_note():
     assert ui.parse_seed(-1)[0] == 0
 
 
+def test_a_typed_seed_is_shown_as_text_not_as_html():
+    text = ui.regime_markdown(ui.ExploreModel(seed="<img src=x onerror=alert(1)>"))
+    assert "<img" not in text and "&lt;img src=x onerror=alert(1)&gt;" in text
+
+
 def test_sliders_the_scenario_cannot_take_leave_it_as_written_with_a_note():
     """Reset never fails: counts leaving one organisation (voluntary_alliance has only acute
     trusts) used to put a traceback in place of the page."""
