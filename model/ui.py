@@ -23,6 +23,7 @@ import sys
 import warnings
 from dataclasses import dataclass
 
+import markdown
 import matplotlib
 
 matplotlib.use("Agg")
@@ -499,13 +500,21 @@ def OutputChart(model: ICSModel):
     return _image(output_svg(model))
 
 
+def _markdown(text: str):
+    # Markdown turned into HTML here, not by solara.Markdown: its front end fetches KaTeX
+    # through Solara's CDN proxy on every render, which solara-assets does not ship (the
+    # server then tries the CDN: a 404 and a script error offline)
+    return solara.HTML(tag="div", unsafe_innerHTML=markdown.markdown(text),
+                       classes=["solara-markdown", "rendered_html", "jp-RenderedHTMLCommon"])
+
+
 def RegimePanel(model: ICSModel):
     """The regime so far, then the key of the network view beside it."""
-    return solara.Markdown(regime_markdown(model) + "\n\n" + network_legend_markdown(model))
+    return _markdown(regime_markdown(model) + "\n\n" + network_legend_markdown(model))
 
 
 def LeversPanel(model: ICSModel):
-    return solara.Markdown(built_with_markdown(model) + "\n\n" + levers_markdown())
+    return _markdown(built_with_markdown(model) + "\n\n" + levers_markdown())
 
 
 COMPONENTS = [NetworkView, RegimePanel, StateChart, OutputChart, LeversPanel]

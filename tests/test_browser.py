@@ -76,6 +76,9 @@ def page(server):
         page.set_default_timeout(60_000)
         page.requests = []  # every URL the page fetched: the app must work offline
         page.on("request", lambda request: page.requests.append(request.url))
+        page.failed = []  # responses >= 400 and script errors (KaTeX used to give both)
+        page.on("response", lambda r: r.status >= 400 and page.failed.append((r.status, r.url)))
+        page.on("pageerror", lambda error: page.failed.append(str(error)))
         page.goto(server, wait_until="networkidle")
         page.wait_for_function("document.body.innerText.includes('Step: 0')", timeout=240_000)
         yield page
@@ -148,3 +151,4 @@ def test_app_steps_resets_and_rebuilds(page, tmp_path):
                                                                     "data:", "blob:"))]
     assert len(page.requests) > 10  # the listener saw the page's own assets
     assert outside == [], f"the page fetched from outside loopback: {outside[:3]}"
+    assert page.failed == []

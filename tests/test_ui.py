@@ -224,6 +224,20 @@ def test_regime_panel_says_when_synergy_is_not_sustained(monkeypatch):
     assert "not sustained" in text and "not reached" not in text
 
 
+def test_text_panels_are_html_written_here_not_solara_markdown():
+    """solara.Markdown's front end fetches KaTeX through Solara's CDN proxy on every render,
+    and solara-assets does not ship it: offline, a 404 and a script error on the page."""
+    import solara
+
+    model = ui.ExploreModel()
+    for panel, heading in ((ui.RegimePanel, "<h3>Month 0 of 60</h3>"),
+                           (ui.LeversPanel, "<h3>What the levers do</h3>")):
+        element = panel(model)
+        assert element.component is solara.HTML
+        assert heading in element.kwargs["unsafe_innerHTML"]
+        assert "<strong>" in element.kwargs["unsafe_innerHTML"]
+
+
 def test_lever_notes_cite_cmoc_ids_of_the_theory(root):
     # docs/ODD.md traces every CMOC id of THEORY.md (the spec folder is not in the repo)
     known = set(re.findall(r"C\d\d", (root / "docs" / "ODD.md").read_text(encoding="utf-8")))
