@@ -50,6 +50,7 @@ from model.ics_model import ICSModel  # noqa: E402
 from model.regimes import MATURITY, maturity  # noqa: E402
 from model.scenario import ScenarioError, bundled_scenarios, load_scenario  # noqa: E402
 
+APP_NAME = "icsabm: collaboration in an Integrated Care System"
 SCENARIO_REGIME = "as in scenario"
 APPLY_SLIDERS = "Apply the sliders below"
 REGIME_CHOICES = (SCENARIO_REGIME, "mandated", "voluntary")
@@ -522,11 +523,12 @@ COMPONENTS = [NetworkView, RegimePanel, StateChart, OutputChart, LeversPanel]
 
 @solara.component
 def Page():
-    """One app per browser session, with its own model."""
+    """One app per browser session, with its own model (Solara puts the title and the app,
+    returned by no one, in its layout)."""
     model = solara.use_memo(ExploreModel, [])
-    return SolaraViz(model, components=COMPONENTS, model_params=model_params(),
-                     name="icsabm: collaboration in an Integrated Care System",
-                     play_interval=150, render_interval=1)
+    solara.Title(APP_NAME)  # the browser tab's (Solara's default is the module's, "Ui")
+    SolaraViz(model, components=COMPONENTS, model_params=model_params(), name=APP_NAME,
+              play_interval=150, render_interval=1)
 
 
 def serve(host: str = "127.0.0.1", port: int = 8765) -> int:

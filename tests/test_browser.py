@@ -96,6 +96,7 @@ def _charts(page) -> list[str]:
 
 def test_app_steps_resets_and_rebuilds(page, tmp_path):
     # the page: controls, the network, both charts, the regime panel and the lever notes
+    expect(page).to_have_title("icsabm: collaboration in an Integrated Care System")
     expect(page.get_by_text("Step: 0")).to_be_visible()
     expect(page.get_by_text("Month 0 of 60")).to_be_visible()
     expect(page.get_by_text("What the levers do")).to_be_visible()
