@@ -33,6 +33,10 @@ import reacton.ipywidgets as rw  # noqa: E402
 
 # Mesa 3.3's own ComponentsView trips one of Solara's hook checks; harmless, and not ours.
 warnings.filterwarnings("ignore", message=".*found despite early return", category=UserWarning)
+# Solara warns, 15 lines on every page load, that it cannot set a samesite=none cookie
+# over plain http (the cookie is then samesite=lax, all a page on this machine needs)
+warnings.filterwarnings("ignore", message="Cookies with samesite=none require https",
+                        category=UserWarning)
 import solara  # noqa: E402
 from mesa.visualization import SolaraViz  # noqa: E402
 

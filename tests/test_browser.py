@@ -66,6 +66,9 @@ def server(tmp_path_factory):
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+    # what the server said while the page was used: its start lines, no traceback or warning
+    said = log.read_text()
+    assert "Traceback" not in said and "Warning" not in said, said[-2000:]
 
 
 @pytest.fixture(scope="module")
