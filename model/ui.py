@@ -253,13 +253,15 @@ def network_svg(model: ICSModel, width: int = 380, height: int = 360) -> str:
     """Partnership network as SVG: nodes by kind (fill) and maturity (outline), area
     by size (C17); edges darker the more mutual trust; exited members grey with a
     cross (C20, C36). The key is `network_legend_markdown`."""
-    cx, cy, radius = width / 2, (height + 20) / 2, min(width, height - 20) / 2 - 22
+    few = model.state.kind.size <= NAMED_LIMIT  # a small partnership: thick ties, and names
+    # on the nodes, which need room above the top node (below the title) and below the bottom
+    cx, cy = width / 2, (height + 20) / 2
+    radius = min(width, height - 20) / 2 - (34 if few else 22)
     xy = network_layout(model) * radius + np.array([cx, cy])
     xy[:, 1] = 2 * cy - xy[:, 1]  # SVG's y points down
     parts = [_text(width / 2, 15, f"Partnership network, month {model.month}", size=13,
                    anchor="middle")]
     edges = network_edges(model)[::-1]  # weakest first, so the strongest ties lie on top
-    few = len(xy) <= NAMED_LIMIT  # a small partnership: thick ties, and names on the nodes
     if len(edges):
         # from light to dark blue: even no trust stays visible against the white page
         colours = matplotlib.colormaps["Blues"](0.25 + 0.75 * np.clip(edges[:, 2], 0.0, 1.0))

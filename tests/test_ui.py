@@ -275,6 +275,12 @@ def test_a_small_partnership_shows_names_and_visible_ties():
     width, opacity = re.search(r'<line [^>]*stroke-width="([\d.]+)" stroke-opacity="([\d.]+)"',
                                svg).groups()
     assert float(width) >= 2 and float(opacity) >= 0.3  # low trust is still a visible tie
+    # the names fit between the title (baseline 15, 13 px) and the foot of the view
+    for scenario in ("voluntary_alliance", "merger", "mandated_buddying"):
+        svg = ui.network_svg(ui.ExploreModel(scenario=scenario))
+        height = float(re.search(r'<svg [^>]*height="(\d+)"', svg).group(1))
+        names = [float(y) for y in re.findall(r'<text x="[^"]*" y="([^"]*)" font-size="10"', svg)]
+        assert names and all(15 + 13 < y < height - 4 for y in names), (scenario, names)
     large = ui.ExploreModel()
     assert not any(f">{org.name.replace('_', ' ')}</text>" in ui.network_svg(large)
                    for org in large.organisations)
