@@ -423,5 +423,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+if __name__ == "__main__":  # `python -m model.cli`: run the imported module's main, whose
+    # CLIError is the one other modules raise (this file's own, here, is another class)
+    from model.cli import main as _main
+
+    raise SystemExit(_main())

@@ -248,12 +248,13 @@ def test_lever_notes_cite_cmoc_ids_of_the_theory(root):
         assert lever.label in text
 
 
-def test_ui_refuses_a_port_in_use_with_one_line():
+@pytest.mark.parametrize("module", ["model", "model.cli"])
+def test_ui_refuses_a_port_in_use_with_one_line(module):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = subprocess.run([sys.executable, "-m", "model", "ui", "--port", str(port)],
+        result = subprocess.run([sys.executable, "-m", module, "ui", "--port", str(port)],
                                 capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr.startswith("icsabm: error: cannot listen on 127.0.0.1:")
