@@ -1,6 +1,6 @@
 """The students' browser app: Mesa's SolaraViz around `ICSModel`.
 
-Start it with ``icsabm ui`` (or ``solara run model.ui``). The sidebar picks a
+Start it with ``icsabm ui`` (or ``solara run model.ui --no-check-version``). The sidebar picks a
 bundled scenario, the regime, the context levers THEORY.md names and the
 number of organisations of the larger kinds; Mesa's Reset / Step / Play drive
 the model. The main page shows the partnership network, the mean state of the
