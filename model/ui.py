@@ -316,15 +316,22 @@ def state_svg(model: ICSModel) -> str:
     """Mean trust, faith, confidence, collaborative behaviour and capacity of the
     active members over months, with the synergy threshold (C40)."""
     frame = model.datacollector.get_model_vars_dataframe()
-    series = [(label, METRIC_COLOURS[column], frame[column].to_numpy(), "")
+    # Once fewer than two members are left the partnership has dissolved (`regimes`): the
+    # means over members and pairs are recorded as 0, which is no one's trust, so the
+    # lines stop at the last month with a partnership and the title says when it ended.
+    ended = np.flatnonzero(frame["active_members"].to_numpy() < 2)
+    shown = int(ended[0]) if ended.size else len(frame)
+    series = [(label, METRIC_COLOURS[column], frame[column].to_numpy()[:shown], "")
               for column, label in STATE_SERIES]
     threshold = float(model.state.params[P.SYNERGY_BEHAVIOUR])
     series.append(("synergy threshold", METRIC_COLOURS["mean_behaviour"],
                    np.array([threshold, threshold]), "3,3"))
+    title = "Trust, faith and behaviour"
+    if ended.size:
+        title += f" (dissolved at month {shown})"
     return _svg(470, 290, _panel(series, [0.0, float(model.max_steps)], model.max_steps,
                                  [0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
-                                 "mean over active members (0-1)",
-                                 "Trust, faith and behaviour", 0, 290))
+                                 "mean over active members (0-1)", title, 0, 290))
 
 
 def output_svg(model: ICSModel) -> str:

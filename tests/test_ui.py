@@ -190,6 +190,25 @@ def test_charts_carry_labels_and_all_series():
     assert threshold < ui.nice_ticks(1.1 * threshold)[-1]  # inside the frame
 
 
+def test_state_chart_stops_where_the_partnership_dissolved():
+    """After dissolution (fewer than two members) the recorded means are 0 over no one:
+    the lines stop at the last month with a partnership, and the title says so."""
+    from model.ics_model import ICSModel
+
+    model = ICSModel("research_collaboration", seed=0,
+                     overrides={"constants.exit_faith": 1.0, "constants.exit_patience": 2})
+    model.run_for(8)
+    active = model.datacollector.get_model_vars_dataframe()["active_members"].to_numpy()
+    gone = int(np.flatnonzero(active < 2)[0])  # every member's faith is below 1: all leave
+    assert 0 < gone < 8
+    svg = ui.state_svg(model)
+    assert f"(dissolved at month {gone})" in svg
+    lines = re.findall(r'<polyline points="([^"]*)"', svg)[:len(ui.STATE_SERIES)]
+    assert all(len(points.split()) == gone for points in lines)
+    kept = ui.state_svg(ui.ExploreModel())
+    assert "dissolved" not in kept
+
+
 def test_chart_ticks_cover_the_data():
     assert ui.nice_ticks(1.0) == [0.0, 0.25, 0.5, 0.75, 1.0]
     assert ui.nice_ticks(60, 7) == [0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0]
