@@ -28,7 +28,16 @@ import numpy as np
 from agents.kinds import KIND_INDEX, KIND_NAMES
 from model import params as P
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+
+def _scenario_dir() -> Path:
+    """The bundled scenario and sweep files: `model/scenarios/` where a wheel installed
+    them (pyproject.toml's package-dir), else `scenarios/` of the source checkout."""
+    package = Path(__file__).resolve().parent
+    installed = package / "scenarios"
+    return installed if installed.is_dir() else package.parent / "scenarios"
+
+
+SCENARIO_DIR = _scenario_dir()
 
 #: Integration depth and reputation of each collaboration form [M23 ch. 2].
 FORMS: dict[str, tuple[float, float]] = {

@@ -10,10 +10,13 @@ installed.
 from __future__ import annotations
 
 import ast
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 from importlib import metadata
 from pathlib import Path
 
@@ -115,3 +118,40 @@ def test_every_test_import_is_declared_with_the_test_extra():
                 if not dists & allowed:
                     missing.add(f"{path.relative_to(ROOT)}: {top}")
     assert not missing, sorted(missing)
+
+
+# Run where a wheel was unpacked, outside the repository: what a user of the installed
+# package gets.
+INSTALLED = r"""
+import sys
+from pathlib import Path
+
+from model.scenario import SCENARIO_DIR, bundled_scenarios, load_scenario
+from model.sweep_file import bundled_sweeps, load_sweep
+
+assert SCENARIO_DIR.is_relative_to(sys.argv[1]), SCENARIO_DIR
+print(" ".join(sorted([*bundled_scenarios(), *bundled_sweeps()])))
+for name in bundled_scenarios():
+    load_scenario(name)  # rosters too, relative to the scenario file
+for name in bundled_sweeps():
+    load_sweep(name)
+"""
+
+
+def test_the_wheel_ships_the_bundled_scenarios_and_sweeps(tmp_path):
+    src = tmp_path / "src"
+    for name in ("model", "agents", "analysis", "scenarios"):
+        shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, src / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                    str(tmp_path / "dist"), str(src)], check=True, timeout=300)
+    site = tmp_path / "site"
+    zipfile.ZipFile(next((tmp_path / "dist").glob("icsabm-*.whl"))).extractall(site)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proc = subprocess.run([sys.executable, "-c", INSTALLED, str(site)], cwd=elsewhere,
+                          env={**os.environ, "PYTHONPATH": str(site)}, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    assert proc.stdout.split() == sorted(p.stem for p in (ROOT / "scenarios").glob("*.toml"))
