@@ -9,14 +9,21 @@ _REPO = Path(__file__).resolve().parent.parent
 
 
 def git_commit() -> str | None:
-    """The commit of the icsabm checkout (with `-dirty` if it has local changes), or None."""
+    """The commit of the icsabm checkout (with `-dirty` if it has local changes), or None.
+
+    None too when the code is not a checkout's top folder but an installed copy that
+    happens to lie inside some other git repository (a project's `.venv/`): that
+    repository's commit says nothing about this code.
+    """
     try:
-        head = subprocess.run(["git", "-C", str(_REPO), "rev-parse", "HEAD"],
+        head = subprocess.run(["git", "-C", str(_REPO), "rev-parse", "--show-toplevel", "HEAD"],
                               capture_output=True, text=True, timeout=10, check=True)
         status = subprocess.run(["git", "-C", str(_REPO), "status", "--porcelain",
                                  "--untracked-files=no"],
                                 capture_output=True, text=True, timeout=10, check=True)
     except (OSError, subprocess.SubprocessError):
         return None
-    commit = head.stdout.strip()
+    top, commit = head.stdout.split()
+    if Path(top).resolve() != _REPO:
+        return None
     return f"{commit}-dirty" if status.stdout.strip() else commit
