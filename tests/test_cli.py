@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from model import __version__
 from model.cli import main
 from model.scenario import bundled_scenarios
 
@@ -50,9 +52,9 @@ def test_every_bundled_scenario_runs_through_the_cli(tmp_path, name, capsys):
     assert "synergy" in printed and "inertia" in printed and str(out) in printed
 
 
-def test_console_script_and_overrides(tmp_path):
+def test_console_script_and_overrides(tmp_path, icsabm):
     out = tmp_path / "run"
-    proc = subprocess.run(["icsabm", "run", "voluntary_alliance", "--replicates", "3", "--steps",
+    proc = subprocess.run([icsabm, "run", "voluntary_alliance", "--replicates", "3", "--steps",
                            "12", "--seed", "5", "--set", "context.formalisation=0.8", "--set",
                            "regime=mandated", "--out", str(out)],
                           capture_output=True, text=True, cwd=tmp_path)
@@ -61,6 +63,16 @@ def test_console_script_and_overrides(tmp_path):
     assert (summary["context.formalisation"] == 0.8).all()
     assert (summary["scenario.regime"] == "mandated").all()
     assert (summary["scenario.steps"] == 12).all()
+
+
+def test_the_console_script_is_this_installs_not_the_first_on_path(tmp_path, monkeypatch,
+                                                                    icsabm):
+    other = tmp_path / "icsabm"  # another installation's script, first on PATH
+    other.write_text("#!/bin/sh\nexit 3\n")
+    other.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    proc = subprocess.run([icsabm, "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout == f"icsabm {__version__}\n"
 
 
 def test_same_command_same_data(tmp_path):
@@ -178,8 +190,8 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, case, caps
     assert leftovers(parent) == []
 
 
-def test_bad_input_in_a_real_process_has_no_traceback(tmp_path):
-    proc = subprocess.run(["icsabm", "run", "ics_mandated", "--set", "context.funding=2",
+def test_bad_input_in_a_real_process_has_no_traceback(tmp_path, icsabm):
+    proc = subprocess.run([icsabm, "run", "ics_mandated", "--set", "context.funding=2",
                            "--out", str(tmp_path / "run")], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
@@ -275,8 +287,8 @@ def test_output_folders_get_the_umask_permissions_not_0700(tmp_path):
     assert given.stat().st_mode & 0o777 == 0o775
 
 
-def test_a_closed_pipe_is_not_an_error(tmp_path):
-    proc = subprocess.Popen(["icsabm", "run", "voluntary_alliance", "--replicates", "1",
+def test_a_closed_pipe_is_not_an_error(tmp_path, icsabm):
+    proc = subprocess.Popen([icsabm, "run", "voluntary_alliance", "--replicates", "1",
                              "--steps", "2", "--out", str(tmp_path / "run"), "--quiet"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.close()  # like `| head -0`: nobody reads what it prints
