@@ -155,3 +155,12 @@ def test_the_wheel_ships_the_bundled_scenarios_and_sweeps(tmp_path):
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-1500:]
     assert proc.stdout.split() == sorted(p.stem for p in (ROOT / "scenarios").glob("*.toml"))
+
+
+def test_what_building_in_the_checkout_leaves_is_ignored_by_git():
+    # `pip install .` and `pip wheel .` build in the checkout (build/, *.egg-info/)
+    paths = ["build/lib/model/cli.py", "dist/icsabm-0.1.0-py3-none-any.whl",
+             "icsabm.egg-info/PKG-INFO"]
+    proc = subprocess.run(["git", "-C", str(ROOT), "check-ignore", "--no-index", *paths],
+                          capture_output=True, text=True)
+    assert proc.stdout.split() == paths
