@@ -39,6 +39,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import textwrap
 import time
@@ -381,8 +382,13 @@ PROBE = textwrap.dedent("""
 
 
 def _icsabm() -> list[str]:
-    exe = shutil.which("icsabm")
-    return [exe] if exe else [sys.executable, "-m", "model"]
+    """The `icsabm` console script of the Python running the benchmark (not whichever
+    comes first on PATH, which may be another installation's), else `python -m model`."""
+    for scheme in (sysconfig.get_default_scheme(), sysconfig.get_preferred_scheme("user")):
+        exe = Path(sysconfig.get_path("scripts", scheme)) / "icsabm"
+        if exe.is_file():
+            return [str(exe)]
+    return [sys.executable, "-m", "model"]
 
 
 def _timed(cmd: list[str], env: dict, cwd: Path) -> tuple[float, str]:
