@@ -322,3 +322,14 @@ def test_a_roster_given_with_set_is_found_from_the_current_folder(tmp_path, monk
                  "--quiet"]) == 0
     names = set(pd.read_parquet(tmp_path / "run" / "organisations.parquet")["name"])
     assert names == {"North", "South"}
+
+
+@pytest.mark.parametrize("module", ["model", "model.cli"])
+def test_python_dash_m_bad_input_is_one_line(tmp_path, module):
+    """`python -m model.cli` runs cli.py as `__main__`: the CLIError the figures, sweep and
+    validate commands raise (from `model.cli`) is still one line and exit 2."""
+    proc = subprocess.run([sys.executable, "-m", module, "figures", str(tmp_path / "nope")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == f"icsabm: error: {tmp_path / 'nope'}: no such folder (expected a " \
+                          "run or sweep folder)\n"
