@@ -75,13 +75,27 @@ from analysis.figures_sweep import (  # noqa: F401  (re-exported for notebooks)
 )
 from analysis.stats import REGIME_ORDER
 from analysis.theme import FORMATS, save_figure, use_theme  # noqa: F401
-from model.scenario import Scenario, ScenarioError, from_resolved, shown
+from model.scenario import MAX_SEED, Scenario, ScenarioError, from_resolved, shown, whole_number
 
 #: At most this many replicates are re-simulated for the power figure.
 POWER_REPLICATES = 50
 #: A points sweep or 1-D grid with more points than this gets no regime-share bars.
 MAX_BARS = 40
 INDEX_FILE = "figures.json"
+#: The columns CONTRACT.md promises in each table of a run folder (the figures read no
+#: others): a table without them, or without rows, is refused before anything is drawn.
+RUN_COLUMNS = {
+    "timeseries.parquet": ("replicate", "seed", "step", "mean_trust", "mean_faith",
+                           "mean_capacity", "mean_behaviour", "mean_confidence", "communication",
+                           "conflicts", "conflicts_resolved", "output", "cumulative_output",
+                           "active_members"),
+    "summary.parquet": ("replicate", "seed", "regime", "time_to_synergy", "final_mean_trust",
+                        "final_mean_faith", "final_mean_behaviour", "cumulative_output",
+                        "exits"),
+    "organisations.parquet": ("replicate", "step", "org", "kind", "size", "trust_in_others",
+                              "trusted_by_others", "faith", "capacity", "behaviour", "active",
+                              "maturity"),
+}
 
 
 @dataclass
@@ -127,20 +141,27 @@ def read_manifest(folder: str | Path) -> dict:
     return manifest
 
 
-def read_table(path: Path, folder_kind: str) -> pd.DataFrame:
-    """A Parquet table of a run or sweep folder.
+def read_table(path: Path, folder_kind: str, columns: Sequence[str] = ()) -> pd.DataFrame:
+    """A Parquet table of a run or sweep folder, with at least one row and `columns`.
 
     Raises:
-        FigureInputError: the file is missing or damaged (one line naming it).
+        FigureInputError: the file is missing or damaged, has no rows or lacks one of
+            `columns` (one line naming it).
     """
     try:
-        return pd.read_parquet(path)
+        frame = pd.read_parquet(path)
     except FileNotFoundError:
         raise FigureInputError(f"{path.parent}: cannot read {path.name} "
                                f"(incomplete {folder_kind} folder)") from None
     except (OSError, ValueError, pa.ArrowException):
         raise FigureInputError(f"{path}: damaged file, not readable as Parquet; "
                                f"re-create the {folder_kind} folder") from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing or frame.empty:
+        what = f"no column {missing[0]!r}" if missing else "no rows"
+        raise FigureInputError(f"{path}: not the table icsabm writes ({what}); re-create the "
+                               f"{folder_kind} folder")
+    return frame
 
 
 def read_sweep_summary(folder: Path) -> pd.DataFrame:
@@ -179,13 +200,24 @@ def read_run(folder: str | Path) -> RunFolder:
         raise FigureInputError(f"{folder}: a sweep folder, not a run folder")
     try:
         scenario = scenario_from_manifest(manifest)
-    except (KeyError, TypeError, ScenarioError):
+    except (KeyError, TypeError, ValueError):  # ValueError includes ScenarioError
         raise FigureInputError(f"{folder}: manifest.json has no usable scenario") from None
-    run = RunFolder(folder, manifest, scenario, read_table(folder / "timeseries.parquet", "run"),
-                    read_table(folder / "summary.parquet", "run"))
-    path = folder / "organisations.parquet"
-    if path.is_file():
-        run.organisations = read_table(path, "run")
+    seeds = manifest.get("seeds")
+    try:  # re-simulation (organisations_of, power_trust) starts from them
+        if not isinstance(seeds, list) or not seeds:
+            raise ScenarioError("no seeds")
+        for seed in seeds:
+            whole_number("seed", seed, 0, MAX_SEED)
+    except ScenarioError:
+        raise FigureInputError(f"{folder}: manifest.json has no usable seeds") from None
+
+    def table(name: str) -> pd.DataFrame:
+        return read_table(folder / name, "run", RUN_COLUMNS[name])
+
+    run = RunFolder(folder, manifest, scenario, table("timeseries.parquet"),
+                    table("summary.parquet"))
+    if (folder / "organisations.parquet").is_file():
+        run.organisations = table("organisations.parquet")
     return run
 
 

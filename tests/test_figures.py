@@ -585,6 +585,45 @@ def test_damaged_parquet_is_named_in_one_line(folders, tmp_path, capsys, name, d
     assert not (copy / "figures").exists()
 
 
+def _no_rows(path: Path) -> None:
+    pd.read_parquet(path).iloc[:0].to_parquet(path, index=False)
+
+
+def _without_regime(path: Path) -> None:
+    pd.read_parquet(path).drop(columns="regime").to_parquet(path, index=False)
+
+
+def _manifest_with(**changes):
+    def change(path: Path) -> None:
+        manifest = json.loads(path.read_text())
+        manifest.update(changes)
+        path.write_text(json.dumps(manifest))
+    return change
+
+
+@pytest.mark.parametrize("name, damaged, change, fragment", [
+    ("plain", "timeseries.parquet", _no_rows, "timeseries.parquet: not the table icsabm "
+     "writes (no rows)"),
+    ("agents", "organisations.parquet", _no_rows, "organisations.parquet: not the table"),
+    ("plain", "summary.parquet", _without_regime, "summary.parquet: not the table icsabm "
+     "writes (no column 'regime')"),
+    ("plain", "manifest.json", _manifest_with(seeds=["a"]), "manifest.json has no usable seeds"),
+    ("plain", "manifest.json", _manifest_with(seeds=None), "manifest.json has no usable seeds"),
+    ("plain", "manifest.json", _manifest_with(scenario="x"), "manifest.json has no usable "
+     "scenario")])
+def test_readable_but_wrong_run_folder_is_one_line(folders, tmp_path, capsys, name, damaged,
+                                                    change, fragment):
+    """Parquet that reads but is not what icsabm wrote (emptied, a column dropped) and a
+    manifest without usable seeds or scenario are refused before drawing, not met by a
+    KeyError or IndexError part-way."""
+    copy = tmp_path / name
+    shutil.copytree(folders[name], copy, ignore=shutil.ignore_patterns("figures"))
+    change(copy / damaged)
+    assert fragment in _bad(capsys, str(copy))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+    assert not (copy / "figures").exists()
+
+
 def test_too_many_points_says_how_many_and_what_to_do(folders, capsys, monkeypatch):
     monkeypatch.setattr(F, "MAX_BARS", 1)
     err = _bad(capsys, str(folders["points"]))
