@@ -2,7 +2,8 @@
 
 Bad input never ends in a traceback: it gets one line on standard error,
 ``icsabm: error: ...``, exit status 2, and nothing is left in the output
-folder.
+folder. SIGTERM (`kill`, a batch scheduler's time limit) stops a command as
+Ctrl-C does, with the same clean-up, and exit status 143.
 A sweep that loses its Dask scheduler part-way gets one line too and exit
 status 3: its finished chunks are kept, and `--resume` completes it.
 """
@@ -18,8 +19,10 @@ import os
 import platform
 import re
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +38,16 @@ class CLIError(Exception):
 class IncompleteError(Exception):
     """The environment failed part-way (a lost Dask scheduler): the work saved so far is
     kept for `--resume`; the message is one line."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that an interrupted command cleans up as on
+    Ctrl-C (the default action would end the process at once, leaving a staging folder
+    and an empty run folder behind)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 class _Parser(argparse.ArgumentParser):
@@ -399,6 +412,8 @@ def main(argv: list[str] | None = None) -> int:
     from model.scenario import ScenarioError
 
     args = build_parser().parse_args(argv)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         code = COMMANDS[args.command](args)
         sys.stdout.flush()  # here, so that a closed pipe is handled below
@@ -409,6 +424,9 @@ def main(argv: list[str] | None = None) -> int:
     except IncompleteError as exc:
         print(f"icsabm: error: {exc}", file=sys.stderr)
         return EXIT_INCOMPLETE
+    except Terminated:
+        print("icsabm: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("icsabm: interrupted", file=sys.stderr)
         return 130
@@ -421,6 +439,9 @@ def main(argv: list[str] | None = None) -> int:
         where = f" {exc.filename}:" if getattr(exc, "filename", None) else ""
         print(f"icsabm: error:{where} {exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # `python -m model.cli`: run the imported module's main, whose

@@ -333,3 +333,26 @@ def test_python_dash_m_bad_input_is_one_line(tmp_path, module):
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr == f"icsabm: error: {tmp_path / 'nope'}: no such folder (expected a " \
                           "run or sweep folder)\n"
+
+
+@pytest.mark.parametrize("out", [None, "o"])
+def test_sigterm_mid_run_leaves_nothing(tmp_path, out):
+    """`kill` (SIGTERM) part-way cleans up as Ctrl-C does: no staging folder, no empty run
+    folder, exit status 143. The run sends the signal to itself from its first chunk."""
+    script = (
+        "import os, signal, sys\n"
+        "import model.batch\n"
+        "def stopped(*args, **kwargs):\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    return real(*args, **kwargs)\n"
+        "real, model.batch.run_arrays = model.batch.run_arrays, stopped\n"
+        "from model.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n")
+    args = ["run", "voluntary_alliance", "--replicates", "2", "--steps", "3", "--quiet"]
+    proc = subprocess.run([sys.executable, "-c", script, *args,
+                           *(["--out", out] if out else [])],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 143, proc.stderr
+    assert proc.stderr == "icsabm: terminated\n"
+    assert [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")] == (
+        [] if out else ["runs"])
