@@ -439,7 +439,7 @@ def _number(source: str, key: str, value: Any, lo: float, hi: float, integer: bo
         raise ScenarioError(f"{source}: {key} = {shown(value)} is not {allowed}")
     if integer and not isinstance(value, numbers.Integral) and not float(value).is_integer():
         raise ScenarioError(f"{source}: {key} = {shown(value)} is not {allowed}")
-    if not math.isfinite(value) or not lo <= value <= hi:
+    if not lo <= value <= hi or not math.isfinite(value):  # range first: an int too big
         raise ScenarioError(f"{source}: {key} = {shown(value)} is out of range; "
                             f"allowed: {allowed}")
     return float(value)

@@ -330,3 +330,11 @@ def test_mesa_model_steps_and_months_are_checked():
     model.run_for(np.int64(2))
     model.run_for(0)
     assert model.month == 2
+
+
+@pytest.mark.parametrize("key", ["context.funding", "organisations.pcn", "steps"])
+def test_an_integer_too_big_for_a_float_is_out_of_range(key):
+    """TOML and --set read 1 followed by 400 zeros as a Python int: it is out of range
+    like any other, not an OverflowError from math.isfinite."""
+    with pytest.raises(ScenarioError, match=f"{key} = .* is out of range"):
+        load_scenario("ics_mandated", overrides={key: 10**400})
