@@ -36,6 +36,7 @@ allowed, before anything is written. Every point is resolved to a validated
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import itertools
@@ -60,6 +61,7 @@ from model.scenario import (
     read_raw,
     resolve_path,
     resolve_raw,
+    shown,
 )
 
 DESIGNS = ("grid", "lhs", "sobol", "points")
@@ -160,6 +162,17 @@ def _check_key(source: str, key: str) -> None:
                        "organisations.<kind>, context.<name> or constants.<name>")
 
 
+def _bound(source: str, name: str, what: str, value: Any) -> float:
+    """An axis bound (start, stop, low, high) as a finite float: nan, inf and an integer
+    too big for a float are refused here, naming the bound, not met later as an
+    OverflowError or as a point whose value the spacing turned into nan."""
+    if not isinstance(value, bool) and isinstance(value, int | float):
+        with contextlib.suppress(OverflowError):
+            if math.isfinite(number := float(value)):
+                return number
+    raise _err(source, f"axis {name!r}: {what} = {shown(value)} is not a finite number")
+
+
 def grid_axis(source: str, name: str, spec: Any) -> tuple[list[str], list[tuple]]:
     if isinstance(spec, list):
         _check_key(source, name)
@@ -172,10 +185,12 @@ def grid_axis(source: str, name: str, spec: Any) -> tuple[list[str], list[tuple]
         if isinstance(num, bool) or not isinstance(num, int) or not 1 <= num <= 10_000:
             raise _err(source, f"axis {name!r}: num = {num!r}; allowed: a whole number in "
                                "[1, 10000]")
-        for k in ("start", "stop"):
-            if isinstance(spec[k], bool) or not isinstance(spec[k], int | float):
-                raise _err(source, f"axis {name!r}: {k} = {spec[k]!r} is not a number")
-        values = np.linspace(float(spec["start"]), float(spec["stop"]), num)
+        start, stop = (_bound(source, name, k, spec[k]) for k in ("start", "stop"))
+        with np.errstate(all="ignore"):
+            values = np.linspace(start, stop, num)
+        if not np.isfinite(values).all():  # e.g. -1e308 to 1e308: the step overflows
+            raise _err(source, f"axis {name!r}: start = {start:g} and stop = {stop:g} are "
+                               "too far apart to space as floats")
         return [name], [(round(float(v), 12),) for v in values]
     if isinstance(spec, dict) and set(spec) == {"keys", "rows"}:
         keys, rows = spec["keys"], spec["rows"]
@@ -190,7 +205,7 @@ def grid_axis(source: str, name: str, spec: Any) -> tuple[list[str], list[tuple]
                                "values")
         return keys, [tuple(r) for r in rows]
     raise _err(source, f"axis {name!r} = {spec!r}; expected a list of values, "
-                       "{{start, stop, num}} or {{keys, rows}}")
+                       "{start, stop, num} or {keys, rows}")
 
 
 def _range_axis(source: str, name: str, spec: Any) -> tuple[float, float]:
@@ -201,10 +216,7 @@ def _range_axis(source: str, name: str, spec: Any) -> tuple[float, float]:
     param = P.PARAM_BY_KEY[name]
     if not isinstance(spec, dict) or set(spec) != {"low", "high"}:
         raise _err(source, f"axis {name!r} = {spec!r}; expected {{low, high}}")
-    lo, hi = spec["low"], spec["high"]
-    for v in (lo, hi):
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-            raise _err(source, f"axis {name!r}: {v!r} is not a number")
+    lo, hi = (_bound(source, name, k, spec[k]) for k in ("low", "high"))
     if not param.lo <= lo < hi <= param.hi:
         raise _err(source, f"axis {name!r}: low = {lo!r}, high = {hi!r}; allowed: "
                            f"{param.lo:g} <= low < high <= {param.hi:g}")

@@ -879,6 +879,36 @@ def test_ignored_tables_and_repeated_keys_are_errors(tmp_path, body, fragment):
     assert fragment in str(err.value) and "\n" not in str(err.value), str(err.value)
 
 
+BIG = "1" + "0" * 400  # TOML reads it as a Python int too big for a float
+
+
+@pytest.mark.parametrize("axis, fragment", [
+    ("{ start = 0.0, stop = inf, num = 3 }", "axis 'context.funding': stop = inf is not a "
+     "finite number"),
+    (f"{{ start = 0, stop = {BIG}, num = 3 }}", "axis 'context.funding': stop = a int is not "
+     "a finite number"),
+    ("{ start = -1e308, stop = 1e308, num = 3 }", "too far apart to space as floats"),
+    ("{ start = 0.0, num = 3 }", "expected a list of values, {start, stop, num} or "
+     "{keys, rows}"),
+    (f"[{BIG}]", "context.funding = a int is out of range"),
+])
+def test_grid_bounds_that_are_not_finite_floats_are_named(tmp_path, capsys, axis, fragment):
+    """inf, an integer beyond floats or bounds whose spacing overflows are named as given,
+    in one line (no OverflowError, no numpy warning, no point reported as nan)."""
+    path = write(tmp_path, HEAD + f"[axes]\n'context.funding' = {axis}\n")
+    with pytest.raises(ScenarioError) as err:
+        load_sweep(path)
+    assert fragment in str(err.value), str(err.value)
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("bounds", [f"low = 0, high = {BIG}", "low = nan, high = 0.5"])
+def test_range_bounds_that_are_not_finite_floats_are_named(tmp_path, bounds):
+    path = write(tmp_path, HEAD + f"design = 'lhs'\n[axes]\n'context.funding' = {{ {bounds} }}\n")
+    with pytest.raises(ScenarioError, match="is not a finite number"):
+        load_sweep(path)
+
+
 def test_a_scenario_given_to_sweep_says_so(tmp_path, capsys):
     rc, errors = _cli(capsys, "sweep", "ics_mandated", "--out", str(tmp_path / "out"))
     assert rc == 2 and len(errors) == 1, errors
