@@ -330,6 +330,7 @@ def load_sweep(path: str | Path) -> Sweep:
         for point in listed:
             for key in point:
                 _check_key(source, key)
+        _check_distinct(source, {"[[points]]": sorted({k for p in listed for k in p})}, fixed)
         points = [dict(p) for p in listed]
     else:
         if not axes:

@@ -871,6 +871,9 @@ RANGE = "[axes]\n'context.funding' = { low = 0.1, high = 0.5 }\n"
      "key 'context.funding' is both fixed in sweep.set and varied on axis 'context.funding'"),
     (HEAD + "design = 'lhs'\nset = { 'context.funding' = 0.3 }\n" + RANGE,
      "both fixed in sweep.set"),
+    (HEAD + "design = 'points'\nset = { 'context.funding' = 0.3 }\n"
+            "[[points]]\nregime = 'mandated'\n[[points]]\n'context.funding' = 0.1",
+     "key 'context.funding' is both fixed in sweep.set and varied on axis '[[points]]'"),
 ])
 def test_ignored_tables_and_repeated_keys_are_errors(tmp_path, body, fragment):
     """Nothing in a sweep file is silently ignored or silently overridden."""
