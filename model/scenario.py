@@ -556,6 +556,8 @@ def read_roster(path: Path) -> Roster:
         raise ScenarioError(f"roster {where}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise ScenarioError(f"roster {where}: not a UTF-8 text file") from None
+    except csv.Error as exc:  # a field over the csv module's limit, say
+        raise ScenarioError(f"roster {where}: not a readable CSV file: {exc}") from None
     rows = [r for r in rows if any(cell.strip() for cell in r)]
     if not rows:
         raise ScenarioError(f"roster {where}: empty; expected a header name,kind,size[,x_km,y_km]")

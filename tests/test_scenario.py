@@ -85,6 +85,17 @@ def test_roster_with_and_without_coordinates(tmp_path):
                        "organisations": {"roster": str(tmp_path / "dup.csv")}})
 
 
+def test_a_roster_the_csv_module_cannot_read_is_one_line(tmp_path):
+    """A field longer than the csv module's limit (131,072 characters) is a ScenarioError
+    naming the roster, not a csv.Error traceback."""
+    path = tmp_path / "long.csv"
+    path.write_text("name,kind,size\n" + "A" * 200_000 + ",pcn,5\nB,pcn,6\n")
+    with pytest.raises(ScenarioError, match=f"roster {path}: not a readable CSV file: field "
+                                            "larger than field limit"):
+        load_scenario({"regime": "voluntary", "form": "alliance",
+                       "organisations": {"roster": str(path)}})
+
+
 def test_roster_sizes_and_positions_are_used():
     from model import ICSModel
 
