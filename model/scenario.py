@@ -365,6 +365,9 @@ def resolve_raw(raw: dict[str, Any], source: str, base_dir: Path,
     for key, value in (overrides or {}).items():
         _apply_override(raw, key, value, label)
     if steps is not None:
+        if "steps" in (overrides or {}) and raw["steps"] != steps:  # neither silently wins
+            raise ScenarioError(f"{label}: steps is given twice, as {shown(raw['steps'])} "
+                                f"and as {shown(steps)}; give it once")
         raw["steps"] = steps
     given = frozenset(overrides or ()) | (frozenset({"steps"}) if steps is not None else set())
     return _validate(raw, source, base_dir, given, label)

@@ -349,3 +349,20 @@ def test_an_integer_too_big_for_a_float_is_out_of_range(key):
     like any other, not an OverflowError from math.isfinite."""
     with pytest.raises(ScenarioError, match=f"{key} = .* is out of range"):
         load_scenario("ics_mandated", overrides={key: 10**400})
+
+
+def test_steps_given_twice_must_agree(tmp_path, capsys):
+    """steps in the overrides (--set steps=, a sweep's set) and as the steps argument
+    (--steps, sweep.steps): a second, different value is an error, not silently dropped
+    (unchecked: --set steps=abc --steps 2 ran)."""
+    from model.cli import main
+
+    with pytest.raises(ScenarioError, match="steps is given twice, as 5 and as 3"):
+        load_scenario("ics_mandated", overrides={"steps": 5}, steps=3)
+    assert load_scenario("ics_mandated", overrides={"steps": 3}, steps=3).steps == 3
+    out = tmp_path / "run"
+    assert main(["run", "ics_mandated", "--set", "steps=abc", "--steps", "2", "--out", str(out),
+                 "--quiet"]) == 2
+    assert capsys.readouterr().err == ("icsabm: error: --set: steps is given twice, as 'abc' "
+                                       "and as 2; give it once\n")
+    assert not out.exists()
