@@ -279,7 +279,12 @@ def check_run_memory(replicates: int, steps: int, organisations: int, agents: bo
 
 
 def check_fresh_out(folder: Path, hint: str = "") -> None:
-    """CLIError unless `folder` is absent or an empty folder (`--out` never overwrites)."""
+    """CLIError unless `folder` is absent or an empty folder (`--out` never overwrites),
+    other than the current folder (`--out .` or `--out ''`: it cannot be replaced by the
+    finished output, which the run would find out only at its end)."""
+    if folder.resolve() == Path.cwd().resolve():
+        raise CLIError(f"--out {str(folder)!r}: the current folder; give a new folder or an "
+                       "empty one inside it")
     if folder.exists() and not folder.is_dir():
         raise CLIError(f"--out {folder}: is a file, not a folder")
     if folder.exists() and any(folder.iterdir()):

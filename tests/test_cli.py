@@ -356,3 +356,18 @@ def test_sigterm_mid_run_leaves_nothing(tmp_path, out):
     assert proc.stderr == "icsabm: terminated\n"
     assert [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")] == (
         [] if out else ["runs"])
+
+
+@pytest.mark.parametrize("out", ["", "."])
+def test_out_that_is_the_current_folder_is_refused_before_running(tmp_path, monkeypatch,
+                                                                   capsys, out):
+    """An empty current folder passed the empty-folder check, the whole run was computed,
+    and only then did moving it into place fail with '.: Invalid argument'."""
+    import model.batch
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(model.batch, "run_arrays", lambda *a, **k: pytest.fail("ran"))
+    assert main(["run", "voluntary_alliance", "--replicates", "1", "--out", out, "--quiet"]) == 2
+    assert capsys.readouterr().err == ("icsabm: error: --out '.': the current folder; "
+                                       "give a new folder or an empty one inside it\n")
+    assert leftovers(tmp_path) == []
