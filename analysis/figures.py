@@ -96,6 +96,13 @@ RUN_COLUMNS = {
                               "trusted_by_others", "faith", "capacity", "behaviour", "active",
                               "maturity"),
 }
+#: The columns of a sweep folder's tables that `model.sweep.finish` writes.
+SWEEP_COLUMNS = {
+    "phase.parquet": ("point", "runs", *(f"{regime}_{what}" for regime in REGIME_ORDER
+                                         for what in ("share", "ci_low", "ci_high")),
+                      "median_time_to_synergy"),
+    "sobol.parquet": ("outcome", "parameter", "S1", "S1_conf", "ST", "ST_conf"),
+}
 
 
 @dataclass
@@ -315,16 +322,19 @@ def sweep_jobs(folder: Path, manifest: dict) -> list[Job]:
         FigureInputError: unfinished sweep, or a design no figure is drawn for.
     """
     sweep = manifest.get("sweep") or {}
+    if not isinstance(sweep, dict):
+        raise FigureInputError(f"{folder}: manifest.json has no usable sweep table")
     name, design = sweep.get("name", folder.name), sweep.get("design")
     if not manifest.get("complete") or not (folder / "phase.parquet").is_file():
         raise FigureInputError(f"{folder}: sweep {name!r} is not finished; finish it with "
                                f"icsabm sweep --resume --out {folder}")
     if design == "sobol":
-        sobol = sobol_table(read_table(folder / "sobol.parquet", "sweep"),
+        sobol = sobol_table(read_table(folder / "sobol.parquet", "sweep",
+                                       SWEEP_COLUMNS["sobol.parquet"]),
                             read_sweep_summary(folder))
         return [_job("sensitivity", "first-order and total Sobol indices with 95% intervals",
                      lambda: sobol, plot_sobol, f"{name}: sensitivity")]
-    phase = read_table(folder / "phase.parquet", "sweep")
+    phase = read_table(folder / "phase.parquet", "sweep", SWEEP_COLUMNS["phase.parquet"])
     n_axes = len([a for a in sweep.get("axes", {}) if a != "regime"])
     if design == "grid" and n_axes == 2:
         table = phase_table(manifest, phase)  # validated now, before anything is written

@@ -610,12 +610,18 @@ def _manifest_with(**changes):
     ("plain", "manifest.json", _manifest_with(seeds=["a"]), "manifest.json has no usable seeds"),
     ("plain", "manifest.json", _manifest_with(seeds=None), "manifest.json has no usable seeds"),
     ("plain", "manifest.json", _manifest_with(scenario="x"), "manifest.json has no usable "
-     "scenario")])
-def test_readable_but_wrong_run_folder_is_one_line(folders, tmp_path, capsys, name, damaged,
+     "scenario"),
+    ("grid", "phase.parquet", _no_rows, "phase.parquet: not the table icsabm writes (no rows)"),
+    ("grid", "phase.parquet", lambda p: pd.read_parquet(p).drop(columns="synergy_share")
+     .to_parquet(p, index=False), "(no column 'synergy_share')"),
+    ("sobol", "sobol.parquet", lambda p: pd.read_parquet(p).drop(columns="ST")
+     .to_parquet(p, index=False), "(no column 'ST')"),
+    ("grid", "manifest.json", _manifest_with(sweep="x"), "manifest.json has no usable sweep")])
+def test_readable_but_wrong_folder_is_one_line(folders, tmp_path, capsys, name, damaged,
                                                     change, fragment):
     """Parquet that reads but is not what icsabm wrote (emptied, a column dropped) and a
-    manifest without usable seeds or scenario are refused before drawing, not met by a
-    KeyError or IndexError part-way."""
+    manifest without usable seeds, scenario or sweep are refused before drawing, not met
+    by a KeyError or IndexError part-way."""
     copy = tmp_path / name
     shutil.copytree(folders[name], copy, ignore=shutil.ignore_patterns("figures"))
     change(copy / damaged)
