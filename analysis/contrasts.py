@@ -753,7 +753,7 @@ SECONDARY: tuple[Contrast, ...] = (
           "constants.return_share 0 vs its default) raise capacity at month 36",
           baseline={"constants.return_share": 0.0},
           changed={"constants.return_share": _default("constants.return_share")},
-          outcome=at("mean_capacity", 36), direction=+1, steps=36),
+          outcome=at("mean_capacity", 36), direction=+1, steps=36, shared={}),
     _also("C30", claim="conflict needs contact: intense communication (shared roles) raises "
           "conflict", baseline={"context.shared_roles": 0.0},
           changed={"context.shared_roles": 0.9}, shared={}),
