@@ -564,8 +564,10 @@ def serve(host: str = "127.0.0.1", port: int = 8765) -> int:
     print(f"icsabm ui: http://{host}:{port}/ (Ctrl-C to stop)", file=sys.stderr, flush=True)
     argv = ["run", "model.ui", "--host", host, "--port", str(port), "--production",
             "--no-open", "--no-check-version", "--log-level", "warning"]
+    import click
+
     try:
         solara_cli.main(args=argv, prog_name="solara", standalone_mode=False)
-    except KeyboardInterrupt:
-        pass
+    except (KeyboardInterrupt, click.exceptions.Abort):  # Ctrl-C or SIGTERM (`kill`): click
+        pass  # turns the KeyboardInterrupt `model.cli` raises for either into Abort
     return 0
