@@ -151,7 +151,8 @@ class ExploreModel(ICSModel):
 
     Controls never make Reset fail: a seed that is not one becomes 0, and sliders
     the scenario cannot take (counts leaving fewer than two organisations) are not
-    applied; `note` says which, for the regime panel."""
+    applied; `note` says which, for the regime panel, and that counts do not apply to
+    a scenario with a roster."""
 
     def __init__(self, scenario: str = DEFAULT_SCENARIO, regime: str = SCENARIO_REGIME,
                  use_levers: bool = False, seed: str | int = "0", **kwargs: float) -> None:
@@ -173,6 +174,9 @@ class ExploreModel(ICSModel):
             use_levers = False
             built = load_scenario(scenario, overrides=lever_overrides(
                 scenario, regime, False, levers, counts))
+        if use_levers and built.roster.path is not None:
+            notes.append("the organisation counts do not apply: this scenario names its "
+                         "organisations one by one (a roster)")
         self.note = "; ".join(notes) or None
         self.use_levers = use_levers
         super().__init__(built, seed=seed_value)

@@ -209,6 +209,15 @@ def test_state_chart_stops_where_the_partnership_dissolved():
     assert "dissolved" not in kept
 
 
+def test_count_sliders_on_a_rostered_scenario_are_noted_at_reset():
+    model = ui.ExploreModel(scenario="mandated_buddying", use_levers=True, pcn=9)
+    assert model.state.kind.size == 2  # the roster's two organisations
+    assert "roster" in model.note and "counts do not apply" in model.note
+    assert "roster" in ui.regime_markdown(model)
+    assert ui.ExploreModel(scenario="mandated_buddying").note is None  # sliders off
+    assert ui.ExploreModel(scenario="ics_mandated", use_levers=True).note is None
+
+
 def test_chart_ticks_cover_the_data():
     assert ui.nice_ticks(1.0) == [0.0, 0.25, 0.5, 0.75, 1.0]
     assert ui.nice_ticks(60, 7) == [0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0]
