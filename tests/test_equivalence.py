@@ -121,3 +121,38 @@ def test_icsmodel_is_in_the_package_listing():
     import model
 
     assert {"ICSModel", "load_scenario", "run_replicates", "Scenario"} <= set(dir(model))
+
+
+EDGES = {"name": "edges", "regime": "voluntary", "form": "alliance", "steps": 12,
+         "organisations": {"acute_trust": 1, "pcn": 2, "vcse": 2}, "context": {"funding": 0.6}}
+EVENTS = [{"month": 1, "set": {"funding": 0.1}},  # the first month a timeline can act
+          {"month": 12, "set": {"funding": 0.9}},  # the last month, twice: the later wins
+          {"month": 12, "set": {"funding": 0.0}},
+          {"month": 13, "set": {"funding": 1.0}}]  # past the last month: never happens
+
+
+def test_timeline_edges_and_extreme_seeds_are_the_same_on_both_paths():
+    """Events on the first and last month, two on one month and one past the end act
+    alike in ICSModel and the batch kernel, with the smallest and largest seeds."""
+    seeds = np.array([0, 2**63 - 1])
+
+    def batch(events):
+        metrics, organisations, _ = run_arrays(load_scenario({**EDGES, "timeline": events}),
+                                               seeds, agents=True)
+        return metrics, organisations
+
+    metrics, organisations = batch(EVENTS)
+    for r, seed in enumerate(seeds):
+        model = ICSModel({**EDGES, "timeline": EVENTS}, seed=int(seed))
+        model.run_for(12)
+        mv = model.datacollector.get_model_vars_dataframe()
+        np.testing.assert_array_equal(mv[list(S.METRICS)].to_numpy(float), metrics[r])
+        av = model.datacollector.get_agent_vars_dataframe()
+        for k, field in enumerate(AGENT_FIELDS):
+            np.testing.assert_array_equal(av[field].to_numpy(float).reshape(13, -1),
+                                          organisations[r, :, :, k], err_msg=field)
+    first_only, _ = batch(EVENTS[:1])
+    assert not np.array_equal(metrics[:, 1], batch([])[0][:, 1])  # month 1 acts
+    np.testing.assert_array_equal(metrics[:, :12], first_only[:, :12])
+    assert not np.array_equal(metrics[:, 12], first_only[:, 12])  # the last month acts
+    np.testing.assert_array_equal(metrics, batch([EVENTS[0], EVENTS[2]])[0])
