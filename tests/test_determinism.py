@@ -8,8 +8,10 @@ import sys
 import textwrap
 
 import numpy as np
+import pandas as pd
 
 from model import ICSModel, load_scenario, run_replicates
+from model import state as S
 from model.batch import run_arrays
 from model.rng import replicate_seeds
 
@@ -123,3 +125,101 @@ def test_summaries_do_not_depend_on_the_thread_count():
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(ca, cb)
     assert ca.shape == (37, 24 // 6 + 1, ca.shape[2])
+
+
+STRIDED = """
+[sweep]
+scenario = "research_collaboration"
+design = "points"
+replicates = 3
+steps = 17
+seed = 5
+stride = 5
+chunk = {chunk}
+set = {{ "context.conflict_resolution" = 0.0 }}
+
+[[points]]
+"organisations.vcse" = 2
+
+[[points]]
+"context.history_of_competition" = 0.9
+
+[[points]]
+"organisations.vcse" = 2
+regime = "mandated"
+"""
+
+
+def test_sweep_rows_do_not_depend_on_chunks_threads_or_stride(tmp_path):
+    """A sweep with a coarse time series (stride 5 over 17 months) and points with other
+    rosters: one run per chunk on one thread gives the rows of one chunk on every thread,
+    and each row is its run's full series (months 0, 5, 10, 15) and summary, as
+    `icsabm run` computes them."""
+    import numba
+
+    from model.batch import summary_frame
+    from model.sweep import read_summary, run_in_process, run_sweep
+    from model.sweep_file import load_sweep
+
+    tables = []
+    before = numba.get_num_threads()
+    try:
+        for chunk, threads in ((1, 1), (100, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(threads)
+            path = tmp_path / f"c{chunk}.toml"
+            path.write_text(STRIDED.format(chunk=chunk))
+            sweep = load_sweep(path)
+            run_sweep(sweep, tmp_path / f"c{chunk}", run_in_process)
+            tables.append(read_summary(tmp_path / f"c{chunk}"))
+    finally:
+        numba.set_num_threads(before)
+    pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=True)
+    rows = tables[0]
+    for point, scenario in enumerate(sweep.scenarios):
+        mine = rows[rows.point == point].reset_index(drop=True)
+        seeds = mine["seed"].to_numpy()
+        metrics, _, _ = run_arrays(scenario, seeds)
+        alone = summary_frame(scenario, metrics, seeds)
+        for column in ("replicate", "seed", *S.SUMMARY):
+            pd.testing.assert_series_equal(mine[column], alone[column], check_exact=True,
+                                           check_dtype=False)
+        for month in (0, 5, 10, 15):
+            for name in ("mean_trust", "mean_faith", "mean_behaviour", "output"):
+                np.testing.assert_array_equal(mine[f"{name}@{month}"],
+                                              metrics[:, month, S.METRICS.index(name)])
+
+
+def test_run_folder_is_the_python_api_whatever_the_threads(tmp_path):
+    """`icsabm run --agents` splits the replicates into chunks by the thread count (4 per
+    thread): its three tables equal, column by column, those of the Python API computing
+    every replicate in one call, on one thread and on all, for the largest master seed."""
+    import numba
+
+    from model.batch import organisations_frame, summary_frame, timeseries_frame
+    from model.cli import main
+
+    seed = 2**63 - 1
+    scenario = load_scenario("research_collaboration", steps=24,
+                             overrides={"context.history_of_competition": 0.9})
+    seeds = replicate_seeds(seed, 9)
+    metrics, organisations, sizes = run_arrays(scenario, seeds, agents=True)
+    expected = {"timeseries": timeseries_frame(metrics, seeds),
+                "summary": summary_frame(scenario, metrics, seeds),
+                "organisations": organisations_frame(scenario, organisations, sizes)}
+    assert expected["summary"]["exits"].any()  # members leave: the loops change
+    before = numba.get_num_threads()
+    try:
+        for threads in {1, numba.config.NUMBA_NUM_THREADS}:
+            numba.set_num_threads(threads)
+            out = tmp_path / str(threads)
+            assert main(["run", "research_collaboration", "--set",
+                         "context.history_of_competition=0.9", "--steps", "24",
+                         "--replicates", "9", "--seed", str(seed), "--agents", "--out",
+                         str(out), "--quiet"]) == 0
+            for table, frame in expected.items():
+                written = pd.read_parquet(out / f"{table}.parquet")
+                pd.testing.assert_frame_equal(written, frame, check_exact=True,
+                                              obj=f"{threads} threads: {table}")
+    finally:
+        numba.set_num_threads(before)
+    assert run_replicates(scenario, replicates=9, seed=seed).equals(expected["timeseries"])
