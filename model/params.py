@@ -356,6 +356,19 @@ MONTH_ZERO_ONLY = frozenset(
     }
 )
 
+#: Integration depth and reputation of each collaboration form [M23 ch. 2], read into
+#: `structure.integration` and `structure.form_reputation` by `Scenario.packed`. Kept
+#: here, in a kernel source, so that `jit_cache.source_hash` (the workers' check, a
+#: sweep's `--resume`) changes when these values do.
+FORMS: dict[str, tuple[float, float]] = {
+    "network": (0.1, 0.0),
+    "buddying": (0.4, -0.05),
+    "alliance": (0.5, 0.05),
+    "research": (0.3, 0.05),
+    "ics": (0.7, 0.0),
+    "merger": (1.0, -0.05),
+}
+
 PARAM_BY_KEY: dict[str, Param] = {p.key: p for p in PARAMS}
 N_PARAMS = len(PARAMS)
 DEFAULTS = np.array([p.default for p in PARAMS], dtype=np.float64)

@@ -39,15 +39,8 @@ def _scenario_dir() -> Path:
 
 SCENARIO_DIR = _scenario_dir()
 
-#: Integration depth and reputation of each collaboration form [M23 ch. 2].
-FORMS: dict[str, tuple[float, float]] = {
-    "network": (0.1, 0.0),
-    "buddying": (0.4, -0.05),
-    "alliance": (0.5, 0.05),
-    "research": (0.3, 0.05),
-    "ics": (0.7, 0.0),
-    "merger": (1.0, -0.05),
-}
+#: Integration depth and reputation of each collaboration form (`params.FORMS`).
+FORMS = P.FORMS
 REGIMES = ("mandated", "voluntary")
 TOP_KEYS = ("name", "description", "sources", "regime", "form", "steps", "organisations",
             "context", "constants", "timeline")

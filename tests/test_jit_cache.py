@@ -33,3 +33,18 @@ def test_stale_cache_is_emptied_in_numba_cache_dir(tmp_path, monkeypatch):
 def test_default_cache_folder_is_the_package_pycache(monkeypatch):
     monkeypatch.setattr(config, "CACHE_DIR", "")
     assert jit_cache.cache_folder() == jit_cache._PACKAGE / "__pycache__"
+
+
+def test_what_packed_parameters_read_lives_in_the_hashed_sources():
+    """`Scenario.packed` reads the parameter table and the form table: both must be in
+    files `source_hash` covers, so that editing a form's integration changes the hash
+    that workers are checked against and that a sweep's `--resume` compares."""
+    import inspect
+    from pathlib import Path
+
+    from model import jit_cache, params, scenario
+
+    hashed = {path.resolve() for path in jit_cache._SOURCES}
+    assert scenario.FORMS is params.FORMS
+    assert Path(inspect.getsourcefile(params)).resolve() in hashed
+    assert "FORMS[self.form]" in inspect.getsource(scenario.Scenario.packed)
