@@ -338,7 +338,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     args.replicates = 20 if args.replicates is None else args.replicates
     args.seed = 0 if args.seed is None else args.seed
     scenario = load_scenario(args.scenario, overrides=parse_overrides(args.overrides),
-                             steps=args.steps, label="--set")
+                             steps=args.steps, label="--set", steps_label="--steps")
     if args.replicate_seed is not None:
         seeds = np.array([args.replicate_seed], dtype=np.int64)
     else:

@@ -289,7 +289,7 @@ def from_resolved(data: dict[str, Any]) -> Scenario:
 
 def load_scenario(scenario: str | os.PathLike | Mapping | Scenario,
                   overrides: Mapping[str, Any] | None = None, steps: int | None = None,
-                  label: str = "overrides") -> Scenario:
+                  label: str = "overrides", steps_label: str = "steps") -> Scenario:
     """Load, override and validate a scenario.
 
     Args:
@@ -300,8 +300,9 @@ def load_scenario(scenario: str | os.PathLike | Mapping | Scenario,
         overrides: a mapping of dotted keys to values, applied before validation
             (`{"context.formalisation": 0.8, "regime": "voluntary"}`).
         steps: months to run, overriding the file's `steps`.
-        label: how an error names a value from `overrides` or `steps`
-            (`icsabm run` passes "--set").
+        label: how an error names a value from `overrides` (`icsabm run` passes "--set").
+        steps_label: how an error names the value of `steps` (`icsabm run` passes
+            "--steps").
 
     Raises:
         ScenarioError: with a one-line message naming the problem.
@@ -321,7 +322,7 @@ def load_scenario(scenario: str | os.PathLike | Mapping | Scenario,
             f"scenario = {shown(scenario)} is not a scenario; allowed: a bundled name (e.g. "
             "'ics_mandated'), a path to a TOML file, a dict of a scenario file's contents "
             "or a Scenario")
-    return resolve_raw(raw, source, base_dir, overrides, steps, label)
+    return resolve_raw(raw, source, base_dir, overrides, steps, label, steps_label)
 
 
 def read_raw(path: Path) -> dict[str, Any]:
@@ -342,11 +343,11 @@ def read_raw(path: Path) -> dict[str, Any]:
 
 def resolve_raw(raw: dict[str, Any], source: str, base_dir: Path,
                 overrides: Mapping[str, Any] | None = None, steps: int | None = None,
-                label: str = "overrides") -> Scenario:
+                label: str = "overrides", steps_label: str = "steps") -> Scenario:
     """Apply `overrides` and `steps` to `raw` (in place) and validate it.
 
-    An error names `source` (the file), or `label` for a value the overrides gave;
-    relative roster paths are relative to `base_dir`.
+    An error names `source` (the file), `label` for a value the overrides gave, or
+    `steps_label` for `steps`; relative roster paths are relative to `base_dir`.
     """
     if overrides is not None and not isinstance(overrides, Mapping):
         hint = (f" ({overrides!r}): mesa.batch_run iterates a dict's keys as separate "
@@ -362,8 +363,10 @@ def resolve_raw(raw: dict[str, Any], source: str, base_dir: Path,
             raise ScenarioError(f"{label}: steps is given twice, as {shown(raw['steps'])} "
                                 f"and as {shown(steps)}; give it once")
         raw["steps"] = steps
-    given = frozenset(overrides or ()) | (frozenset({"steps"}) if steps is not None else set())
-    return _validate(raw, source, base_dir, given, label)
+    given = dict.fromkeys(overrides or (), label)
+    if steps is not None:
+        given["steps"] = steps_label
+    return _validate(raw, source, base_dir, given)
 
 
 def _copy(data: Any) -> Any:
@@ -474,13 +477,12 @@ def _group(source: str, raw: dict, group: str, at: Callable[[str], str]) -> dict
     return out
 
 
-def _validate(raw: dict, source: str, base_dir: Path, overridden: frozenset[str],
-              label: str) -> Scenario:
-    """The scenario of `raw`; an error names `source`, or `label` for a key in
-    `overridden` (the user's own value, not the file's)."""
+def _validate(raw: dict, source: str, base_dir: Path, given: Mapping[str, str]) -> Scenario:
+    """The scenario of `raw`; an error names `source`, or `given[key]` for a key the user
+    gave outside the file (an override or the steps argument: the user's own value)."""
 
     def at(key: str) -> str:
-        return label if key in overridden else source
+        return given.get(key, source)
 
     for key in raw:
         if key not in TOP_KEYS:
@@ -497,8 +499,8 @@ def _validate(raw: dict, source: str, base_dir: Path, overridden: frozenset[str]
     form = _text(at("form"), "form", raw["form"], tuple(FORMS))
     steps = int(_number(at("steps"), "steps", raw.get("steps", 60), 1, MAX_STEPS, True))
     organisations = _table(source, raw, "organisations")
-    counted = any(k.startswith("organisations.") for k in overridden)
-    roster = _roster(label if counted else source, organisations, base_dir)
+    counted = [k for k in given if k.startswith("organisations.")]
+    roster = _roster(given[counted[0]] if counted else source, organisations, base_dir)
     context = _group(source, raw, "context", at)
     constants = _group(source, raw, "constants", at)
     timeline = _timeline(source, raw.get("timeline", []))

@@ -392,7 +392,7 @@ def _base_loader(base: str) -> Callable[[dict[str, Any], int | None], Scenario]:
 
     def load(overrides: dict[str, Any], steps: int | None) -> Scenario:
         return resolve_raw(copy.deepcopy(raw), str(path), path.parent, overrides, steps,
-                           label="the sweep")
+                           label="the sweep", steps_label="the sweep")
 
     return load
 

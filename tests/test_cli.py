@@ -147,6 +147,8 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
                                     "set = { magic = 0.1 }\n"))], "magic"),
         "bad replicates": (["voluntary_alliance", "--replicates", "0"], "--replicates"),
         "bad steps": (["voluntary_alliance", "--steps", "x"], "--steps"),
+        "steps out of range": (["voluntary_alliance", "--steps", "5000"],
+                               "--steps: steps = 5000 is out of range"),
         "bad seed": (["voluntary_alliance", "--seed", "-3"], "seed"),
         "not UTF-8": ([str(binary)], "not a UTF-8 text file"),
         "folder as scenario": ([str(tmp_path)], "is a folder, not a scenario file"),
@@ -165,7 +167,8 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
 CASES = ["unknown scenario", "unknown --set key", "unknown key in file", "unknown top-level key",
          "out of range", "wrong type", "wrong regime", "bad count", "malformed TOML",
          "missing file", "missing roster", "roster header", "roster kind", "roster size",
-         "timeline key", "bad replicates", "bad steps", "bad seed", "not UTF-8",
+         "timeline key", "bad replicates", "bad steps", "steps out of range", "bad seed",
+         "not UTF-8",
          "folder as scenario", "empty scenario", "too many dots", "count on a roster",
          "replicate seed and replicates", "replicate seed and seed"]
 

@@ -351,6 +351,14 @@ def test_an_integer_too_big_for_a_float_is_out_of_range(key):
         load_scenario("ics_mandated", overrides={key: 10**400})
 
 
+def test_a_bad_steps_names_the_argument_that_gave_it():
+    """The steps argument (--steps) is not an override (--set): its error names it."""
+    with pytest.raises(ScenarioError, match=r"^steps: steps = 5000 is out of range"):
+        load_scenario("ics_mandated", steps=5000)
+    with pytest.raises(ScenarioError, match=r"^overrides: steps = 5000 is out of range"):
+        load_scenario("ics_mandated", overrides={"steps": 5000})
+
+
 def test_steps_given_twice_must_agree(tmp_path, capsys):
     """steps in the overrides (--set steps=, a sweep's set) and as the steps argument
     (--steps, sweep.steps): a second, different value is an error, not silently dropped
