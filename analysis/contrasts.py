@@ -42,7 +42,6 @@ import argparse
 import math
 import sys
 import time
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -57,7 +56,7 @@ from model import params as P
 from model import state as S
 from model.batch import run_arrays, summary_frame
 from model.rng import replicate_seeds
-from model.scenario import Scenario, load_scenario, resolve_path
+from model.scenario import Scenario, load_scenario, read_raw, resolve_path
 
 ALPHA = 0.01
 DEFAULT_A12_FLOOR = 0.64
@@ -305,9 +304,7 @@ def _raw_scenario(scenario: str | dict) -> dict:
     if isinstance(scenario, dict):
         return {k: (dict(v) if isinstance(v, dict) else v) for k, v in scenario.items()}
     path = resolve_path(scenario)
-    with path.open("rb") as fh:
-        raw = tomllib.load(fh)
-    raw.setdefault("name", path.stem)
+    raw = read_raw(path)
     table = raw.get("organisations", {})
     if isinstance(table, dict) and "roster" in table:
         roster = Path(table["roster"])

@@ -193,9 +193,8 @@ def bundled_files(sweeps: bool = False) -> dict[str, Path]:
     out = {}
     for path in sorted(SCENARIO_DIR.glob("*.toml")):
         try:
-            with path.open("rb") as fh:
-                is_sweep = "sweep" in tomllib.load(fh)
-        except (OSError, ValueError):  # unreadable, not UTF-8, not TOML
+            is_sweep = "sweep" in read_toml(path)
+        except ScenarioError:  # unreadable, not UTF-8, not TOML
             is_sweep = False
         if is_sweep == sweeps:
             out[path.stem] = path
@@ -325,18 +324,30 @@ def load_scenario(scenario: str | os.PathLike | Mapping | Scenario,
     return resolve_raw(raw, source, base_dir, overrides, steps, label, steps_label)
 
 
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file (scenario or sweep) as a dict. A UTF-8 byte-order mark at its start is
+    skipped, as in a roster CSV (Windows editors write one); the text is otherwise as
+    written (no newline translation).
+
+    Raises:
+        ScenarioError: one line naming the file: unreadable, not UTF-8, or not TOML.
+    """
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not a UTF-8 text file (TOML files are UTF-8)") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: malformed TOML: {exc}") from None
+
+
 def read_raw(path: Path) -> dict[str, Any]:
     """A scenario file's TOML as a dict, `name` defaulting to the file's name; read once,
     it can be resolved many times (a sweep's points) with `resolve_raw` on copies."""
-    try:
-        with path.open("rb") as fh:
-            raw = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: malformed TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(f"{path}: not a UTF-8 text file") from None
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
+    raw = read_toml(path)
     raw.setdefault("name", path.stem)
     return raw
 

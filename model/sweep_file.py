@@ -43,7 +43,6 @@ import itertools
 import json
 import math
 import re
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +58,7 @@ from model.scenario import (
     ScenarioError,
     bundled_files,
     read_raw,
+    read_toml,
     resolve_path,
     resolve_raw,
     shown,
@@ -239,15 +239,7 @@ def load_sweep(path: str | Path) -> Sweep:
         else:
             raise ScenarioError(f"sweep file {source!r} does not exist; bundled sweeps are "
                                 + ", ".join(bundled_sweeps()))
-    try:
-        with path.open("rb") as fh:
-            raw = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise _err(source, f"malformed TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise _err(source, "not a UTF-8 text file (TOML files are UTF-8)") from None
-    except OSError as exc:
-        raise _err(source, f"cannot read: {exc.strerror}") from None
+    raw = read_toml(path)
     if "sweep" not in raw and {"regime", "form"} & set(raw):
         raise _err(source, f"this is a scenario, not a sweep file; run it with `icsabm run "
                            f"{given}` (bundled sweeps are {', '.join(bundled_sweeps())})")

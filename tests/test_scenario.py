@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from model import params as P
-from model.scenario import ScenarioError, bundled_scenarios, load_scenario, parse_overrides
+from model.scenario import (
+    SCENARIO_DIR,
+    ScenarioError,
+    bundled_scenarios,
+    load_scenario,
+    parse_overrides,
+)
 
 THEORY_RANGES = {  # THEORY §7: an English ICS's partners
     "icb": (0, 1), "acute_trust": (0, 4), "local_authority": (0, 4), "pcn": (0, 40),
@@ -83,6 +89,14 @@ def test_roster_with_and_without_coordinates(tmp_path):
         (tmp_path / "dup.csv").write_text("name,kind,size\nA,pcn,5\nA,pcn,6\n")
         load_scenario({"regime": "voluntary", "form": "alliance",
                        "organisations": {"roster": str(tmp_path / "dup.csv")}})
+
+
+def test_a_scenario_file_with_a_byte_order_mark_is_read(tmp_path):
+    """Windows editors may start a UTF-8 file with a BOM; skipped, as in a roster CSV
+    (unchecked, tomllib reported an 'Invalid statement' at line 1, column 1)."""
+    text = (SCENARIO_DIR / "merger.toml").read_text()
+    (tmp_path / "bom.toml").write_bytes(text.encode("utf-8-sig"))
+    assert load_scenario(tmp_path / "bom.toml").digest() == load_scenario("merger").digest()
 
 
 def test_a_roster_the_csv_module_cannot_read_is_one_line(tmp_path):

@@ -826,13 +826,13 @@ def test_base_scenario_is_parsed_once_and_points_match_load_scenario(tmp_path, m
         "context.funding" = [0.1, 0.5, 0.9]
         "context.formalisation" = {{ start = 0.0, stop = 1.0, num = 4 }}
         """)
-    parse, parsed = tomllib.load, []
-    monkeypatch.setattr(tomllib, "load", lambda fh: parsed.append(fh.name) or parse(fh))
+    parse, parsed = tomllib.loads, []
+    monkeypatch.setattr(tomllib, "loads", lambda text: parsed.append(text) or parse(text))
     sweep = load_sweep(path)
     few = len(parsed)
     load_sweep(write(tmp_path, path.read_text().replace("num = 4", "num = 40"), "big.toml"))
-    assert len(parsed) == 2 * few, "files are parsed again for every point"
-    monkeypatch.setattr(tomllib, "load", parse)
+    assert few and len(parsed) == 2 * few, "files are parsed again for every point"
+    monkeypatch.setattr(tomllib, "loads", parse)
     for point, scenario in zip(sweep.points, sweep.scenarios, strict=True):
         alone = load_scenario(base, overrides={**sweep.fixed, **point}, steps=24)
         assert scenario.digest() == alone.digest()
@@ -847,6 +847,14 @@ def test_non_utf8_sweep_file_is_one_line(tmp_path, capsys):
     rc, errors = _cli(capsys, "sweep", str(path), "--out", str(out), "--quiet")
     assert rc == 2 and len(errors) == 1 and "not a UTF-8 text file" in errors[0], errors
     assert not out.exists()
+
+
+def test_a_sweep_file_with_a_byte_order_mark_is_read(tmp_path):
+    """As a scenario file or a roster CSV: a UTF-8 BOM at the start is skipped."""
+    text = "[sweep]\nname = 's'\nscenario = 'merger'\n[axes]\n'context.funding' = [0.1, 0.2]\n"
+    plain = load_sweep(write(tmp_path, text))
+    (tmp_path / "bom.toml").write_bytes(text.encode("utf-8-sig"))
+    assert load_sweep(tmp_path / "bom.toml").digest() == plain.digest()
 
 
 HEAD = "[sweep]\nscenario = 'voluntary_alliance'\n"
