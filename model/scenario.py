@@ -527,7 +527,11 @@ def _roster(source: str, table: dict, base_dir: Path) -> Roster:
             raise ScenarioError(
                 f"{source}: organisations.roster cannot be combined with counts ({extra[0]})"
             )
-        given = Path(_text(source, "organisations.roster", table["roster"]))
+        text = _text(source, "organisations.roster", table["roster"])
+        if not text.strip():  # Path("") is the current folder
+            raise ScenarioError(f"{source}: organisations.roster = {text!r} is empty; allowed: "
+                                "a path to a roster CSV file")
+        given = Path(text)
         path = given if given.is_absolute() else base_dir / given
         if not given.is_absolute() and not path.exists():
             raise ScenarioError(f"roster {path}: no such file (a relative roster path is "
@@ -558,14 +562,23 @@ def _roster(source: str, table: dict, base_dir: Path) -> Roster:
 def read_roster(path: Path) -> Roster:
     """Read a roster CSV (`name,kind,size[,x_km,y_km]`), one organisation a row."""
     where = str(path)
+    rows: list[list[str]] = []
+    read_to = 0  # the last line of the rows read
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:  # Excel's "CSV UTF-8" has a BOM
-            rows = list(csv.reader(fh))
+            # strict: an unclosed quote is an error, not the rest of the file as one field
+            reader = csv.reader(fh, strict=True)
+            for row in reader:
+                rows.append(row)
+                read_to = reader.line_num
     except OSError as exc:
         raise ScenarioError(f"roster {where}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise ScenarioError(f"roster {where}: not a UTF-8 text file") from None
     except csv.Error as exc:  # a field over the csv module's limit, say
+        if str(exc) == "unexpected end of data":
+            raise ScenarioError(f'roster {where} line {read_to + 1}: a quote (") is not '
+                                "closed") from None
         raise ScenarioError(f"roster {where}: not a readable CSV file: {exc}") from None
     rows = [r for r in rows if any(cell.strip() for cell in r)]
     if not rows:

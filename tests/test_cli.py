@@ -112,6 +112,7 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
     roster_bad_header = write(tmp_path, "bad_header.csv", "nm,kind,size\na,acute_trust,10\n")
     roster_bad_kind = write(tmp_path, "bad_kind.csv", "name,kind,size\na,hospital,10\nb,pcn,5\n")
     roster_bad_size = write(tmp_path, "bad_size.csv", "name,kind,size\na,pcn,lots\nb,pcn,5\n")
+    roster_quote = write(tmp_path, "quote.csv", 'name,kind,size\na,pcn,5\n"b,pcn,5\nc,pcn,5\n')
     with_roster = 'name = "r"\nregime = "voluntary"\nform = "alliance"\n[organisations]\n'
     binary = tmp_path / "binary.toml"
     binary.write_bytes(b"\xff\xfe\x00name")
@@ -143,6 +144,11 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "roster size": ([str(write(tmp_path, "r4.toml",
                                    with_roster + f'roster = "{roster_bad_size.name}"\n'))],
                         "lots"),
+        "roster quote": ([str(write(tmp_path, "r5.toml",
+                                    with_roster + f'roster = "{roster_quote.name}"\n'))],
+                         'quote.csv line 3: a quote (") is not closed'),
+        "empty roster path": ([str(write(tmp_path, "r6.toml", with_roster + 'roster = ""\n'))],
+                              "organisations.roster = '' is empty"),
         "timeline key": ([str(write(tmp_path, "tl.toml", GOOD + "[[timeline]]\nmonth = 2\n"
                                     "set = { magic = 0.1 }\n"))], "magic"),
         "bad replicates": (["voluntary_alliance", "--replicates", "0"], "--replicates"),
@@ -167,6 +173,7 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
 CASES = ["unknown scenario", "unknown --set key", "unknown key in file", "unknown top-level key",
          "out of range", "wrong type", "wrong regime", "bad count", "malformed TOML",
          "missing file", "missing roster", "roster header", "roster kind", "roster size",
+         "roster quote", "empty roster path",
          "timeline key", "bad replicates", "bad steps", "steps out of range", "bad seed",
          "not UTF-8",
          "folder as scenario", "empty scenario", "too many dots", "count on a roster",
