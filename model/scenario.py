@@ -463,6 +463,17 @@ def _text(source: str, key: str, value: Any, choices: tuple[str, ...] | None = N
     return value
 
 
+def _name(source: str, key: str, value: str) -> str:
+    """`value` when it can name a scenario or an organisation: not blank (a run folder,
+    a figure label) and without a NUL character."""
+    if not value.strip():
+        raise ScenarioError(f"{source}: {key} = {value!r} is empty; allowed: a name")
+    if "\0" in value:
+        raise ScenarioError(f"{source}: {key} = {shown(value)} contains a NUL character; "
+                            "allowed: a name without one")
+    return value
+
+
 def _table(source: str, raw: dict, key: str) -> dict:
     value = raw.get(key, {})
     if not isinstance(value, dict):
@@ -503,7 +514,7 @@ def _validate(raw: dict, source: str, base_dir: Path, given: Mapping[str, str]) 
     for key in ("regime", "form"):
         if key not in raw:
             raise ScenarioError(f"{source}: missing key {key!r}")
-    name = _text(at("name"), "name", raw.get("name", "scenario"))
+    name = _name(at("name"), "name", _text(at("name"), "name", raw.get("name", "scenario")))
     description = _text(at("description"), "description", raw.get("description", ""))
     sources = _text(source, "sources", raw.get("sources", ""))
     regime = _text(at("regime"), "regime", raw["regime"], REGIMES)
@@ -603,9 +614,7 @@ def read_roster(path: Path) -> Roster:
             raise ScenarioError(
                 f"roster {where} line {line}: {len(cells)} fields; expected {len(header)}"
             )
-        name, kind = cells[0], cells[1]
-        if not name:
-            raise ScenarioError(f"roster {where} line {line}: empty name")
+        name, kind = _name(f"roster {where} line {line}", "name", cells[0]), cells[1]
         if kind not in KIND_INDEX:
             raise ScenarioError(
                 f"roster {where} line {line}: kind {kind!r} is not one of {', '.join(KIND_NAMES)}"

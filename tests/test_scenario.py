@@ -99,6 +99,26 @@ def test_a_scenario_file_with_a_byte_order_mark_is_read(tmp_path):
     assert load_scenario(tmp_path / "bom.toml").digest() == load_scenario("merger").digest()
 
 
+def test_names_are_not_empty_and_have_no_nul(tmp_path):
+    """A scenario named "" ran into a folder runs/unnamed-...; a NUL in an organisation's
+    name was kept. Both are refused, naming where they came from."""
+    base = {"regime": "voluntary", "form": "alliance", "organisations": {"pcn": 3}}
+    assert load_scenario(base).name == "scenario"
+    for name in ("", "  "):
+        with pytest.raises(ScenarioError, match=r"^scenario: name = .* is empty"):
+            load_scenario({**base, "name": name})
+        with pytest.raises(ScenarioError, match=r"^overrides: name = .* is empty"):
+            load_scenario("merger", overrides={"name": name})
+    with pytest.raises(ScenarioError, match=r"^scenario: name = 'a\\x00b' contains a NUL"):
+        load_scenario({**base, "name": "a\0b"})
+    (tmp_path / "nul.csv").write_text("name,kind,size\nA\0B,pcn,5\nC,pcn,6\n")
+    with pytest.raises(ScenarioError, match=r"nul.csv line 2: name = 'A\\x00B' contains a NUL"):
+        load_scenario({**base, "organisations": {"roster": str(tmp_path / "nul.csv")}})
+    (tmp_path / "blank.csv").write_text("name,kind,size\n ,pcn,5\nC,pcn,6\n")
+    with pytest.raises(ScenarioError, match=r"blank.csv line 2: name = '' is empty"):
+        load_scenario({**base, "organisations": {"roster": str(tmp_path / "blank.csv")}})
+
+
 def test_a_roster_the_csv_module_cannot_read_is_one_line(tmp_path):
     """A field longer than the csv module's limit (131,072 characters) is a ScenarioError
     naming the roster, not a csv.Error traceback."""
