@@ -246,18 +246,24 @@ def run_scenarios(names: str | Sequence[str], replicates: int = 20, seed: int = 
 
     `names` is a list of scenario names or paths, or one name or path as a str;
     `replicates` a whole number >= 1 and `seed` one in [0, 2^63 - 1] (ScenarioError
-    otherwise). A helper for `regime_share_table` in notebooks:
+    otherwise, and for more replicates than fit in memory). A helper for
+    `regime_share_table` in notebooks:
     ``plot_regime_shares(regime_share_table(run_scenarios(["ics_mandated", ...])))``.
     """
     from model.batch import run_arrays, summary_frame
+    from model.cli import check_run_memory
     from model.rng import replicate_seeds
     from model.scenario import load_scenario
 
     out = {}
-    seeds = replicate_seeds(whole_number("seed", seed, 0, MAX_SEED),
-                            whole_number("replicates", replicates, 1))
-    for name in [names] if isinstance(names, str) else names:
-        scenario = load_scenario(name, steps=steps)
+    seed = whole_number("seed", seed, 0, MAX_SEED)
+    replicates = whole_number("replicates", replicates, 1)
+    scenarios = [load_scenario(name, steps=steps)
+                 for name in ([names] if isinstance(names, str) else names)]
+    for scenario in scenarios:
+        check_run_memory(replicates, scenario.steps, scenario.n_organisations, name="replicates")
+    seeds = replicate_seeds(seed, replicates)
+    for scenario in scenarios:
         metrics, _, _ = run_arrays(scenario, seeds)
         out[scenario.name] = summary_frame(scenario, metrics, seeds)
     return out

@@ -119,13 +119,19 @@ def run_summaries(kind, size_given, x_given, y_given, params, timeline, rngs, st
     return summaries, coarse
 
 
+def batch_steps(scenario: Scenario, steps: int | None) -> int:
+    """The months of a batch: the scenario's, or `steps`, a whole number in [0, MAX_STEPS]
+    (0: month 0 alone); ScenarioError otherwise."""
+    return scenario.steps if steps is None else whole_number("steps", steps, 0, MAX_STEPS)
+
+
 def run_arrays(scenario: Scenario, seeds: np.ndarray, steps: int | None = None,
                agents: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Raw arrays of a batch: metrics `[R, T+1, M]`, organisations `[R, T+1, N, K]`
     (empty unless `agents`) and sizes `[R, N]`. `steps` (default: the scenario's) is a
     whole number in [0, MAX_STEPS]; 0 gives month 0 alone, the initial state (what the
     validation's month-0 contrasts read); ScenarioError otherwise."""
-    steps = scenario.steps if steps is None else whole_number("steps", steps, 0, MAX_STEPS)
+    steps = batch_steps(scenario, steps)
     r, n = len(seeds), scenario.n_organisations
     params = np.tile(scenario.packed(), (r, 1))
     rngs = np.stack([stream_state(s) for s in seeds]) if r else np.zeros((0, 4), np.uint64)
@@ -214,13 +220,19 @@ def run_replicates(scenario: Scenario | str, replicates: int = 20, seed: int = 0
     `load_scenario` takes); `replicates` a whole number >= 1; `seed`, the master
     seed, a whole number in [0, 2^63 - 1]; `steps` (default: the scenario's) a whole
     number in [0, MAX_STEPS] (0: month 0 alone, the initial state). Anything else
-    raises a ScenarioError (a ValueError) naming the argument.
+    raises a ScenarioError (a ValueError) naming the argument, as do more replicates
+    than fit in memory (the check of `icsabm run`).
 
     Replicate r has seed `replicate_seeds(seed, replicates)[r]` (the `seed`
     column); `ICSModel(scenario, seed=that)` reproduces it bit for bit.
     """
+    from model.cli import check_run_memory  # here: `python -m model.cli` imports this module
+
     scenario = load_scenario(scenario)
-    seeds = replicate_seeds(whole_number("seed", seed, 0, MAX_SEED),
-                            whole_number("replicates", replicates, 1))
+    seed = whole_number("seed", seed, 0, MAX_SEED)
+    replicates = whole_number("replicates", replicates, 1)
+    steps = batch_steps(scenario, steps)
+    check_run_memory(replicates, steps, scenario.n_organisations, name="replicates")
+    seeds = replicate_seeds(seed, replicates)
     metrics, _, _ = run_arrays(scenario, seeds, steps)
     return timeseries_frame(metrics, seeds)

@@ -265,13 +265,18 @@ def size_text(nbytes: float) -> str:
 RUN_BYTES_PER_MONTH, AGENT_BYTES_PER_MONTH = 600, 250
 
 
-def check_run_memory(replicates: int, steps: int, organisations: int, agents: bool) -> None:
-    """CLIError, before any work, when a run folder would not fit in memory."""
+def check_run_memory(replicates: int, steps: int, organisations: int, agents: bool = False,
+                     name: str = "--replicates") -> None:
+    """ScenarioError, before any work (the replicates' seeds included), when the replicates
+    would not fit in memory: a run folder of `icsabm run`, or the frames of the Python
+    API's `run_replicates` (which passes `name="replicates"`)."""
+    from model.scenario import ScenarioError
+
     per_month = RUN_BYTES_PER_MONTH + (AGENT_BYTES_PER_MONTH * organisations if agents else 0)
     need, have = replicates * (steps + 1) * per_month, available_memory()
     if have is not None and need > have:
-        raise CLIError(
-            f"--replicates {replicates}: {replicates:,} replicates x {steps + 1} months"
+        raise ScenarioError(
+            f"{name}: {replicates:,} replicates x {steps + 1} months"
             f"{' with --agents' if agents else ''} need about {size_text(need)} of memory, "
             f"more than the {size_text(have)} available; run fewer replicates"
             + (", drop --agents" if agents else "")

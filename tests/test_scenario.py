@@ -350,6 +350,18 @@ def test_steps_of_a_batch_are_checked(steps):
             call()
 
 
+def test_replicates_too_many_for_memory_are_refused_before_any_work():
+    """The check of `icsabm run`, before the seeds are drawn (unchecked: MemoryError)."""
+    from analysis.figures_run import run_scenarios
+    from model.batch import run_replicates
+
+    for call in (lambda: run_replicates("merger", replicates=10**12, steps=1),
+                 lambda: run_scenarios("merger", replicates=10**12, steps=1)):
+        with pytest.raises(ScenarioError, match=r"^replicates: 1,000,000,000,000 replicates x "
+                                                r"2 months need about .* of memory"):
+            call()
+
+
 def test_zero_steps_of_a_batch_is_the_initial_state():
     """Month 0 alone: what the validation's month-0 contrasts (C01-C08) read."""
     from model.batch import run_replicates
