@@ -14,8 +14,9 @@ Python API).
 
 from __future__ import annotations
 
+import os
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -45,7 +46,7 @@ from analysis.theme import (
     themed,
 )
 from model import state as S
-from model.scenario import MAX_SEED, Scenario, ScenarioError, whole_number
+from model.scenario import MAX_SEED, Scenario, ScenarioError, shown, whole_number
 
 #: Quantile columns of the band tables: median, 50% and 90% bands across replicates.
 QUANTILES = {"q05": 0.05, "q25": 0.25, "median": 0.5, "q75": 0.75, "q95": 0.95}
@@ -240,14 +241,14 @@ def plot_regime_shares(table: pd.DataFrame, title: str | None = None,
     return fig
 
 
-def run_scenarios(names: str | Sequence[str], replicates: int = 20, seed: int = 0,
-                  steps: int | None = None) -> dict[str, pd.DataFrame]:
+def run_scenarios(names: str | os.PathLike | Iterable[str | os.PathLike], replicates: int = 20,
+                  seed: int = 0, steps: int | None = None) -> dict[str, pd.DataFrame]:
     """Run bundled (or TOML) scenarios with the batch kernel; summary table of each.
 
-    `names` is a list of scenario names or paths, or one name or path as a str;
-    `replicates` a whole number >= 1 and `seed` one in [0, 2^63 - 1] (ScenarioError
-    otherwise, and for more replicates than fit in memory). A helper for
-    `regime_share_table` in notebooks:
+    `names` is a list of scenario names or paths, or one name or path (a str or an
+    `os.PathLike`); `replicates` a whole number >= 1 and `seed` one in [0, 2^63 - 1]
+    (ScenarioError otherwise, and for more replicates than fit in memory). A helper
+    for `regime_share_table` in notebooks:
     ``plot_regime_shares(regime_share_table(run_scenarios(["ics_mandated", ...])))``.
     """
     from model.batch import run_arrays, summary_frame
@@ -258,8 +259,13 @@ def run_scenarios(names: str | Sequence[str], replicates: int = 20, seed: int = 
     out = {}
     seed = whole_number("seed", seed, 0, MAX_SEED)
     replicates = whole_number("replicates", replicates, 1)
-    scenarios = [load_scenario(name, steps=steps)
-                 for name in ([names] if isinstance(names, str) else names)]
+    if isinstance(names, str | os.PathLike):
+        names = [names]
+    elif not isinstance(names, Iterable):
+        raise ScenarioError(f"names = {shown(names)} is not a scenario name or a list of "
+                            "them; allowed: a bundled name, a path to a TOML file, or a list "
+                            "of those")
+    scenarios = [load_scenario(name, steps=steps) for name in names]
     for scenario in scenarios:
         check_run_memory(replicates, scenario.steps, scenario.n_organisations, name="replicates")
     seeds = replicate_seeds(seed, replicates)

@@ -42,6 +42,7 @@ import hashlib
 import itertools
 import json
 import math
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -223,12 +224,16 @@ def _range_axis(source: str, name: str, spec: Any) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def load_sweep(path: str | Path) -> Sweep:
+def load_sweep(path: str | os.PathLike) -> Sweep:
     """Load and validate a sweep file; every point's scenario is resolved.
 
     Raises:
         ScenarioError: one line naming the file, key and allowed values.
     """
+    if not isinstance(path, str | os.PathLike):
+        raise ScenarioError(f"path = {shown(path)} is not a sweep file; allowed: a path to a "
+                            "sweep TOML file (str or os.PathLike) or a bundled sweep name ("
+                            + ", ".join(bundled_sweeps()) + ")")
     given = str(path)
     path = Path(path)
     source = str(path)

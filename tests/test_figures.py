@@ -22,6 +22,7 @@ from analysis.palette import KIND_COLOURS, REGIME_COLOURS
 from analysis.theme import DOUBLE_COLUMN, DPI, SINGLE_COLUMN
 from model.cli import main
 from model.regimes import MATURITY, REGIMES
+from model.scenario import SCENARIO_DIR
 
 STEPS = 24
 RUN_STEMS = ("trajectories", "regime_shares", "trust_network", "trust_matrix", "maturity",
@@ -843,3 +844,8 @@ def test_figure_tables_name_bad_months_seeds_and_replicates():
             F.run_scenarios(["merger"], replicates=replicates)
     one = F.run_scenarios("merger", replicates=2, steps=3)  # one name given as text
     assert list(one) == ["merger"] and len(one["merger"]) == 2
+    for names in (None, 5):  # unchecked: a TypeError, "object is not iterable"
+        with pytest.raises(ScenarioError, match=r"^names = .* is not a scenario name or a list"):
+            F.run_scenarios(names, replicates=2, steps=3)
+    path = F.run_scenarios(SCENARIO_DIR / "merger.toml", replicates=2, steps=3)  # one Path
+    assert path["merger"].equals(one["merger"])

@@ -849,6 +849,14 @@ def test_non_utf8_sweep_file_is_one_line(tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("path", [None, 5])
+def test_a_sweep_is_named_by_a_path_or_a_bundled_name(path):
+    """Unchecked, None or a number gave a TypeError from pathlib."""
+    with pytest.raises(ScenarioError, match=r"^path = .* is not a sweep file; allowed: a path "
+                                            r"to a sweep TOML file .* or a bundled sweep name"):
+        load_sweep(path)
+
+
 def test_a_sweep_file_with_a_byte_order_mark_is_read(tmp_path):
     """As a scenario file or a roster CSV: a UTF-8 BOM at the start is skipped."""
     text = "[sweep]\nname = 's'\nscenario = 'merger'\n[axes]\n'context.funding' = [0.1, 0.2]\n"
