@@ -25,7 +25,15 @@ from model import kernel
 from model import state as S
 from model.regimes import REGIMES, classify
 from model.rng import stream_state
-from model.scenario import MAX_SEED, MAX_STEPS, Scenario, load_scenario, whole_number
+from model.scenario import (
+    MAX_SEED,
+    MAX_STEPS,
+    Scenario,
+    ScenarioError,
+    load_scenario,
+    shown,
+    whole_number,
+)
 
 NETWORK_LIMIT = 300  # organisations; a complete graph of more is slow to keep up to date
 AGENT_REPORTERS = ("kind", "size", "trust_in_others", "trusted_by_others", "faith", "capacity",
@@ -60,7 +68,8 @@ class ICSModel(mesa.Model):
             to date; None (the default) does so for up to `NETWORK_LIMIT` organisations.
 
     Raises:
-        ScenarioError (a ValueError): a bad scenario, override, seed or steps, named.
+        ScenarioError (a ValueError): a bad scenario, override, seed, steps or network,
+            named.
 
     `self.datacollector` holds every time-series column (the counts of
     `state.INTEGER_METRICS` as ints, the rest as floats) and an agent table keyed
@@ -76,6 +85,9 @@ class ICSModel(mesa.Model):
         seed = whole_number("seed", seed, 0, MAX_SEED)
         if steps is not None:
             steps = whole_number("steps", steps, 1, MAX_STEPS)
+        if network is not None and not isinstance(network, bool | np.bool_):
+            raise ScenarioError(f"network = {shown(network)} is not a bool; allowed: True, "
+                                "False or None (keep it for up to NETWORK_LIMIT organisations)")
         super().__init__(seed=seed)
         scenario = load_scenario(scenario, overrides=overrides)
         self.scenario = scenario

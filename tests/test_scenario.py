@@ -389,6 +389,17 @@ def test_mesa_model_steps_and_months_are_checked():
     assert model.month == 2
 
 
+def test_mesa_model_network_is_a_bool():
+    """Unchecked, network="yes" (or "no") kept the network."""
+    from model.ics_model import ICSModel
+
+    for network in ("yes", 1, 0.0):
+        with pytest.raises(ScenarioError, match=r"^network = .* is not a bool"):
+            ICSModel("merger", seed=1, network=network)
+    assert ICSModel("merger", seed=1, network=np.bool_(False)).network is None
+    assert ICSModel("merger", seed=1, network=True).network is not None
+
+
 @pytest.mark.parametrize("key", ["context.funding", "organisations.pcn", "steps"])
 def test_an_integer_too_big_for_a_float_is_out_of_range(key):
     """TOML and --set read 1 followed by 400 zeros as a Python int: it is out of range
