@@ -14,6 +14,7 @@ made numba re-optimise the whole step, and a cold start took 26 s instead of
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -26,7 +27,15 @@ from model import kernel
 from model import state as S
 from model.regimes import MATURITY, REGIMES, maturity, summarise
 from model.rng import replicate_seeds, stream_state
-from model.scenario import MAX_SEED, MAX_STEPS, Scenario, load_scenario, whole_number
+from model.scenario import (
+    MAX_SEED,
+    MAX_STEPS,
+    Scenario,
+    ScenarioError,
+    load_scenario,
+    shown,
+    whole_number,
+)
 
 
 @njit(cache=True, nogil=True)
@@ -125,12 +134,17 @@ def batch_steps(scenario: Scenario, steps: int | None) -> int:
     return scenario.steps if steps is None else whole_number("steps", steps, 0, MAX_STEPS)
 
 
-def run_arrays(scenario: Scenario, seeds: np.ndarray, steps: int | None = None,
+def run_arrays(scenario: Scenario, seeds: Iterable[int], steps: int | None = None,
                agents: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Raw arrays of a batch: metrics `[R, T+1, M]`, organisations `[R, T+1, N, K]`
-    (empty unless `agents`) and sizes `[R, N]`. `steps` (default: the scenario's) is a
+    (empty unless `agents`) and sizes `[R, N]`. `seeds` (an array or list) are whole
+    numbers in [0, 2^63 - 1], one a replicate; `steps` (default: the scenario's) is a
     whole number in [0, MAX_STEPS]; 0 gives month 0 alone, the initial state (what the
     validation's month-0 contrasts read); ScenarioError otherwise."""
+    if isinstance(seeds, str | bytes) or not isinstance(seeds, Iterable):
+        raise ScenarioError(f"seeds = {shown(seeds)} is not a list of seeds; allowed: an "
+                            "array or list of whole numbers in [0, 2^63 - 1]")
+    seeds = [whole_number(f"seeds[{i}]", s, 0, MAX_SEED) for i, s in enumerate(seeds)]
     steps = batch_steps(scenario, steps)
     r, n = len(seeds), scenario.n_organisations
     params = np.tile(scenario.packed(), (r, 1))

@@ -362,6 +362,19 @@ def test_replicates_too_many_for_memory_are_refused_before_any_work():
             call()
 
 
+@pytest.mark.parametrize("seeds, message", [
+    ([1, -1], r"^seeds\[1\] = -1 is out of range; allowed: a whole number in \[0, 2\^63 - 1\]"),
+    (np.array([1.7]), r"^seeds\[0\] = .*1\.7.* is not a whole number in \[0, 2\^63 - 1\]"),
+    ("12", r"^seeds = '12' is not a list of seeds"),  # not seeds 1 and 2
+    (12, r"^seeds = 12 is not a list of seeds"),
+])
+def test_seeds_of_a_batch_are_checked(seeds, message):
+    from model.batch import run_arrays
+
+    with pytest.raises(ScenarioError, match=message):
+        run_arrays(load_scenario("merger"), seeds, steps=1)
+
+
 def test_zero_steps_of_a_batch_is_the_initial_state():
     """Month 0 alone: what the validation's month-0 contrasts (C01-C08) read."""
     from model.batch import run_replicates
