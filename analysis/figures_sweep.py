@@ -9,6 +9,7 @@ months to synergy), ``sobol.parquet`` and the ``summary/`` parts.
 
 from __future__ import annotations
 
+import math
 import textwrap
 
 import numpy as np
@@ -20,6 +21,7 @@ from matplotlib.patches import Patch
 from analysis.palette import REGIME_COLOURS
 from analysis.theme import DOUBLE_COLUMN, KIND_LABELS, SINGLE_COLUMN, new_figure, themed
 from model import params as P
+from model.scenario import shown
 from model.sweep_file import axis_column
 
 
@@ -87,7 +89,8 @@ def phase_table(manifest: dict, phase: pd.DataFrame) -> pd.DataFrame:
     the share and 95% Wilson interval of each regime, median_time_to_synergy.
 
     Raises:
-        FigureInputError: the sweep is not a grid with two axes besides regime.
+        FigureInputError: the sweep is not a grid with two axes besides regime, or a
+            point of `phase` is not one of its points.
     """
     sweep = manifest["sweep"]
     if sweep.get("design") != "grid":
@@ -100,7 +103,13 @@ def phase_table(manifest: dict, phase: pd.DataFrame) -> pd.DataFrame:
         names = ", ".join(a[0] for a in others) or "none"
         raise FigureInputError(f"sweep {sweep['name']!r}: the phase diagram needs a grid with "
                                f"two axes besides regime; it has {len(others)} ({names})")
-    index = np.unravel_index(phase["point"].to_numpy(), [len(a[2]) for a in axes])
+    shape = [len(a[2]) for a in axes]
+    outside = phase["point"][~phase["point"].isin(range(math.prod(shape)))]
+    if len(outside):  # a hand-edited or foreign phase.parquet
+        raise FigureInputError(f"sweep {sweep['name']!r}: phase.parquet has point "
+                               f"{shown(outside.tolist()[0])}; allowed: the grid's points 0 to "
+                               f"{math.prod(shape) - 1} (re-create the sweep folder)")
+    index = np.unravel_index(phase["point"].to_numpy(np.int64), shape)
     where = {a[0]: i for a, i in zip(axes, index, strict=True)}
     table = pd.DataFrame(index=range(len(phase)))
     table["panel"] = [str(panel[2][i][0]) for i in where[panel[0]]] if panel else sweep["name"]

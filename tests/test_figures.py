@@ -594,6 +594,15 @@ def _without_regime(path: Path) -> None:
     pd.read_parquet(path).drop(columns="regime").to_parquet(path, index=False)
 
 
+def _first_point(value):
+    def change(path: Path) -> None:
+        phase = pd.read_parquet(path)
+        phase["point"] = phase["point"].astype(type(value))
+        phase.loc[0, "point"] = value
+        phase.to_parquet(path, index=False)
+    return change
+
+
 def _manifest_with(**changes):
     def change(path: Path) -> None:
         manifest = json.loads(path.read_text())
@@ -613,6 +622,9 @@ def _manifest_with(**changes):
     ("plain", "manifest.json", _manifest_with(scenario="x"), "manifest.json has no usable "
      "scenario"),
     ("grid", "phase.parquet", _no_rows, "phase.parquet: not the table icsabm writes (no rows)"),
+    ("grid", "phase.parquet", _first_point(99), "phase.parquet has point 99; allowed: the "
+     "grid's points 0 to"),  # unchecked: a ValueError from numpy's unravel_index
+    ("grid", "phase.parquet", _first_point(0.5), "phase.parquet has point 0.5"),
     ("grid", "phase.parquet", lambda p: pd.read_parquet(p).drop(columns="synergy_share")
      .to_parquet(p, index=False), "(no column 'synergy_share')"),
     ("sobol", "sobol.parquet", lambda p: pd.read_parquet(p).drop(columns="ST")
