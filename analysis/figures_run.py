@@ -59,6 +59,14 @@ TRAJECTORY_VARIABLES = {
     "output": ("Joint output", "Joint output per month (model units)"),
 }
 MONTH_LABEL = "Time (months)"
+#: Time-series columns that are means over the members (or over their pairs). With fewer
+#: than `MIN_MEMBERS` members left there is no partnership and the time series records 0
+#: (the mean over nobody), which is no one's value: the figures leave such months out of
+#: these columns, as the browser app's charts do (`model.ui.state_svg`).
+MEMBER_MEANS = ("mean_trust", "mean_faith", "mean_capacity", "mean_behaviour",
+                "mean_confidence", "communication")
+#: Fewer members than this is no partnership (THEORY §4: dissolution).
+MIN_MEMBERS = 2
 #: Partnerships of at most this many organisations get a more explicit trust network and
 #: matrix: every edge drawn solid and each organisation named; each cell's value printed.
 #: Lower than the browser app's `model.ui.NAMED_LIMIT` (8) on purpose: a figure draws four
@@ -141,10 +149,18 @@ def trajectory_table(timeseries: pd.DataFrame, summary: pd.DataFrame,
     The two feedback loops of THEORY §1 make synergy runs show the
     inertia-then-synergy shape: output near zero for the first months, then a
     rise once trust and faith pass the threshold (C40, C43, C28).
+
+    A month in which a replicate has fewer than `MIN_MEMBERS` members left is
+    left out of its `MEMBER_MEANS` (the 0 recorded there is a mean over nobody,
+    not collapsed trust), so `replicates` counts the replicates still a
+    partnership that month and a variable's rows end when none is.
     """
     regime = summary.set_index("replicate")["regime"]
-    long = timeseries.melt(id_vars=["replicate", "step"], value_vars=list(variables),
-                           var_name="variable")
+    ids = ["replicate", "step", *(["active_members"] if "active_members" in timeseries else [])]
+    long = timeseries.melt(id_vars=ids, value_vars=list(variables), var_name="variable")
+    if "active_members" in long:
+        long = long[~(long["variable"].isin(MEMBER_MEANS)
+                      & (long["active_members"] < MIN_MEMBERS))]
     long["final_regime"] = long["replicate"].map(regime)
     table = band_table(long, ["final_regime", "variable", "step"], "value")
     table["final_regime"] = pd.Categorical(table["final_regime"], REGIME_ORDER, ordered=True)
@@ -168,7 +184,10 @@ def plot_trajectories(table: pd.DataFrame, title: str | None = None) -> Figure:
         for regime in REGIME_ORDER:
             part = table[(table["variable"] == variable) & (table["final_regime"] == regime)]
             if len(part):
-                n = int(part["replicates"].iloc[0])
+                n = int(table.loc[table["final_regime"] == regime, "replicates"].max())
+                # a median over the partnerships left stands for the regime while they are
+                # at least half of its replicates; after that the line ends
+                part = part.where(2 * part["replicates"] >= n).assign(step=part["step"])
                 _draw_bands(ax, part, REGIME_COLOURS[regime], f"{REGIME_LABELS[regime]} (n = {n})")
         ax.set_title(panel_title)
         ax.set_ylabel(ylabel)
@@ -178,12 +197,24 @@ def plot_trajectories(table: pd.DataFrame, title: str | None = None) -> Figure:
     for ax in axes[max(0, len(variables) - ncols):len(variables)]:
         ax.set_xlabel(MONTH_LABEL)
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels),
-               title="Final regime (line: median; bands: 50% and 90% of replicates)"
-               if table["replicates"].max() > 1 else "Final regime (one replicate: no bands)")
+    legend = ("Final regime (line: median; bands: 50% and 90% of replicates)"
+              if table["replicates"].max() > 1 else "Final regime (one replicate: no bands)")
+    if _members_dropped(table):
+        legend += (f"\nMeans over members: a replicate with fewer than {MIN_MEMBERS} members "
+                   "left (dissolved) drops out; a line ends when under half remain")
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), title=legend)
     if title:
         fig.suptitle(_wrapped(title, fig.get_figwidth()), x=0.01, ha="left", fontsize=8)
     return fig
+
+
+def _members_dropped(table: pd.DataFrame) -> bool:
+    """Whether a `trajectory_table` left out replicates in some months (dissolved
+    partnerships): fewer replicates, or fewer months, than its regime has elsewhere."""
+    most = table.groupby("final_regime")["replicates"].transform("max")
+    months = table.groupby(["final_regime", "variable"])["step"].transform("size")
+    return bool((table["replicates"] < most).any()
+                or (months < table["step"].nunique()).any())
 
 
 # ---------------------------------------------------------------------- regime shares

@@ -861,3 +861,44 @@ def test_figure_tables_name_bad_months_seeds_and_replicates():
             F.run_scenarios(names, replicates=2, steps=3)
     path = F.run_scenarios(SCENARIO_DIR / "merger.toml", replicates=2, steps=3)  # one Path
     assert path["merger"].equals(one["merger"])
+
+
+# ------------------------------------------------------------ dissolved partnerships
+def _dissolving_series(replicates: int = 4, dissolved: int = 3, steps: int = 6) -> tuple[
+        pd.DataFrame, pd.DataFrame]:
+    """Replicates whose members all leave at month 3 in the first `dissolved` of them: the
+    time series then records 0 for the means over nobody (as the kernel does)."""
+    rows = []
+    for rep in range(replicates):
+        for step in range(steps + 1):
+            gone = rep < dissolved and step >= 3
+            value = 0.0 if gone else 0.6
+            rows.append({"replicate": rep, "step": step, "mean_trust": value,
+                         "mean_faith": value, "mean_behaviour": value,
+                         "output": 0.0 if gone else 0.2, "active_members": 1 if gone else 5})
+    summary = pd.DataFrame({"replicate": range(replicates),
+                            "regime": ["dissolution"] * replicates})
+    return pd.DataFrame(rows), summary
+
+
+def test_dissolved_partnerships_are_not_drawn_as_trust_of_0():
+    """Fewer than two members left: the time series records 0 for trust, faith and
+    behaviour (a mean over nobody). The trajectories must not turn that into a collapse
+    of trust: such months leave the means (replicates counts those still partnerships),
+    and the line ends once under half of the regime's replicates are left."""
+    series, summary = _dissolving_series()
+    table = F.trajectory_table(series, summary)
+    means = table[table["variable"] != "output"]
+    assert (means["median"] == 0.6).all() and (means["q05"] == 0.6).all()
+    late = means[means["step"] >= 3]
+    assert (late["replicates"] == 1).all()
+    output = table[table["variable"] == "output"]
+    assert (output["replicates"] == 4).all()  # joint output of no partnership is 0: kept
+    fig = F.plot_trajectories(table, title="research_collaboration: 4\u00a0replicates")
+    trust = fig.axes[0].get_lines()[0]
+    x, y = trust.get_data()
+    assert np.isfinite(np.asarray(y, float)).sum() == 3 and np.nanmin(y) == 0.6
+    legend = fig.legends[0]
+    assert "fewer than 2 members" in legend.get_title().get_text()
+    assert [t.get_text() for t in legend.get_texts()] == ["Dissolution (n = 4)"]
+    _assert_text_fits(fig)
