@@ -36,6 +36,9 @@ DOUBLE_COLUMN = 175 * MM
 DPI = 300
 #: File formats `save_figure` writes.
 FORMATS = ("pdf", "png", "svg")
+#: No creation date in vector files, so drawing a figure twice gives the same bytes
+#: (`figures.json` records when figures were made).
+_NO_DATE = {"pdf": {"CreationDate": None}, "svg": {"Date": None}, "png": {}}
 
 #: Plain-English names for figures.
 KIND_LABELS = {k.name: k.label for k in KINDS}
@@ -67,6 +70,7 @@ def theme_rc() -> dict:
         "figure.dpi": 100, "savefig.dpi": DPI,
         "pdf.fonttype": 42, "ps.fonttype": 42,  # editable text in vector files
         "svg.fonttype": "none",
+        "svg.hashsalt": "icsabm",  # fixed SVG element ids (random otherwise)
         "image.cmap": "cividis",
         "font.family": "sans-serif",
         "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica", "sans-serif"],
@@ -106,14 +110,15 @@ def save_figure(fig: Figure, table: pd.DataFrame, folder: Path, stem: str,
                 formats: Sequence[str] = ("pdf", "png")) -> list[Path]:
     """Write `stem.<format>` for each format and the tidy table `stem.csv`.
 
-    Vector formats keep text as text; PNG is written at `DPI` (300 dpi).
+    Vector formats keep text as text; PNG is written at `DPI` (300 dpi). No file
+    carries a date or random ids: the same figure gives the same bytes.
     """
     folder = Path(folder)
     paths = []
     with theme():
         for fmt in formats:
             path = folder / f"{stem}.{fmt}"
-            fig.savefig(path, format=fmt, dpi=DPI)
+            fig.savefig(path, format=fmt, dpi=DPI, metadata=_NO_DATE[fmt])
             paths.append(path)
     path = folder / f"{stem}.csv"
     table.to_csv(path, index=False)

@@ -287,6 +287,23 @@ def test_rerun_replaces_an_earlier_figures_folder(folders, tmp_path):
                                                      "regime_shares.png"]
 
 
+def test_figures_are_byte_identical_when_drawn_again(folders, tmp_path):
+    """Drawing a figure twice gives the same files: no creation date in PDF or SVG, no
+    random SVG ids (figures.json alone records when figures were made)."""
+    from analysis.theme import save_figure
+
+    table = F.conflict_table(F.read_run(folders["plain"]).timeseries)
+    files = []
+    for k in range(2):
+        (tmp_path / str(k)).mkdir()
+        files.append(save_figure(F.plot_conflicts(table), table, tmp_path / str(k), "conflicts",
+                                 ("pdf", "png", "svg")))
+    for first, second in zip(*files, strict=True):
+        assert first.read_bytes() == second.read_bytes(), first.name
+    assert b"CreationDate" not in files[0][0].read_bytes()
+    assert b"<dc:date>" not in files[0][2].read_bytes()
+
+
 def test_regime_shares_of_several_scenarios():
     summaries = F.run_scenarios(["voluntary_alliance", "mandated_buddying"], replicates=5,
                                 steps=12)
