@@ -693,8 +693,9 @@ def plot_power_trust(table: pd.DataFrame, title: str | None = None) -> Figure:
     ax.set_ylabel("Mean trust of truster in trusted (0–1)")
     ax.set_ylim(0, 1)
     ratio = table["size_ratio"].iloc[0] if len(table) else SIZE_RATIO
+    bands = ("median and 50% band across the n replicates with such pairs"
+             if len(table) and table["replicates"].max() > 1 else "one replicate: no band")
     fig.legend(loc="outside lower center", ncols=1,
-               title=f"Truster in trusted (larger: ≥ {ratio:g}× the staff)\n"
-                     "median and 50% band across the n replicates with such pairs")
+               title=f"Truster in trusted (larger: ≥ {ratio:g}× the staff)\n{bands}")
     ax.set_title(_wrapped(title or "Trust across the size gap (C17)", SINGLE_COLUMN))
     return fig

@@ -791,6 +791,10 @@ def test_one_replicate_claims_no_band():
                               for v in TRAJECTORY_VARIABLES])
     fig = F.plot_trajectories(trajectories, title=f"merger: {F.replicates_text(1)}")
     assert "no bands" in fig.legends[0].get_title().get_text()
+    power = F.plot_power_trust(_band(steps, 1, relation="peers", size_ratio=2.0))
+    assert "no band" in power.legends[0].get_title().get_text()
+    assert "50% band" in F.plot_power_trust(_band(steps, 2, relation="peers", size_ratio=2.0)
+                                            ).legends[0].get_title().get_text()
     assert fig._suptitle.get_text() == "merger: 1\u00a0replicate"
 
 
