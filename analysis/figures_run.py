@@ -251,7 +251,9 @@ def plot_regime_shares(table: pd.DataFrame, title: str | None = None,
     labels = [textwrap.fill(f"{s} (n = {n})", 40 if wide else 24)
               for s, n in zip(scenarios, runs, strict=True)]
     row = max(0.2, 0.1 * max(label.count("\n") + 1 for label in labels) + 0.04)
-    fig = new_figure(DOUBLE_COLUMN if wide else SINGLE_COLUMN, 1.1 + row * len(scenarios))
+    # at least 0.6 in of rows: the axis label, turned upright, is taller than one row
+    fig = new_figure(DOUBLE_COLUMN if wide else SINGLE_COLUMN,
+                     1.1 + max(0.6, row * len(scenarios)))
     ax = fig.subplots()
     y = np.arange(len(scenarios))
     for k, regime in enumerate(REGIME_ORDER):
@@ -268,7 +270,8 @@ def plot_regime_shares(table: pd.DataFrame, title: str | None = None,
     ax.set_xlabel("Share of replicates (0–1)")
     ax.set_ylabel(axis_label)
     fig.legend(loc="outside lower center", ncols=3, title="Regime (whiskers: 95% Wilson intervals)")
-    ax.set_title(title or "Regime at the end of the run")
+    fig.suptitle(_wrapped(title or "Regime at the end of the run", fig.get_figwidth()), x=0.01,
+                 ha="left", fontsize=8)
     return fig
 
 

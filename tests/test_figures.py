@@ -802,10 +802,24 @@ def test_run_figures_name_the_scenario_and_replicates(folders):
     """Every run figure says which scenario it shows and how many replicates."""
     run = F.read_run(folders["plain"])
     for job in F.run_jobs(run):
-        if job.stem in ("conflicts", "power_trust"):
+        if job.stem in ("conflicts", "power_trust", "regime_shares"):
             _, fig = job.make()
-            title = fig.axes[0].get_title(loc="left").replace("\n", " ")
+            title = (fig._suptitle.get_text() if fig._suptitle
+                     else fig.axes[0].get_title(loc="left")).replace("\n", " ")
             assert title.startswith("voluntary_alliance: ") and "4\u00a0replicates" in title
+
+
+def test_regime_shares_title_of_a_short_scenario_name_fits():
+    """A name of up to 16 characters gets a single-column figure, whose long labels made
+    the title run off the right edge."""
+    fig = F.plot_regime_shares(_shares({"ics_mandated": ["inertia"]}),
+                               title=f"ics_mandated: regime at the end of the run "
+                                     f"({F.replicates_text(1)})")
+    assert fig.get_figwidth() == pytest.approx(SINGLE_COLUMN)
+    _assert_text_fits(fig)
+    renderer = _drawn(fig)
+    ylabel = fig.axes[0].yaxis.label.get_window_extent(renderer)
+    assert not fig._suptitle.get_window_extent(renderer).overlaps(ylabel)
 
 
 @pytest.mark.parametrize("plot", ["conflicts", "power_trust", "trajectories"])
