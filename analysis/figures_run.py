@@ -105,6 +105,13 @@ def _draw_bands(ax, frame: pd.DataFrame, colour: str, label: str, linestyle: str
     ax.plot(x, frame["median"], color=colour, ls=linestyle, label=label)
 
 
+def _while_half_remain(part: pd.DataFrame, n: int) -> pd.DataFrame:
+    """A band table's months with at least half of `n` replicates (NaN after: the line
+    ends). A median over the few partnerships left after dissolutions stands for them
+    alone, not for the `n` replicates the legend names."""
+    return part.where(2 * part["replicates"] >= n).assign(step=part["step"])
+
+
 def _wrapped(title: str, width: float) -> str:
     """`title` broken into lines that fit a figure `width` inches wide (7-8 pt text)."""
     return textwrap.fill(title, max(30, int(width * 15)))
@@ -185,9 +192,7 @@ def plot_trajectories(table: pd.DataFrame, title: str | None = None) -> Figure:
             part = table[(table["variable"] == variable) & (table["final_regime"] == regime)]
             if len(part):
                 n = int(table.loc[table["final_regime"] == regime, "replicates"].max())
-                # a median over the partnerships left stands for the regime while they are
-                # at least half of its replicates; after that the line ends
-                part = part.where(2 * part["replicates"] >= n).assign(step=part["step"])
+                part = _while_half_remain(part, n)
                 _draw_bands(ax, part, REGIME_COLOURS[regime], f"{REGIME_LABELS[regime]} (n = {n})")
         ax.set_title(panel_title)
         ax.set_ylabel(ylabel)
@@ -690,14 +695,20 @@ def plot_power_trust(table: pd.DataFrame, title: str | None = None) -> Figure:
     for relation, (label, colour, ls) in POWER_RELATIONS.items():
         part = table[table["relation"] == relation]
         if len(part):  # n: replicates that have such pairs (a relation may be rare)
-            _draw_bands(ax, part, colour, f"{label} ({_n_text(part['replicates'])})", ls,
-                        wide=False)
+            _draw_bands(ax, _while_half_remain(part, int(part["replicates"].max())), colour,
+                        f"{label} ({_n_text(part['replicates'])})", ls, wide=False)
+    if len(table):  # every month of the run, also after the lines end
+        ax.update_datalim([(table["step"].min(), 0), (table["step"].max(), 0)])
+        ax.autoscale_view()
     ax.set_xlabel(MONTH_LABEL)
     ax.set_ylabel("Mean trust of truster in trusted (0–1)")
     ax.set_ylim(0, 1)
     ratio = table["size_ratio"].iloc[0] if len(table) else SIZE_RATIO
     bands = ("median and 50% band across the n replicates with such pairs"
              if len(table) and table["replicates"].max() > 1 else "one replicate: no band")
+    most = table.groupby("relation")["replicates"].transform("max")
+    if (2 * table["replicates"] < most).any():  # partnerships dissolved
+        bands += ";\na line ends when under half of them have such pairs left"
     fig.legend(loc="outside lower center", ncols=1,
                title=f"Truster in trusted (larger: ≥ {ratio:g}× the staff)\n{bands}")
     ax.set_title(_wrapped(title or "Trust across the size gap (C17)", SINGLE_COLUMN))

@@ -937,3 +937,20 @@ def test_dissolved_partnerships_are_not_drawn_as_trust_of_0():
     assert "fewer than 2 members" in legend.get_title().get_text()
     assert [t.get_text() for t in legend.get_texts()] == ["Dissolution (n = 4)"]
     _assert_text_fits(fig)
+
+
+def test_power_lines_end_when_most_partnerships_have_dissolved():
+    """After dissolutions the pairs' trust rests on the few partnerships left: the line
+    ends when under half of its replicates have pairs, and the axis keeps the run's
+    months. A relation rare from the start (1 replicate of 20) is still drawn."""
+    steps = np.arange(7)
+    table = pd.concat([_band(steps, [20, 20, 20, 12, 2, 2, 2], relation="peers"),
+                       _band(steps, 1, relation="smaller_in_larger")])
+    table["size_ratio"] = 2.0
+    fig = F.plot_power_trust(table)
+    ax = fig.axes[0]
+    finite = [np.isfinite(np.asarray(line.get_ydata(), float)).sum() for line in ax.get_lines()]
+    assert finite == [7, 4]  # smaller in larger (n = 1 throughout), then peers
+    assert ax.get_xlim()[1] >= 6
+    assert "under half" in fig.legends[0].get_title().get_text()
+    _assert_text_fits(fig)
