@@ -265,8 +265,11 @@ def plot_regime_shares(table: pd.DataFrame, title: str | None = None,
         share = pivot[("share", regime)].to_numpy(float)
         at = y + (k - 1) * 0.27
         ax.barh(at, share, 0.25, color=REGIME_COLOURS[regime], label=REGIME_LABELS[regime])
-        ax.errorbar(share, at, xerr=[share - pivot[("ci_low", regime)].to_numpy(float),
-                                     pivot[("ci_high", regime)].to_numpy(float) - share],
+        # Wilson bounds of a share of 0 or 1 can miss it by a rounding (1 - 1e-16 for 6 of
+        # 6 runs), which errorbar refuses as a negative length
+        low = np.maximum(share - pivot[("ci_low", regime)].to_numpy(float), 0)
+        high = np.maximum(pivot[("ci_high", regime)].to_numpy(float) - share, 0)
+        ax.errorbar(share, at, xerr=[low, high],
                     fmt="o", ms=2.5, mfc=REGIME_COLOURS[regime], mec="black", mew=0.4,
                     ecolor="black", elinewidth=0.6, capsize=1.5, clip_on=False)
     ax.set_yticks(y, labels)

@@ -372,6 +372,15 @@ def test_regime_shares_draw_every_wilson_interval():
     assert [0, pytest.approx(0.5615, abs=1e-3)] in drawn
 
 
+@pytest.mark.parametrize("n", [6, 11])
+def test_regime_shares_of_all_or_none_draw_despite_rounding(n):
+    """6 of 6 runs: the Wilson upper bound is 1 - 1e-16, below the share; 0 of 11: the
+    lower bound is 3e-17, above it. errorbar refused those as negative lengths."""
+    table = _shares({"a run": ["inertia"] * n})
+    assert (table["ci_high"] < table["share"]).any() or (table["ci_low"] > table["share"]).any()
+    _assert_text_fits(F.plot_regime_shares(table))
+
+
 def test_regime_shares_of_run_folders(folders):
     summaries = F.run_summaries([folders["agents"], folders["plain"], folders["plain"]])
     # a scenario seen twice is keyed by its folder name the second time
