@@ -20,7 +20,9 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
     denom = 1.0 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # the interval contains p; rounding can leave a bound 1e-16 on the wrong side of a
+    # share of 0 or 1 (6 of 6: 0.9999999999999999), so the bounds are kept around p
+    return min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half))
 
 
 def regime_table(summary: pd.DataFrame) -> pd.DataFrame:

@@ -963,3 +963,17 @@ def test_power_lines_end_when_most_partnerships_have_dissolved():
     assert ax.get_xlim()[1] >= 6
     assert "under half" in fig.legends[0].get_title().get_text()
     _assert_text_fits(fig)
+
+
+def test_wilson_interval_contains_the_share_exactly():
+    """The Wilson interval contains the observed share; at shares of 0 and 1 the bound is
+    the share itself, not a rounding away from it (6 of 6 gave 0.9999999999999999)."""
+    from analysis.stats import wilson_interval
+
+    for n in range(1, 401):
+        for k in sorted({0, 1, n // 3, n - 1, n}):
+            lo, hi = wilson_interval(k, n)
+            assert 0.0 <= lo <= k / n <= hi <= 1.0, (k, n, lo, hi)
+        assert wilson_interval(0, n)[0] == 0.0 and wilson_interval(n, n)[1] == 1.0
+    lo, hi = wilson_interval(7, 20)
+    assert round(lo, 3) == 0.181 and round(hi, 3) == 0.567  # the usual values, unchanged
