@@ -164,9 +164,12 @@ def scenario_with(n: int | None = None):
 
 
 def chunk_task(scenario, runs: int, seed: int = 1) -> dict:
+    """A sweep chunk's task (`model.sweep.chunk_task`) of `runs` replicates of `scenario`."""
+    from model.jit_cache import source_hash
+
     roster = scenario.roster
-    return {"index": 0, "kind": roster.kinds, "size": roster.size, "x": roster.x_km,
-            "y": roster.y_km, "params": np.tile(scenario.packed(), (runs, 1)),
+    return {"index": 0, "kernels": source_hash(), "kind": roster.kinds, "size": roster.size,
+            "x": roster.x_km, "y": roster.y_km, "params": np.tile(scenario.packed(), (runs, 1)),
             "timeline": scenario.timeline_array(), "seeds": replicate_seeds(seed, runs),
             "steps": scenario.steps, "stride": 0}
 
@@ -361,12 +364,14 @@ PROBE = textwrap.dedent("""
     from model.scenario import load_scenario
     from model.sweep import compute_chunk
     from model.rng import replicate_seeds
+    from model.jit_cache import source_hash
     t1 = time.perf_counter()
     sc = load_scenario("ics_mandated")
     run_arrays(sc, replicate_seeds(0, 1))
     t2 = time.perf_counter()
     r = sc.roster
-    compute_chunk({"index": 0, "kind": r.kinds, "size": r.size, "x": r.x_km, "y": r.y_km,
+    compute_chunk({"index": 0, "kernels": source_hash(), "kind": r.kinds, "size": r.size,
+                   "x": r.x_km, "y": r.y_km,
                    "params": sc.packed()[None, :], "timeline": sc.timeline_array(),
                    "seeds": replicate_seeds(0, 1), "steps": sc.steps, "stride": 0})
     t3 = time.perf_counter()

@@ -201,3 +201,25 @@ def test_float32_probe_twin_still_runs_the_kernels_runs():
     assert same >= 0.9, same
     gap = np.abs(rows64[:, S.Y_FINAL_MEAN_TRUST] - rows32[:, S.Y_FINAL_MEAN_TRUST])
     assert np.median(gap) < 1e-4 and not np.array_equal(rows64, rows32)  # measured 1.4e-7
+
+
+def test_throughput_benchmark_paths_run(tmp_path):
+    """The benchmark's own calls of the model (the sweep engine's chunk, the start-up
+    probe, a sweep in process) still run against today's API; no timing is checked.
+    (A task without the kernels' digest once stopped `bench_throughput` at its first
+    measurement, unnoticed.)"""
+    import json
+    import subprocess
+
+    from benchmarks import bench_throughput as bench
+
+    scenario = bench.scenario_with(10)
+    row = bench.time_kernel(scenario, 4, threads=1, reps=[0])
+    assert row["runs"] == 4 and row["runs_per_s"] > 0
+    done = subprocess.run([sys.executable, "-c", bench.PROBE], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert {"import", "first_run_arrays", "first_summaries", "total"} <= set(
+        json.loads(done.stdout.strip().splitlines()[-1]))
+    sweep = bench.sweep_in_process(tmp_path, 20, threads=1)
+    assert sweep["runs"] == 20 and sweep["points"] == 10
