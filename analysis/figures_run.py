@@ -294,7 +294,7 @@ def run_scenarios(names: str | os.PathLike | Iterable[str | os.PathLike], replic
     ``plot_regime_shares(regime_share_table(run_scenarios(["ics_mandated", ...])))``.
     """
     from model.batch import run_arrays, summary_frame
-    from model.cli import check_run_memory
+    from model.resources import check_run_memory
     from model.rng import replicate_seeds
     from model.scenario import load_scenario
 

@@ -26,6 +26,7 @@ from agents.kinds import KIND_NAMES, SECTOR_CULTURE, kind_table
 from model import kernel
 from model import state as S
 from model.regimes import MATURITY, REGIMES, maturity, summarise
+from model.resources import check_run_memory
 from model.rng import replicate_seeds, stream_state
 from model.scenario import (
     MAX_SEED,
@@ -240,8 +241,6 @@ def run_replicates(scenario: Scenario | str, replicates: int = 20, seed: int = 0
     Replicate r has seed `replicate_seeds(seed, replicates)[r]` (the `seed`
     column); `ICSModel(scenario, seed=that)` reproduces it bit for bit.
     """
-    from model.cli import check_run_memory  # here: `python -m model.cli` imports this module
-
     scenario = load_scenario(scenario)
     seed = whole_number("seed", seed, 0, MAX_SEED)
     replicates = whole_number("replicates", replicates, 1)

@@ -52,7 +52,8 @@ from typing import Any
 import numpy as np
 
 from model import params as P
-from model.cli import available_memory, folder_name, size_text
+from model.cli import folder_name
+from model.resources import available_memory, size_text
 from model.scenario import (
     SCENARIO_DIR,
     Scenario,

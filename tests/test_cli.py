@@ -308,9 +308,9 @@ def test_a_closed_pipe_is_not_an_error(tmp_path, icsabm):
 
 
 def test_a_run_too_big_for_memory_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
-    from model import cli
+    from model import resources
 
-    monkeypatch.setattr(cli, "available_memory", lambda: 50_000_000)  # 50 MB
+    monkeypatch.setattr(resources, "available_memory", lambda: 50_000_000)  # 50 MB
     assert main(["run", "ics_mandated", "--replicates", "100", "--out",
                  str(tmp_path / "small"), "--quiet"]) == 0  # about 4 MB
     capsys.readouterr()
