@@ -46,6 +46,7 @@ from analysis.theme import (
     themed,
 )
 from model import state as S
+from model.regimes import MIN_MEMBERS
 from model.scenario import MAX_SEED, Scenario, ScenarioError, shown, whole_number
 
 #: Quantile columns of the band tables: median, 50% and 90% bands across replicates.
@@ -65,8 +66,6 @@ MONTH_LABEL = "Time (months)"
 #: these columns, as the browser app's charts do (`model.ui.state_svg`).
 MEMBER_MEANS = ("mean_trust", "mean_faith", "mean_capacity", "mean_behaviour",
                 "mean_confidence", "communication")
-#: Fewer members than this is no partnership (THEORY §4: dissolution).
-MIN_MEMBERS = 2
 #: Partnerships of at most this many organisations get a more explicit trust network and
 #: matrix: every edge drawn solid and each organisation named; each cell's value printed.
 #: Lower than the browser app's `model.ui.NAMED_LIMIT` (8) on purpose: a figure draws four

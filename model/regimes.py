@@ -15,6 +15,9 @@ from model import state as S
 
 REGIMES: tuple[str, ...] = ("inertia", "synergy", "dissolution")
 INERTIA, SYNERGY, DISSOLUTION = 0, 1, 2
+#: Fewer members than this is no partnership: dissolution (THEORY §4; one organisation
+#: cannot collaborate). The browser app and the figures leave such months out of means.
+MIN_MEMBERS = 2
 MATURITY: tuple[str, ...] = ("pathological", "bureaucratic", "generative")
 
 
@@ -41,7 +44,7 @@ def classify(mean_behaviour, output, active_members, n_organisations, p):
     """
     last = mean_behaviour.shape[0] - 1
     left = active_members[last]
-    if left < p[P.DISSOLUTION_SHARE] * n_organisations or left < min(2.0, n_organisations):
+    if left < p[P.DISSOLUTION_SHARE] * n_organisations or left < min(MIN_MEMBERS, n_organisations):
         return DISSOLUTION, -1
     start = max(1, last + 1 - int(p[P.REGIME_WINDOW]))
     count = last + 1 - start

@@ -51,7 +51,7 @@ from analysis.palette import (  # noqa: E402
 from model import params as P  # noqa: E402
 from model import state as S  # noqa: E402
 from model.ics_model import ICSModel  # noqa: E402
-from model.regimes import MATURITY, maturity  # noqa: E402
+from model.regimes import MATURITY, MIN_MEMBERS, maturity  # noqa: E402
 from model.scenario import ScenarioError, bundled_scenarios, load_scenario  # noqa: E402
 
 APP_NAME = "icsabm: collaboration in an Integrated Care System"
@@ -320,10 +320,10 @@ def state_svg(model: ICSModel) -> str:
     """Mean trust, faith, confidence, collaborative behaviour and capacity of the
     active members over months, with the synergy threshold (C40)."""
     frame = model.datacollector.get_model_vars_dataframe()
-    # Once fewer than two members are left the partnership has dissolved (`regimes`): the
+    # Once fewer than MIN_MEMBERS are left the partnership has dissolved (`regimes`): the
     # means over members and pairs are recorded as 0, which is no one's trust, so the
     # lines stop at the last month with a partnership and the title says when it ended.
-    ended = np.flatnonzero(frame["active_members"].to_numpy() < 2)
+    ended = np.flatnonzero(frame["active_members"].to_numpy() < MIN_MEMBERS)
     shown = int(ended[0]) if ended.size else len(frame)
     series = [(label, METRIC_COLOURS[column], frame[column].to_numpy()[:shown], "")
               for column, label in STATE_SERIES]
