@@ -39,7 +39,6 @@ import resource
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import textwrap
 import time
@@ -387,13 +386,12 @@ PROBE = textwrap.dedent("""
 
 
 def _icsabm() -> list[str]:
-    """The `icsabm` console script of the Python running the benchmark (not whichever
-    comes first on PATH, which may be another installation's), else `python -m model`."""
-    for scheme in (sysconfig.get_default_scheme(), sysconfig.get_preferred_scheme("user")):
-        exe = Path(sysconfig.get_path("scripts", scheme)) / "icsabm"
-        if exe.is_file():
-            return [str(exe)]
-    return [sys.executable, "-m", "model"]
+    """The `icsabm` console script of the Python running the benchmark
+    (`model.provenance.console_script`), else `python -m model`."""
+    from model.provenance import console_script
+
+    path = console_script()
+    return [str(path)] if path else [sys.executable, "-m", "model"]
 
 
 def _timed(cmd: list[str], env: dict, cwd: Path) -> tuple[float, str]:

@@ -1,8 +1,10 @@
-"""Provenance for manifests: the git commit of the code that ran, where known."""
+"""Provenance: the git commit of the code that ran, where known (for manifests), and
+the installed `icsabm` command of this Python."""
 
 from __future__ import annotations
 
 import subprocess
+import sysconfig
 from pathlib import Path
 
 _REPO = Path(__file__).resolve().parent.parent
@@ -27,3 +29,14 @@ def git_commit() -> str | None:
     if Path(top).resolve() != _REPO:
         return None
     return f"{commit}-dirty" if status.stdout.strip() else commit
+
+
+def console_script() -> Path | None:
+    """The `icsabm` console script installed for the Python running now: in its scripts
+    folder, or the user site's where pip installed there; None if neither has one. Not
+    whichever `icsabm` comes first on PATH, which may be another installation's."""
+    for scheme in (sysconfig.get_default_scheme(), sysconfig.get_preferred_scheme("user")):
+        path = Path(sysconfig.get_path("scripts", scheme)) / "icsabm"
+        if path.is_file():
+            return path
+    return None

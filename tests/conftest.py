@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
@@ -18,12 +17,11 @@ def root() -> Path:
 
 @pytest.fixture(scope="session")
 def icsabm() -> str:
-    """The `icsabm` console script installed for the Python running the tests: in its
-    scripts folder, or the user site's where pip installed there. Not whichever `icsabm`
-    comes first on PATH, which may be missing (a venv used without activating it,
-    ~/.local/bin not on PATH) or another installation's."""
-    for scheme in (sysconfig.get_default_scheme(), sysconfig.get_preferred_scheme("user")):
-        path = Path(sysconfig.get_path("scripts", scheme)) / "icsabm"
-        if path.is_file():
-            return str(path)
-    pytest.fail(f"no icsabm console script installed for {sys.executable}: pip install -e .")
+    """The `icsabm` console script installed for the Python running the tests
+    (`model.provenance.console_script`), not whichever comes first on PATH."""
+    from model.provenance import console_script
+
+    path = console_script()
+    if path is None:
+        pytest.fail(f"no icsabm console script installed for {sys.executable}: pip install -e .")
+    return str(path)
