@@ -7,10 +7,12 @@ the throughput benchmark; its agreement with the kernel is checked by
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 
@@ -208,7 +210,6 @@ def test_throughput_benchmark_paths_run(tmp_path):
     probe, a sweep in process) still run against today's API; no timing is checked.
     (A task without the kernels' digest once stopped `bench_throughput` at its first
     measurement, unnoticed.)"""
-    import json
     import subprocess
 
     from benchmarks import bench_throughput as bench
@@ -216,6 +217,10 @@ def test_throughput_benchmark_paths_run(tmp_path):
     scenario = bench.scenario_with(10)
     row = bench.time_kernel(scenario, 4, threads=1, reps=[0])
     assert row["runs"] == 4 and row["runs_per_s"] > 0
+    assert row["cpu_runs_per_s"] == 4 / row["cpu_seconds"]  # one thread: CPU time too
+    if numba.config.NUMBA_NUM_THREADS > 1:  # several threads: wall time only
+        assert not set(bench.CPU_FIELDS) & set(bench.time_kernel(scenario, 4, threads=2,
+                                                                 reps=[0]))
     done = subprocess.run([sys.executable, "-c", bench.PROBE], cwd=ROOT, capture_output=True,
                           text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -223,3 +228,105 @@ def test_throughput_benchmark_paths_run(tmp_path):
         json.loads(done.stdout.strip().splitlines()[-1]))
     sweep = bench.sweep_in_process(tmp_path, 20, threads=1)
     assert sweep["runs"] == 20 and sweep["points"] == 10
+
+
+def test_two_clocks_times_one_call_in_wall_and_cpu_time(monkeypatch):
+    from types import SimpleNamespace
+
+    from benchmarks import bench_throughput as bench
+
+    wall, cpu = iter([10.0, 12.5]), iter([3.0, 4.0])
+    monkeypatch.setattr(bench, "time", SimpleNamespace(perf_counter=lambda: next(wall),
+                                                       process_time=lambda: next(cpu)))
+    assert bench.two_clocks(lambda x, y=0: x + y, 1, y=2) == (3, 2.5, 1.0)
+    assert bench.best_of(lambda rep: [(3.0, 1.0), (2.0, 2.0)][rep], [0, 1]) == (2.0, 1.0)
+    assert bench.best_of(lambda rep: [3.0, 2.0][rep], [0, 1]) == 2.0
+
+
+def test_single_core_rows_keep_each_clocks_fastest_round(monkeypatch):
+    """`side_by_side` runs the three single-core paths in rounds; every row keeps the
+    round fastest by wall time for its wall-time fields and the round fastest by CPU time
+    for its CPU-time fields (here round 0 and round 1: scripted clocks, no timing read)."""
+    from benchmarks import bench_throughput as bench
+
+    calls = []
+
+    def scripted(call, *args, **kwargs):  # 4 timed calls a round: kernel, batch_run, 2 refs
+        calls.append(call)
+        rnd = (len(calls) - 1) // 4
+        return call(*args, **kwargs), (1.0, 2.0)[rnd], (3.0, 2.0)[rnd]
+
+    monkeypatch.setattr(bench, "two_clocks", scripted)
+    plan = {"ratio_rounds": 2, "kernel_runs_1t": 4, "batch_run_runs": 2, "reference_runs": 1}
+    kernel, batch, reference = bench.side_by_side(bench.scenario_with(10), plan)
+    assert len(calls) == 8
+    for row in (kernel, batch, *reference.values()):
+        assert (row["seconds"], row["cpu_seconds"], row["cores"]) == (1.0, 2.0, 1)
+        assert row["runs_per_s"] == row["runs"] and row["cpu_runs_per_s"] == row["runs"] / 2
+    assert (kernel["runs"], batch["runs"], reference["python"]["runs"]) == (4, 2, 1)
+    assert reference["xoshiro"]["compared_runs"] == 2  # agreement pooled over both rounds
+
+
+def fake_results(scenario) -> dict:
+    """A `main` result with made-up timings, enough for `report` and `targets`."""
+    from benchmarks import bench_throughput as bench
+
+    row = bench.rate_row
+    reference = {"compared_runs": 2, "same_regime_as_kernel": 2, "max_abs_diff_final_trust": 0.0,
+                 "regime_counts": {g: [0, 0] for g in ref.REGIMES}, "min_share_p": 1.0,
+                 "shares_agree": True}
+    reference["regime_counts"]["inertia"] = [2, 2]
+    probe = {"import": 1.0, "first_run_arrays": 5.0, "first_summaries": 1.0,
+             "first_icsmodel": 1.0, "total": 8.0}
+    return {
+        "machine": bench.machine() | {"load_average_end": [0.0, 0.0, 0.0]}, "note": None,
+        "repeats": 1, "ratio_rounds": 2,
+        # wall 600 and CPU 1,200 runs/s; mesa.batch_run wall and CPU 20 runs/s
+        "kernel_1t": row(scenario, 600, 1.0, 1, 0.5), "batch_run": row(scenario, 20, 1.0, 1, 1.0),
+        "batch_run_lean": row(scenario, 20, 0.5, 1, 0.5),
+        "kernel_all": row(scenario, 2_000, 1.0, 2), "kernel_series": row(scenario, 500, 1.0, 2),
+        # Python's `random` slower by wall time (1.6 vs 2 runs/s), faster by CPU time (4 vs 2.5)
+        "reference": {"xoshiro": row(scenario, 2, 1.0, 1, 0.8) | reference,
+                      "python": row(scenario, 2, 1.25, 1, 0.5) | reference},
+        "compile": {"probe_cold": probe, "probe_warm": probe | {"total": 2.0},
+                    "probe_cold_all": [8.0], "cli_run_cold_all": [9.0], "cli_run_cold": 9.0,
+                    "cli_run_warm": 2.5},
+        "memory": {"runs": 100_000, "wall": 60.0, "peak_mb": 500.0},
+        "memory_baseline": {"runs": 1_000, "wall": 5.0, "peak_mb": 300.0},
+        "sweep": {"runs": 10_000, "seconds": 8.0, "threads": 2, "points": 10,
+                  "runs_per_s": 1_250.0, "chunk_task_seconds": 0.1, "kernel_seconds": 7.0},
+        "scale_n": [], "scale_runs": [],
+    }
+
+
+def test_per_core_ratios_and_targets_use_cpu_time_and_show_wall_time():
+    """The per-core ratios and their targets are worked out from the single-core rows' CPU
+    time; the report gives the wall-time ratios beside them, and rows on several threads in
+    wall time only (made-up timings: only the arithmetic and the layout are checked)."""
+    from benchmarks import bench_throughput as bench
+
+    res = fake_results(bench.scenario_with(10))
+    bench.add_ratios(res)
+    assert res["reference"]["faster"] == "python"  # by CPU time
+    rc, r = res["ratios_cpu"], res["ratios"]
+    assert rc["kernel_vs_reference_per_core"] == 1_200 / 4 == 300
+    assert r["kernel_vs_reference_per_core"] == 600 / 1.6 == 375
+    assert (rc["kernel_vs_batch_run_per_core"], r["kernel_vs_batch_run_per_core"]) == (60, 30)
+    assert r["kernel_all_vs_batch_run"] == 100 and "kernel_all_vs_batch_run" not in rc
+    assert r["parallel_efficiency"] == 2_000 / (600 * 2)
+
+    res["targets"] = bench.targets(res, quick=False)
+    batch_target = next(t for t in res["targets"] if "`mesa.batch_run`, per core" in t[0])
+    assert batch_target[1:] == ("60.0× (wall time 30.0×)", "≥ 50×", True)  # met by CPU time
+    text = bench.report(res, "python -m benchmarks.bench_throughput", quick=False)
+    assert "| kernel 1 thread / `mesa.batch_run` (per core) | 60× | 30× |" in text
+    assert ("| kernel 1 thread / pure-Python reference (per core; faster row: Python's "
+            "`random`) | 300× | 375× |") in text
+    assert "| kernel all threads / `mesa.batch_run` (1 process) | n/a (several threads) | 100× |" \
+        in text
+    assert "| batch kernel, summary-only, 1 thread | 600 | 1 | 1 | 0.5 | 600 | 1,200 |" in text
+    assert "all threads | 2,000 | 2 | 1 | n/a | 2,000 | n/a |" in text
+    assert "CPU time leaves out the time the VM took the core away" in text
+    written = json.loads(json.dumps(res, default=str))  # what `--json` writes: both clocks
+    assert written["kernel_1t"]["cpu_runs_per_s"] == 1_200
+    assert written["ratios_cpu"]["kernel_vs_batch_run_per_core"] == 60
