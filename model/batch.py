@@ -14,6 +14,8 @@ made numba re-optimise the whole step, and a cold start took 26 s instead of
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -163,6 +165,32 @@ def run_arrays(scenario: Scenario, seeds: Iterable[int], steps: int | None = Non
         timeline, rngs, steps, lo, hi, metrics, organisations, sizes, 0, no_summaries,
         no_coarse), r)
     return metrics, organisations, sizes
+
+
+#: The runs behind `numerics_digest`: shocks and leadership turnover (the normals'
+#: `log` and `cos`), exits (a voluntary partnership), sizes and power (`exp`, `pow`).
+NUMERICS_PROBE = (("ics_turbulent", (0, 1, 2)), ("voluntary_alliance", (0, 1, 2)))
+
+
+@functools.cache
+def numerics_digest() -> str:
+    """SHA-256 of the bits of a few short runs (`NUMERICS_PROBE`, 36 months, with every
+    organisation's record), computed once per process.
+
+    Two processes with the same kernel sources give the same digest when their
+    machines compute the same floating-point results. A machine whose maths library
+    differs (another glibc, a CPU that picks another variant of `exp` or `pow`, numba
+    with Intel's SVML) gives another digest in practice, so `model.cluster` compares
+    Dask workers by it. A check, not a proof: two digests can agree while some rarer
+    input still rounds differently.
+    """
+    digest = hashlib.sha256()
+    for name, seeds in NUMERICS_PROBE:
+        metrics, organisations, sizes = run_arrays(load_scenario(name), seeds, steps=36,
+                                                   agents=True)
+        for array in (metrics, organisations, sizes):
+            digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
 
 
 def timeseries_frame(metrics: np.ndarray, seeds: np.ndarray, first_replicate: int = 0

@@ -257,6 +257,7 @@ def _manifest(scenario, args, seeds, wall: float, started: str) -> dict:
     import numpy
 
     from model import __version__
+    from model.batch import numerics_digest
     from model.provenance import git_commit
 
     return {
@@ -273,6 +274,7 @@ def _manifest(scenario, args, seeds, wall: float, started: str) -> dict:
         "replicates": len(seeds),
         "steps": scenario.steps,
         "numba_threads": numba.get_num_threads(),
+        "numerics": numerics_digest(),  # equal on a machine that reproduces these bits
         "wall_time_s": round(wall, 3),
         "started_utc": started,
         "argv": sys.argv,

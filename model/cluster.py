@@ -11,10 +11,15 @@ identical bit for bit whichever engine ran it.
 
 Before any chunk is submitted, `open_engine` checks the cluster: the scheduler
 answers within `CONNECT_TIMEOUT_S`, a worker joins within `JOIN_TIMEOUT_S`, the
-scheduler can import icsabm, and every worker runs the same icsabm version and
-kernel sources (`model.jit_cache.source_hash`) as this process. Each failure is
-a `ScenarioError` of one line, raised before anything is written. A scheduler
-lost while chunks run raises `SchedulerLostError`.
+scheduler can import icsabm, every worker runs the same icsabm version and
+kernel sources (`model.jit_cache.source_hash`) as this process, and the workers
+compute the same floating-point results as one another
+(`model.batch.numerics_digest`: a cluster of mixed machines whose maths
+libraries round differently would make a run's bits depend on the worker that
+ran it). Each failure is a `ScenarioError` of one line, raised before anything
+is written. The engine's `info["numerics"]` is the digest of the machines that
+compute the chunks (the workers', which may differ from this client's). A
+scheduler lost while chunks run raises `SchedulerLostError`.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ class SchedulerLostError(Exception):
 @dataclass(frozen=True)
 class Engine:
     """What computes the chunks (`compute`) and, for the manifest, what it is (`info`:
-    engine, scheduler, workers, numba_threads)."""
+    engine, scheduler, workers, numba_threads, numerics)."""
 
     info: dict
     compute: Callable[[list[dict]], Iterable[dict]]
@@ -98,15 +103,17 @@ def parse_scheduler(address: str | None) -> tuple[str, str | int | None]:
 
 
 def code_identity() -> dict:
-    """This process's icsabm: its version, the digest of the kernels' sources and numba's
-    thread count. Run on every Dask worker to compare with the client's."""
+    """This process's icsabm: its version, the digest of the kernels' sources, the digest
+    of its floating-point results (`numerics_digest`) and numba's thread count. Run on
+    every Dask worker to compare with the client's."""
     import numba
 
     import model
+    from model.batch import numerics_digest
     from model.jit_cache import source_hash
 
     return {"version": model.__version__, "kernels": source_hash(),
-            "numba_threads": numba.get_num_threads()}
+            "numerics": numerics_digest(), "numba_threads": numba.get_num_threads()}
 
 
 async def _identity(address: str) -> object:
@@ -213,6 +220,16 @@ def _check(client, where: str) -> dict:
             f"(kernel sources {theirs['kernels'][:12]}), not this client's {mine['version']} "
             f"({mine['kernels'][:12]}): its results would differ; install the same icsabm on "
             "every worker")
+    kinds: dict[str, list[str]] = {}
+    for address, identity in sorted(found.items()):
+        kinds.setdefault(identity["numerics"], []).append(address)
+    if len(kinds) > 1:
+        groups = "; ".join(f"{', '.join(addresses)} give {digest[:12]}"
+                           for digest, addresses in kinds.items())
+        raise ScenarioError(
+            f"the Dask workers of {where} compute different floating-point results ({groups}: "
+            "another maths library or CPU), so a run's numbers would depend on the worker "
+            "that ran it; use workers on one kind of machine")
     return found
 
 
@@ -246,8 +263,11 @@ def open_engine(address: str | None, name: str = "sweep") -> Iterator[Engine]:
     if kind == "process":
         import numba
 
+        from model.batch import numerics_digest
+
         yield Engine({"engine": "in-process numba", "scheduler": None, "workers": None,
-                      "numba_threads": numba.get_num_threads()}, run_in_process)
+                      "numba_threads": numba.get_num_threads(),
+                      "numerics": numerics_digest()}, run_in_process)
         return
     from dask.distributed import Client
 
@@ -262,5 +282,6 @@ def open_engine(address: str | None, name: str = "sweep") -> Iterator[Engine]:
         workers = _check(client, where)
         threads = sorted({w["numba_threads"] for w in workers.values()})
         yield Engine({"engine": engine, "scheduler": address, "workers": len(workers),
-                      "numba_threads": threads[0] if len(threads) == 1 else threads},
+                      "numba_threads": threads[0] if len(threads) == 1 else threads,
+                      "numerics": next(iter(workers.values()))["numerics"]},
                      lambda tasks: _dask_chunks(client, where, name, tasks))

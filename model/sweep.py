@@ -109,7 +109,7 @@ def compute_chunk(task: dict) -> dict:
             with (a Dask worker with another icsabm, say, that joined after the cluster
             was checked).
     """
-    from model.batch import run_summaries
+    from model.batch import numerics_digest, run_summaries
 
     if task["kernels"] != source_hash():
         raise OtherKernelsError(f"{socket.gethostname()} (pid {os.getpid()}) runs kernel "
@@ -119,7 +119,13 @@ def compute_chunk(task: dict) -> dict:
     summaries, coarse = run_summaries(task["kind"], task["size"], task["x"], task["y"],
                                       task["params"], task["timeline"], rngs, task["steps"],
                                       int(task["stride"]))
-    return {"index": task["index"], "summaries": summaries, "coarse": coarse}
+    return {"index": task["index"], "summaries": summaries, "coarse": coarse,
+            "numerics": numerics_digest(), "host": f"{socket.gethostname()} (pid {os.getpid()})"}
+
+
+class OtherNumericsError(RuntimeError):
+    """A chunk came back from a process (a Dask worker that joined during the sweep) whose
+    floating-point results differ from the sweep's engine (`numerics_digest`)."""
 
 
 def chunk_frame(sweep: Sweep, chunk: Chunk, result: dict) -> pd.DataFrame:
@@ -194,8 +200,12 @@ def run_in_process(tasks: Iterable[dict]) -> Iterable[dict]:
 
 
 def run_sweep(sweep: Sweep, folder: Path, engine: Callable[[list[dict]], Iterable[dict]],
-              progress: Callable[[int], None] | None = None) -> int:
-    """Compute every chunk not yet on disk and write its part. Returns runs computed."""
+              progress: Callable[[int], None] | None = None, numerics: str | None = None) -> int:
+    """Compute every chunk not yet on disk and write its part. Returns runs computed.
+
+    With `numerics` (the engine's `numerics_digest`), a chunk computed by a process
+    with other floating-point results raises OtherNumericsError before its part is
+    written."""
     (folder / PARTS).mkdir(parents=True, exist_ok=True)
     for stale in (folder / PARTS).glob(".part-*.tmp"):
         stale.unlink(missing_ok=True)
@@ -205,6 +215,10 @@ def run_sweep(sweep: Sweep, folder: Path, engine: Callable[[list[dict]], Iterabl
     computed = 0
     for result in engine([chunk_task(sweep, c) for c in pending.values()]):
         chunk = pending[result["index"]]
+        if numerics is not None and result["numerics"] != numerics:
+            raise OtherNumericsError(f"{result['host']} computes floating-point results "
+                                     f"{result['numerics'][:12]}, not the sweep's "
+                                     f"{numerics[:12]}")
         write_part(folder, chunk.index, chunk_frame(sweep, chunk, result))
         computed += len(chunk.seeds)
         if progress is not None:

@@ -10,10 +10,12 @@ Writes a sweep folder:
 * ``sobol.parquet`` — for Sobol designs: first-order and total indices with
   95% intervals for each outcome;
 * ``manifest.json`` — version, commit, the resolved sweep and its digest, seeds,
-  engine, scheduler, workers, numba threads and argv (of the latest session),
-  ``sessions`` (one per command that worked on the folder: argv, engine,
-  scheduler, workers, numba threads, version, commit, start, wall time, chunks
-  computed and how it ended), the total wall time, and ``complete``.
+  engine, scheduler, workers, numba threads, numerics (the digest of the
+  computing machines' floating-point results, `model.batch.numerics_digest`)
+  and argv (of the latest session), ``sessions`` (one per command that worked
+  on the folder: argv, engine, scheduler, workers, numba threads, numerics,
+  version, commit, start, wall time, chunks computed and how it ended), the
+  total wall time, and ``complete``.
 
 Everything is validated, and a Dask cluster checked (`model.cluster`), before
 the folder is created, and a new sweep that fails before its first chunk is on
@@ -46,6 +48,7 @@ from model.scenario import ScenarioError
 from model.sweep import (
     PARTS,
     OtherKernelsError,
+    OtherNumericsError,
     discard_damaged_parts,
     done_chunks,
     elapsed_since,
@@ -81,7 +84,7 @@ def _manifest(sweep: Sweep, started: str) -> dict:
 
 
 #: What a manifest says about each session, and at its top level about the latest one.
-SESSION_KEYS = ("argv", "engine", "scheduler", "workers", "numba_threads")
+SESSION_KEYS = ("argv", "engine", "scheduler", "workers", "numba_threads", "numerics")
 
 
 def _begin_session(manifest: dict, engine: dict, started: str) -> dict:
@@ -187,10 +190,12 @@ def sweep_command(sweep_file: str, out: str | None, scheduler: str | None, resum
     started, start = dt.datetime.now(dt.UTC).isoformat(), time.perf_counter()
     with open_engine(scheduler, sweep.name) as engine:
         if resume:
+            _check_numerics(engine, folder, manifest.get("numerics"))
             for index in discard_damaged_parts(sweep, folder):
                 print(f"icsabm: re-running chunk {index}: its part file is damaged",
                       file=sys.stderr)
         else:
+            _check_numerics(engine)
             manifest = _manifest(sweep, started)
             if out:
                 folder = Path(out)
@@ -212,6 +217,27 @@ def sweep_command(sweep_file: str, out: str | None, scheduler: str | None, resum
     return 0
 
 
+def _check_numerics(engine: Engine, folder: Path | None = None,
+                    started_with: str | None = None) -> None:
+    """Refuse to resume a sweep on machines that compute other floating-point results than
+    those that started it (its parts would mix two sets of numbers); warn when a Dask
+    cluster's results differ from this machine's (`icsabm run` here would then not
+    reproduce the sweep's runs bit for bit)."""
+    from model.batch import numerics_digest
+
+    numerics = engine.info["numerics"]
+    if started_with is not None and started_with != numerics:
+        raise ScenarioError(
+            f"--resume: {folder} was started on machines that compute other floating-point "
+            f"results ({started_with[:12]}, not {numerics[:12]} here: another maths library "
+            "or CPU), so its runs would mix two sets of numbers; finish it where it started")
+    if numerics != numerics_digest():
+        print(f"icsabm: warning: the Dask workers compute other floating-point results "
+              f"({numerics[:12]}) than this machine ({numerics_digest()[:12]}): the sweep is "
+              "reproducible on them, but `icsabm run` here will not give its runs bit for bit",
+              file=sys.stderr)
+
+
 def _cluster_failure(exc: BaseException) -> str | None:
     """What went wrong on the Dask cluster part-way, in a few words, or None."""
     if isinstance(exc, SchedulerLostError):
@@ -219,6 +245,9 @@ def _cluster_failure(exc: BaseException) -> str | None:
     if isinstance(exc, OtherKernelsError):
         return (f"a Dask worker that joined during the sweep runs other code ({exc}); "
                 "install the same icsabm on every worker")
+    if isinstance(exc, OtherNumericsError):
+        return (f"a Dask worker that joined during the sweep computes other floating-point "
+                f"results ({exc}); use workers on one kind of machine")
     return None
 
 
@@ -234,7 +263,8 @@ def _run(sweep: Sweep, folder: Path, engine: Engine, manifest: dict, session: di
                smoothing=0.1, file=sys.stderr)
     bar.update(sum(len(c.seeds) for c in chunks if c.index in before))
     try:
-        run_sweep(sweep, folder, engine.compute, progress=bar.update)
+        run_sweep(sweep, folder, engine.compute, progress=bar.update,
+                  numerics=engine.info["numerics"])
     except BaseException as exc:
         bar.close()
         saved = done_chunks(folder)

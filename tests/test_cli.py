@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from model import __version__
+from model.batch import numerics_digest
 from model.cli import main
 from model.scenario import bundled_scenarios
 
@@ -23,7 +24,7 @@ SUMMARY = ["replicate", "seed", "regime", "time_to_synergy", "final_mean_trust",
 ORGANISATIONS = ["replicate", "step", "org", "kind", "size", "trust_in_others",
                  "trusted_by_others", "faith", "capacity", "behaviour", "active", "maturity"]
 MANIFEST = ["icsabm_version", "git_commit", "scenario", "scenario_digest", "seeds",
-            "numba_threads", "wall_time_s", "master_seed"]
+            "numba_threads", "numerics", "wall_time_s", "master_seed"]
 
 
 def leftovers(parent: Path) -> list[str]:
@@ -47,6 +48,7 @@ def test_every_bundled_scenario_runs_through_the_cli(tmp_path, name, capsys):
     assert set(orgs["maturity"]) <= {"pathological", "bureaucratic", "generative"}
     assert set(MANIFEST) <= set(manifest)
     assert manifest["scenario"]["name"] == name and len(manifest["seeds"]) == 2
+    assert manifest["numerics"] == numerics_digest()
     assert leftovers(tmp_path) == ["run"]
     printed = capsys.readouterr().out
     assert "synergy" in printed and "inertia" in printed and str(out) in printed

@@ -590,6 +590,130 @@ def test_a_worker_with_other_kernels_mid_sweep_is_one_line(tmp_path, capsys, mon
         pd.testing.assert_frame_equal(read_summary(out), read_summary(tmp_path / "whole"))
 
 
+def test_the_numerics_digest_is_the_same_in_another_process_on_one_thread():
+    """The probe runs' digest depends on the machine's arithmetic alone: a fresh process on
+    one numba thread gives this process's digest, and other probe runs give another."""
+    import model.batch
+
+    mine = model.batch.numerics_digest()
+    theirs = subprocess.run(
+        [sys.executable, "-c", "from model.batch import numerics_digest; print(numerics_digest())"],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+        env={**os.environ, "NUMBA_NUM_THREADS": "1"}).stdout.strip()
+    assert len(mine) == 64 and theirs == mine
+    probe = model.batch.NUMERICS_PROBE
+    try:
+        model.batch.NUMERICS_PROBE = ((probe[0][0], (3,)),)
+        model.batch.numerics_digest.cache_clear()
+        assert model.batch.numerics_digest() != mine
+    finally:
+        model.batch.NUMERICS_PROBE = probe
+        model.batch.numerics_digest.cache_clear()
+    assert model.batch.numerics_digest() == mine
+
+
+class _FakeClient:
+    """What `model.cluster._check` asks of a Dask client, answered with given identities."""
+
+    def __init__(self, identities: dict):
+        self.identities = identities
+
+    def wait_for_workers(self, n, timeout):
+        pass
+
+    def run_on_scheduler(self, function):
+        return function()
+
+    def run(self, function, on_error):
+        return self.identities
+
+
+def test_workers_that_round_differently_from_one_another_are_refused():
+    """A cluster of mixed machines whose maths libraries round differently would make a
+    run's numbers depend on its worker: refused in one line naming each group."""
+    from model.cluster import _check, code_identity
+
+    mine = code_identity()
+    other = {**mine, "numerics": "f" * 64}
+    workers = {"tcp://10.0.0.1:9": mine, "tcp://10.0.0.2:9": other, "tcp://10.0.0.3:9": mine}
+    with pytest.raises(ScenarioError) as error:
+        _check(_FakeClient(workers), "tcp://head:8786")
+    text = str(error.value)
+    assert "\n" not in text and "the Dask workers of tcp://head:8786 compute different " \
+        "floating-point results" in text, text
+    assert f"tcp://10.0.0.1:9, tcp://10.0.0.3:9 give {mine['numerics'][:12]}" in text, text
+    assert "tcp://10.0.0.2:9 give ffffffffffff" in text, text
+    alike = {address: other for address in workers}  # alike, though unlike this machine
+    assert _check(_FakeClient(alike), "tcp://head:8786") == alike
+
+
+def test_workers_that_round_unlike_this_machine_give_a_warning(tmp_path, monkeypatch, capsys):
+    """Workers that agree with one another but not with the client: the sweep runs (it is
+    reproducible on them), one warning line says `icsabm run` here will not reproduce its
+    bits, and the manifest records the workers' digest."""
+    import model.batch
+
+    real = model.batch.numerics_digest()
+    monkeypatch.setattr(model.batch, "numerics_digest", lambda: "e" * 64)  # this client only
+    out = tmp_path / "out"
+    rc = _cli_within(120, ["sweep", str(write(tmp_path, SMALL)), "--out", str(out),
+                           "--scheduler", "local:1", "--quiet"])
+    assert rc == 0
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert errors == [f"icsabm: warning: the Dask workers compute other floating-point results "
+                      f"({real[:12]}) than this machine (eeeeeeeeeeee): the sweep is "
+                      "reproducible on them, but `icsabm run` here will not give its runs "
+                      "bit for bit"], errors
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["numerics"] == manifest["sessions"][-1]["numerics"] == real
+
+
+def test_resume_refuses_a_sweep_started_on_machines_that_round_differently(tmp_path, capsys):
+    """A folder whose runs came from machines with other floating-point results: --resume
+    would mix two sets of numbers, so it says so in one line and writes nothing."""
+    import model.batch
+
+    path, folder = write(tmp_path, SMALL), tmp_path / "a"
+    sweep_command(str(path), str(folder), None, resume=False, quiet=True)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["numerics"] == model.batch.numerics_digest()
+    manifest.update(complete=False, numerics="0" * 64)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / "summary" / "part-00001.parquet").unlink()
+    before = sorted(p.name for p in (folder / "summary").iterdir())
+    capsys.readouterr()
+    rc, errors = _cli(capsys, "sweep", str(path), "--out", str(folder), "--resume", "--quiet")
+    assert rc == 2 and len(errors) == 1, errors
+    assert "was started on machines that compute other floating-point results " \
+        f"(000000000000, not {model.batch.numerics_digest()[:12]} here" in errors[0], errors
+    assert sorted(p.name for p in (folder / "summary").iterdir()) == before
+    assert json.loads((folder / "manifest.json").read_text()) == manifest
+
+
+def test_a_chunk_from_a_process_that_rounds_differently_is_not_written(tmp_path):
+    """A worker that joined after the check with other arithmetic: its result is refused
+    before its part is written (the parts before it stay, for --resume), and the sweep
+    command's one line says what happened."""
+    import model.batch
+    from model.sweep import OtherNumericsError
+    from model.sweep_command import _cluster_failure
+
+    sweep = load_sweep(str(write(tmp_path, SMALL)))
+    folder = tmp_path / "out"
+
+    def engine(tasks):
+        for number, result in enumerate(run_in_process(tasks)):
+            yield result if number == 0 else {**result, "numerics": "f" * 64, "host": "w9"}
+
+    with pytest.raises(OtherNumericsError) as error:
+        run_sweep(sweep, folder, engine, numerics=model.batch.numerics_digest())
+    assert _parts(folder) == 1
+    assert str(error.value) == ("w9 computes floating-point results ffffffffffff, not the "
+                                f"sweep's {model.batch.numerics_digest()[:12]}")
+    assert _cluster_failure(error.value).startswith(
+        "a Dask worker that joined during the sweep computes other floating-point results")
+
+
 def test_a_resumed_manifest_tells_each_session(tmp_path, monkeypatch):
     """A local:1 sweep interrupted, then resumed in process: the top-level engine fields and
     argv are the resumed session's, `sessions` lists both (what the workers used included),
