@@ -817,6 +817,7 @@ def manifest(v: Validation) -> dict[str, Any]:
     import scipy
 
     from model import __version__
+    from model.batch import numerics_digest
 
     def arm(value: Any) -> Any:
         return json.loads(json.dumps(value, default=str))
@@ -846,6 +847,7 @@ def manifest(v: Validation) -> dict[str, Any]:
         "counts": validation_table(v)["verdict"].value_counts().to_dict(),
         "calibration_targets_met": [bool(t[1]) for t in v.targets],
         "numba_threads": numba.get_num_threads(),
+        "numerics": numerics_digest(),  # equal on a machine that reproduces these bits
         "wall_time_s": round(v.seconds, 3),
         "started_utc": v.started,
         "argv": sys.argv,

@@ -15,6 +15,7 @@ import pytest
 import analysis.validate as V
 from analysis.contrasts import CONTRASTS, holm_adjust, judge, scaled
 from model import params as P
+from model.batch import numerics_digest
 from model.cli import main
 
 THEORY = Path("/work/shared/spec/THEORY.md")
@@ -147,6 +148,7 @@ def test_fast_subset_end_to_end(tmp_path, capsys):
     assert "no verdict changes under the perturbed settings" in report
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["kind"] == "validation" and manifest["replicates"] == 30
+    assert manifest["numerics"] == numerics_digest()
     assert manifest["only"] == FAST.split(",") and manifest["family_alpha"] == 0.05
     assert {"icsabm_version", "git_commit", "master_seed", "contrasts", "wall_time_s",
             "robustness_settings"} <= set(manifest)
