@@ -174,8 +174,12 @@ def _local_cluster(workers: int):
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
+        # no dashboard; the scheduler's HTTP server (health routes) still starts, on
+        # port 8787 unless told otherwise, and warns when that is taken (another sweep,
+        # a notebook's cluster): a free loopback port instead
         return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                             host="127.0.0.1", dashboard_address=None,
+                            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                             env={"NUMBA_NUM_THREADS": "1"}, silence_logs=logging.ERROR)
     finally:
         if main:

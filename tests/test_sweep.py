@@ -782,6 +782,25 @@ def test_ctrl_c_on_a_local_cluster_is_one_line(tmp_path):
     assert _parts(out) == 8
 
 
+def test_a_local_cluster_says_nothing_when_port_8787_is_taken(tmp_path):
+    """The Dask scheduler's HTTP server defaults to port 8787 and warns when another cluster
+    (a notebook's, a second sweep) holds it: a local:N sweep uses a free port, silently."""
+    import socket
+
+    holder = socket.socket()
+    try:
+        with contextlib.suppress(OSError):  # already taken: just as good for the test
+            holder.bind(("127.0.0.1", 8787))
+            holder.listen()
+        proc = subprocess.run([sys.executable, "-m", "model", "sweep",
+                               str(write(tmp_path, SMALL)), "--out", str(tmp_path / "out"),
+                               "--scheduler", "local:1", "--quiet"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300)
+    finally:
+        holder.close()
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+
+
 def test_phase_table_has_wilson_intervals(tmp_path):
     sweep = load_sweep(write(tmp_path, SMALL))
     run_sweep(sweep, tmp_path / "out", run_in_process)
