@@ -329,23 +329,34 @@ def test_resume_refuses_a_different_sweep(tmp_path):
         sweep_command(str(other), str(tmp_path / "a"), None, resume=True, quiet=True)
 
 
-def test_resume_refuses_a_sweep_started_by_other_kernels(tmp_path, capsys):
-    """Runs of other kernel sources (another version, an edited rule) would mix with this
-    code's in one table: --resume says so in one line and writes nothing."""
-    path = write(tmp_path, SMALL)
-    folder = tmp_path / "a"
+def _resume_with_edited_manifest(tmp_path: Path, capsys, **changes
+                                 ) -> tuple[dict, int, list[str], bool]:
+    """A SMALL sweep run whole, made unfinished (a part removed, `complete` false) with
+    `changes` to its manifest, then `icsabm sweep --resume`d: (its manifest as written,
+    exit status, stderr lines, whether the parts and the manifest were left as they were)."""
+    path, folder = write(tmp_path, SMALL), tmp_path / "a"
     sweep_command(str(path), str(folder), None, resume=False, quiet=True)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    assert len(manifest["kernel_sources"]) == 64
-    manifest.update(complete=False, kernel_sources="0" * 64, icsabm_version="0.0.9")
-    (folder / "manifest.json").write_text(json.dumps(manifest))
+    original = json.loads((folder / "manifest.json").read_text())
+    edited = {**original, "complete": False, **changes}
+    (folder / "manifest.json").write_text(json.dumps(edited))
     (folder / "summary" / "part-00001.parquet").unlink()
     before = sorted(p.name for p in (folder / "summary").iterdir())
     capsys.readouterr()
     rc, errors = _cli(capsys, "sweep", str(path), "--out", str(folder), "--resume", "--quiet")
+    untouched = (sorted(p.name for p in (folder / "summary").iterdir()) == before
+                 and json.loads((folder / "manifest.json").read_text()) == edited)
+    return original, rc, errors, untouched
+
+
+def test_resume_refuses_a_sweep_started_by_other_kernels(tmp_path, capsys):
+    """Runs of other kernel sources (another version, an edited rule) would mix with this
+    code's in one table: --resume says so in one line and writes nothing."""
+    original, rc, errors, untouched = _resume_with_edited_manifest(
+        tmp_path, capsys, kernel_sources="0" * 64, icsabm_version="0.0.9")
+    assert len(original["kernel_sources"]) == 64
     assert rc == 2 and len(errors) == 1, errors
     assert "other kernel sources" in errors[0] and "0.0.9" in errors[0]
-    assert sorted(p.name for p in (folder / "summary").iterdir()) == before
+    assert untouched
 
 
 def test_lost_dask_worker_is_recovered(tmp_path):
@@ -673,21 +684,13 @@ def test_resume_refuses_a_sweep_started_on_machines_that_round_differently(tmp_p
     would mix two sets of numbers, so it says so in one line and writes nothing."""
     import model.batch
 
-    path, folder = write(tmp_path, SMALL), tmp_path / "a"
-    sweep_command(str(path), str(folder), None, resume=False, quiet=True)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["numerics"] == model.batch.numerics_digest()
-    manifest.update(complete=False, numerics="0" * 64)
-    (folder / "manifest.json").write_text(json.dumps(manifest))
-    (folder / "summary" / "part-00001.parquet").unlink()
-    before = sorted(p.name for p in (folder / "summary").iterdir())
-    capsys.readouterr()
-    rc, errors = _cli(capsys, "sweep", str(path), "--out", str(folder), "--resume", "--quiet")
+    original, rc, errors, untouched = _resume_with_edited_manifest(tmp_path, capsys,
+                                                                   numerics="0" * 64)
+    assert original["numerics"] == model.batch.numerics_digest()
     assert rc == 2 and len(errors) == 1, errors
     assert "was started on machines that compute other floating-point results " \
         f"(000000000000, not {model.batch.numerics_digest()[:12]} here" in errors[0], errors
-    assert sorted(p.name for p in (folder / "summary").iterdir()) == before
-    assert json.loads((folder / "manifest.json").read_text()) == manifest
+    assert untouched
 
 
 def test_a_chunk_from_a_process_that_rounds_differently_is_not_written(tmp_path):
