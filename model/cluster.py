@@ -102,18 +102,20 @@ def parse_scheduler(address: str | None) -> tuple[str, str | int | None]:
     )
 
 
-def code_identity() -> dict:
-    """This process's icsabm: its version, the digest of the kernels' sources, the digest
-    of its floating-point results (`numerics_digest`) and numba's thread count. Run on
-    every Dask worker to compare with the client's."""
+def code_identity(numerics: bool = True) -> dict:
+    """This process's icsabm: its version, the digest of the kernels' sources, numba's
+    thread count and (with `numerics`) the digest of its floating-point results
+    (`numerics_digest`, which runs the kernels). Run on every Dask worker to compare
+    with the client's; on the scheduler, which runs no kernel, without `numerics`."""
     import numba
 
     import model
     from model.batch import numerics_digest
     from model.jit_cache import source_hash
 
-    return {"version": model.__version__, "kernels": source_hash(),
-            "numerics": numerics_digest(), "numba_threads": numba.get_num_threads()}
+    identity = {"version": model.__version__, "kernels": source_hash(),
+                "numba_threads": numba.get_num_threads()}
+    return {**identity, "numerics": numerics_digest()} if numerics else identity
 
 
 async def _identity(address: str) -> object:
@@ -202,7 +204,7 @@ def _check(client, where: str) -> dict:
                             f"{JOIN_TIMEOUT_S} s; start workers with: dask worker {where} "
                             "--nthreads 1") from None
     try:
-        client.run_on_scheduler(code_identity)
+        client.run_on_scheduler(code_identity, False)
     except Exception as exc:
         raise ScenarioError(f"the Dask scheduler at {where} cannot import icsabm "
                             f"({_why(exc)}); install icsabm on the scheduler "

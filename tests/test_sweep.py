@@ -632,8 +632,9 @@ class _FakeClient:
     def wait_for_workers(self, n, timeout):
         pass
 
-    def run_on_scheduler(self, function):
-        return function()
+    def run_on_scheduler(self, function, *args):
+        self.scheduler_identity = function(*args)
+        return self.scheduler_identity
 
     def run(self, function, on_error):
         return self.identities
@@ -655,7 +656,9 @@ def test_workers_that_round_differently_from_one_another_are_refused():
     assert f"tcp://10.0.0.1:9, tcp://10.0.0.3:9 give {mine['numerics'][:12]}" in text, text
     assert "tcp://10.0.0.2:9 give ffffffffffff" in text, text
     alike = {address: other for address in workers}  # alike, though unlike this machine
-    assert _check(_FakeClient(alike), "tcp://head:8786") == alike
+    client = _FakeClient(alike)
+    assert _check(client, "tcp://head:8786") == alike
+    assert "numerics" not in client.scheduler_identity  # the scheduler runs no kernel
 
 
 def test_workers_that_round_unlike_this_machine_give_a_warning(tmp_path, monkeypatch, capsys):
