@@ -14,9 +14,12 @@ Python API).
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -75,6 +78,8 @@ SMALL_PARTNERSHIP = 6
 #: Size ratio that makes a pair unequal in the power figure: j is *larger* than i when
 #: it has at least this many times i's staff (power follows size, C17).
 SIZE_RATIO = 2.0
+#: What the re-simulating tables take as a scenario (as `load_scenario`).
+ScenarioLike = Scenario | str | os.PathLike | Mapping[str, Any]
 #: Relations of the power figure (truster -> trusted): label, colour, line style.
 POWER_RELATIONS = {
     "smaller_in_larger": ("Smaller in larger partner", OKABE_ITO["vermillion"], "-"),
@@ -317,19 +322,44 @@ def run_scenarios(names: str | os.PathLike | Iterable[str | os.PathLike], replic
 
 
 # ---------------------------------------------------------------- trust (re-simulated)
-def trust_snapshots(scenario: Scenario, seed: int, months: Sequence[int]
+def _scenario(scenario: ScenarioLike) -> Scenario:
+    """`scenario` as a `Scenario`: a bundled name, a TOML path or a dict (as
+    `load_scenario` takes), or a `Scenario` as it is; ScenarioError otherwise."""
+    from model.scenario import load_scenario
+
+    return load_scenario(scenario)
+
+
+def _listed(name: str, values: Any, allowed: str) -> list:
+    """`values` (a list, tuple, array, pandas Series or other iterable) as a list; one
+    value, a string or None is refused (FigureInputError naming `name` and `allowed`)."""
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise FigureInputError(f"{name} = {shown(values)} is not a list of {name}; "
+                               f"allowed: {allowed}")
+    return list(values)
+
+
+def trust_snapshots(scenario: ScenarioLike, seed: int, months: Iterable[int]
                     ) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
     """Re-simulate one replicate and keep (month, trust matrix, active, size) at `months`.
 
     `trust[i, j]` is i's trust in j (THEORY §2). Uses `ICSModel`, which is
-    bit-identical to the batch kernel for the same seed.
+    bit-identical to the batch kernel for the same seed. `scenario` is a `Scenario` or
+    anything `load_scenario` takes (a bundled name, a TOML path, a dict); `seed` a whole
+    number in [0, 2^63 - 1] (a Python or numpy integer); `months` a list, array or
+    Series of whole numbers from 0 to the scenario's steps.
 
     Raises:
-        FigureInputError: no months, or a month that is not a whole number from 0 to
-            the scenario's steps.
+        ScenarioError: a bad scenario or seed.
+        FigureInputError: `months` is not a list, is empty, or has a month that is not a
+            whole number from 0 to the scenario's steps.
     """
     from model.ics_model import ICSModel
 
+    scenario = _scenario(scenario)
+    seed = whole_number("seed", seed, 0, MAX_SEED)  # None would draw a fresh seed
+    months = _listed("months", months, f"a list of whole numbers in [0, {scenario.steps}], "
+                                       "e.g. [0, 12]")
     try:
         wanted = sorted({whole_number("months", m, 0, scenario.steps) for m in months})
     except ScenarioError as exc:
@@ -353,14 +383,17 @@ def default_months(steps: int) -> list[int]:
     return sorted({0, round(steps / 3), round(2 * steps / 3), steps})
 
 
-def trust_pairs_table(scenario: Scenario, seed: int, months: Sequence[int],
+def trust_pairs_table(scenario: ScenarioLike, seed: int, months: Iterable[int],
                       replicate: int | None = None) -> pd.DataFrame:
     """Directed trust between every pair of organisations at `months` of one replicate.
 
     Columns: replicate, seed, month, org, name, kind, size, active, partner,
     partner_name, partner_kind, partner_size, partner_active, trust (org's
-    trust in partner, 0-1).
+    trust in partner, 0-1). Arguments and errors as `trust_snapshots`; `replicate`
+    only labels the rows.
     """
+    scenario = _scenario(scenario)
+    seed = whole_number("seed", seed, 0, MAX_SEED)
     names = np.array(scenario.roster.names, dtype=object)
     kinds = np.array([KIND_NAMES[k] for k in scenario.roster.kinds], dtype=object)
     n = len(names)
@@ -644,7 +677,7 @@ def plot_conflicts(table: pd.DataFrame, title: str | None = None) -> Figure:
 
 
 # --------------------------------------------------------------------------- power
-def power_trust_table(scenario: Scenario, seeds: Sequence[int],
+def power_trust_table(scenario: ScenarioLike, seeds: Iterable[int],
                       size_ratio: float = SIZE_RATIO) -> pd.DataFrame:
     """Trust of smaller organisations in larger ones vs among peers, over months (C17).
 
@@ -658,13 +691,27 @@ def power_trust_table(scenario: Scenario, seeds: Sequence[int],
     replicate (re-simulated with `ICSModel`) and month, the mean trust T_ij over
     the pairs of members in each relation. Columns: relation, size_ratio, step,
     replicates, mean, q05, q25, median, q75, q95 (across replicates);
-    relations with no pairs are absent.
+    relations with no pairs are absent. `scenario` is a `Scenario` or anything
+    `load_scenario` takes; `seeds` a list, array or Series of whole numbers in
+    [0, 2^63 - 1] (a summary's `seed` column); `size_ratio` a number > 1.
 
     Raises:
-        FigureInputError: `seeds` is empty.
+        ScenarioError: a bad scenario or seed.
+        FigureInputError: `seeds` is not a list or is empty; `size_ratio` is not a
+            number > 1.
     """
-    if not len(seeds):
+    scenario = _scenario(scenario)
+    seeds = _listed("seeds", seeds, "a list, array or Series of whole numbers in "
+                                    "[0, 2^63 - 1], e.g. a summary's seed column")
+    if not seeds:
         raise FigureInputError("seeds is empty: give the seed of at least one replicate")
+    seeds = [whole_number(f"seeds[{i}]", seed, 0, MAX_SEED) for i, seed in enumerate(seeds)]
+    if (isinstance(size_ratio, bool | np.bool_) or not isinstance(size_ratio, numbers.Real)
+            or not 1 < size_ratio < math.inf):
+        # at 1 or below a pair would be both smaller-in-larger and larger-in-smaller
+        raise FigureInputError(f"size_ratio = {shown(size_ratio)} is not a staff ratio; "
+                               "allowed: a number > 1 (default 2)")
+    size_ratio = float(size_ratio)
     rows = []
     months = range(scenario.steps + 1)
     for replicate, seed in enumerate(seeds):

@@ -910,6 +910,59 @@ def test_figure_tables_name_bad_months_seeds_and_replicates():
     assert path["merger"].equals(one["merger"])
 
 
+
+def test_resimulating_tables_take_a_scenario_name_and_numpy_or_pandas_seeds():
+    """A notebook passes what `load_scenario` takes (a name, path or dict), numpy
+    integers and a pandas Series of seeds (a summary's `seed` column)."""
+    from model.scenario import load_scenario
+
+    scenario = load_scenario("merger", steps=4)
+    pairs = F.trust_pairs_table(scenario, 3, [0, 4], 0)
+    by_name = F.trust_pairs_table({**_merger_raw(), "steps": 4}, np.int64(3),
+                                  pd.Series([0, 4]), 0)
+    pd.testing.assert_frame_equal(pairs, by_name)
+    snaps = F.trust_snapshots(SCENARIO_DIR / "merger.toml", 3, np.array([4]))
+    assert snaps[0][0] == 4
+    assert np.array_equal(snaps[0][1], F.trust_snapshots(scenario, 3, [4])[0][1])
+    power = F.power_trust_table(scenario, [5, 6])
+    pd.testing.assert_frame_equal(power, F.power_trust_table({**_merger_raw(), "steps": 4},
+                                                             pd.Series([5, 6])))
+    pd.testing.assert_frame_equal(power, F.power_trust_table(scenario, (s for s in (5, 6))))
+    pd.testing.assert_frame_equal(power, F.power_trust_table(scenario, np.array([5, 6],
+                                                                                np.uint32)))
+
+
+def _merger_raw() -> dict:
+    import tomllib
+
+    return tomllib.loads((SCENARIO_DIR / "merger.toml").read_text())
+
+
+def test_resimulating_tables_refuse_bad_input_in_one_line():
+    from model.scenario import ScenarioError, load_scenario
+
+    scenario = load_scenario("merger", steps=4)
+    with pytest.raises(ScenarioError, match=r"^unknown scenario 'mergr'"):
+        F.trust_pairs_table("mergr", 1, [0])
+    with pytest.raises(ScenarioError, match=r"^seed = None is not a whole number"):
+        F.trust_pairs_table(scenario, None, [0])  # ICSModel would draw a fresh seed
+    with pytest.raises(ScenarioError, match=r"^seed = None is not a whole number"):
+        F.trust_snapshots(scenario, None, [0])
+    for months in (3, "0,3", None):
+        with pytest.raises(F.FigureInputError, match=r"^months = .* is not a list of months; "
+                                                     r"allowed: .*\[0, 4\]"):
+            F.trust_pairs_table(scenario, 1, months)
+    for seeds in (3, "12", None):
+        with pytest.raises(F.FigureInputError, match=r"^seeds = .* is not a list of seeds"):
+            F.power_trust_table(scenario, seeds)
+    with pytest.raises(ScenarioError, match=r"^seeds\[1\] = 1.5 is not a whole number"):
+        F.power_trust_table(scenario, [1, 1.5])
+    for ratio in (0, 1, 0.5, "2", True, float("nan"), float("inf")):
+        with pytest.raises(F.FigureInputError, match=r"^size_ratio = .* allowed: a number > 1"):
+            F.power_trust_table(scenario, [1], size_ratio=ratio)
+    assert F.power_trust_table(scenario, [1], size_ratio=np.float32(3))["size_ratio"].eq(3).all()
+
+
 # ------------------------------------------------------------ dissolved partnerships
 def _dissolving_series(replicates: int = 4, dissolved: int = 3, steps: int = 6) -> tuple[
         pd.DataFrame, pd.DataFrame]:
