@@ -229,13 +229,19 @@ def read_run(folder: str | Path) -> RunFolder:
 
 
 def run_summaries(folders: Sequence[str | Path]) -> dict[str, pd.DataFrame]:
-    """Summary tables of several run folders keyed by scenario name (folder name if two
-    share a scenario), for `regime_share_table`."""
+    """Summary tables of several run folders keyed by scenario name (the folder's name,
+    or else its path, when a scenario's name is taken), for `regime_share_table`.
+
+    Raises:
+        FigureInputError: a folder is not a run folder, or is given twice.
+    """
     out: dict[str, pd.DataFrame] = {}
     for folder in folders:
         run = read_run(folder)
-        out[run.scenario.name if run.scenario.name not in out else Path(folder).name] = (
-            run.summary)
+        keys = [k for k in (run.scenario.name, Path(folder).name, str(folder)) if k not in out]
+        if not keys:  # every key taken: a third key would replace a table silently
+            raise FigureInputError(f"folders: {folder} is given twice")
+        out[keys[0]] = run.summary
     return out
 
 

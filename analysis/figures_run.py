@@ -232,7 +232,22 @@ def regime_share_table(summaries: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
     Columns: scenario, regime, runs, count, share, ci_low, ci_high. Shares of
     one scenario sum to 1 (THEORY §4: synergy, inertia, dissolution).
+
+    Raises:
+        FigureInputError: `summaries` is not a non-empty mapping (one summary table
+            goes in as ``{"name": summary}``), or a table has no `regime` column.
     """
+    if not isinstance(summaries, Mapping):
+        raise FigureInputError(f"summaries = {shown(summaries)} is not a mapping of scenario "
+                               "names to summary tables; give one as {'name': summary}, or "
+                               "the dict run_scenarios or run_summaries returns")
+    if not summaries:
+        raise FigureInputError("summaries is empty: give at least one summary table, as "
+                               "{'name': summary}")
+    for name, summary in summaries.items():
+        if not isinstance(summary, pd.DataFrame) or "regime" not in summary:
+            raise FigureInputError(f"summaries[{name!r}] has no column 'regime'; allowed: a "
+                                   "summary table (summary.parquet, run_scenarios)")
     parts = []
     for name, summary in summaries.items():
         part = regime_table(summary)
@@ -293,7 +308,8 @@ def run_scenarios(names: str | os.PathLike | Iterable[str | os.PathLike], replic
 
     `names` is a list of scenario names or paths, or one name or path (a str or an
     `os.PathLike`); `replicates` a whole number >= 1 and `seed` one in [0, 2^63 - 1]
-    (ScenarioError otherwise, and for more replicates than fit in memory). A helper
+    (ScenarioError otherwise, for more replicates than fit in memory, and for two
+    scenarios of one name, since the result is keyed by name). A helper
     for `regime_share_table` in notebooks:
     ``plot_regime_shares(regime_share_table(run_scenarios(["ics_mandated", ...])))``.
     """
@@ -312,6 +328,12 @@ def run_scenarios(names: str | os.PathLike | Iterable[str | os.PathLike], replic
                             "them; allowed: a bundled name, a path to a TOML file, or a list "
                             "of those")
     scenarios = [load_scenario(name, steps=steps) for name in names]
+    seen = set()
+    for scenario in scenarios:  # keys of the result: one would silently replace another
+        if scenario.name in seen:
+            raise ScenarioError(f"names: two scenarios are named {scenario.name!r}; give "
+                                "each once, or a dict with another name for one of them")
+        seen.add(scenario.name)
     for scenario in scenarios:
         check_run_memory(replicates, scenario.steps, scenario.n_organisations, name="replicates")
     seeds = replicate_seeds(seed, replicates)

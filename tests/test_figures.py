@@ -392,6 +392,20 @@ def test_regime_shares_of_run_folders(folders):
     assert table.groupby("scenario")["share"].sum().round(12).eq(1).all()
 
 
+
+def test_run_summaries_keeps_every_folder(folders, tmp_path):
+    """A third folder of one scenario, under the same folder name elsewhere, replaced
+    the second silently."""
+    copies = []
+    for where in ("a", "b"):
+        copies.append(tmp_path / where / "plain")
+        shutil.copytree(folders["plain"], copies[-1])
+    summaries = F.run_summaries([folders["plain"], *copies])
+    assert list(summaries) == ["voluntary_alliance", "plain", str(copies[1])]
+    with pytest.raises(F.FigureInputError, match=r"^folders: .*plain is given twice"):
+        F.run_summaries([folders["plain"], *copies, copies[1]])
+
+
 def test_write_figures_into_a_folder_for_notebooks(folders, tmp_path):
     index = F.write_figures(folders["plain"], tmp_path, formats=("png",))
     stems = [entry["stem"] for entry in index["figures"]]
@@ -961,6 +975,37 @@ def test_resimulating_tables_refuse_bad_input_in_one_line():
         with pytest.raises(F.FigureInputError, match=r"^size_ratio = .* allowed: a number > 1"):
             F.power_trust_table(scenario, [1], size_ratio=ratio)
     assert F.power_trust_table(scenario, [1], size_ratio=np.float32(3))["size_ratio"].eq(3).all()
+
+
+
+def test_run_scenarios_refuses_two_scenarios_of_one_name():
+    """The summaries are keyed by scenario name: a second scenario of the same name
+    silently replaced the first."""
+    from model.scenario import ScenarioError
+
+    raw = _merger_raw()
+    with pytest.raises(ScenarioError, match=r"^names: two scenarios are named 'merger'"):
+        F.run_scenarios(["merger", {**raw, "context": {"funding": 0.1}}], replicates=2, steps=3)
+    with pytest.raises(ScenarioError, match=r"^names: two scenarios are named 'merger'"):
+        F.run_scenarios(["merger", SCENARIO_DIR / "merger.toml"], replicates=2, steps=3)
+    both = F.run_scenarios(["merger", {**raw, "name": "poor merger"}], replicates=2, steps=3)
+    assert list(both) == ["merger", "poor merger"]
+
+
+def test_regime_share_table_names_a_wrong_argument():
+    """One summary table instead of a dict of them gave KeyError 'regime' from inside
+    `regime_table`; an empty dict pandas' 'No objects to concatenate'."""
+    summary = pd.DataFrame({"replicate": [0, 1], "regime": ["synergy", "inertia"]})
+    for summaries in (summary, [summary], None):
+        with pytest.raises(F.FigureInputError, match=r"^summaries = .* is not a mapping of "
+                                                     r"scenario names to summary tables"):
+            F.regime_share_table(summaries)
+    with pytest.raises(F.FigureInputError, match=r"^summaries is empty"):
+        F.regime_share_table({})
+    with pytest.raises(F.FigureInputError, match=r"^summaries\['x'\] has no column 'regime'"):
+        F.regime_share_table({"ok": summary, "x": summary.drop(columns="regime")})
+    table = F.regime_share_table({"ok": summary})
+    assert table["share"].tolist() == [0.5, 0.5, 0.0]
 
 
 # ------------------------------------------------------------ dissolved partnerships
