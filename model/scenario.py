@@ -298,7 +298,9 @@ def load_scenario(scenario: str | os.PathLike | Mapping | Scenario,
             returned as it is (it takes no overrides or steps).
         overrides: a mapping of dotted keys to values, applied before validation
             (`{"context.formalisation": 0.8, "regime": "voluntary"}`).
-        steps: months to run, overriding the file's `steps`.
+        steps: months to run, overriding the file's `steps`: a whole number in
+            [1, MAX_STEPS], a Python or numpy integer (not a float or bool, as for every
+            count of the Python API; a value in the file or the overrides may be 12.0).
         label: how an error names a value from `overrides` (`icsabm run` passes "--set").
         steps_label: how an error names the value of `steps` (`icsabm run` passes
             "--steps").
@@ -306,6 +308,10 @@ def load_scenario(scenario: str | os.PathLike | Mapping | Scenario,
     Raises:
         ScenarioError: with a one-line message naming the problem.
     """
+    if steps is not None and (isinstance(steps, bool | np.bool_)
+                              or not isinstance(steps, numbers.Integral)):
+        raise ScenarioError(f"{steps_label}: steps = {shown(steps)} is not a whole number in "
+                            f"[1, {MAX_STEPS}]")
     if isinstance(scenario, Scenario):
         if overrides or steps is not None:
             raise ScenarioError(f"a Scenario is already resolved and takes no {label} or "

@@ -429,6 +429,21 @@ def test_a_bad_steps_names_the_argument_that_gave_it():
         load_scenario("ics_mandated", overrides={"steps": 5000})
 
 
+@pytest.mark.parametrize("steps", [12.0, np.float64(12), 2.5, True, "12"])
+def test_the_steps_argument_is_a_whole_number_as_everywhere_in_the_api(steps):
+    """ICSModel(steps=12.0) and run_replicates(steps=12.0) are refused (README: Python or
+    numpy integers, not floats or bools); load_scenario and run_scenarios took 12.0."""
+    from analysis.figures_run import run_scenarios
+
+    for call in (lambda: load_scenario("merger", steps=steps),
+                 lambda: run_scenarios("merger", replicates=1, steps=steps)):
+        with pytest.raises(ScenarioError, match=r"^steps: steps = .* is not a whole number in "
+                                                r"\[1, 1200\]"):
+            call()
+    assert load_scenario("merger", steps=np.int16(12)).steps == 12
+    assert load_scenario("merger", overrides={"steps": 12.0}).steps == 12  # as TOML writes it
+
+
 def test_steps_given_twice_must_agree(tmp_path, capsys):
     """steps in the overrides (--set steps=, a sweep's set) and as the steps argument
     (--steps, sweep.steps): a second, different value is an error, not silently dropped
