@@ -54,10 +54,12 @@ class Organisation(FixedAgent):
 
     @property
     def kind_label(self) -> str:
+        """Plain-English name of the kind (`Integrated care board`, ...)."""
         return KINDS[int(self.model.state.kind[self.index])].label
 
     @property
     def sector(self) -> str:
+        """Sector key (`health`, `social_care`, `voluntary`, `academic`; C07, C34)."""
         return SECTORS[int(self.model.state.sector[self.index])]
 
     @property

@@ -149,6 +149,7 @@ class ICSModel(mesa.Model):
 
     @property
     def month(self) -> int:
+        """Months run so far (0 at the start; Mesa's `steps` counts the same)."""
         return int(self.state.world[S.MONTH])
 
     @property

@@ -116,3 +116,20 @@ def test_odd_rows_name_parameters_that_carry_the_id():
         for key in keys:
             listed = PARAM_BY_KEY[key].cmoc
             assert cmoc in listed.split(), f"{cmoc}: ODD names {key}, which lists {listed}"
+
+
+def test_the_python_api_has_a_docstring_on_every_public_member():
+    """help() in a notebook: the names README's Python API section uses, and the members
+    ICSModel and Organisation add to Mesa's, each say what they are."""
+    import inspect
+
+    import model
+    from agents.organisation import Organisation
+    from model.ics_model import ICSModel
+
+    missing = [name for name in model.__all__ if not inspect.getdoc(getattr(model, name))]
+    for cls in (ICSModel, Organisation):
+        for name, member in vars(cls).items():
+            if not name.startswith("_") and not (getattr(member, "__doc__", None) or "").strip():
+                missing.append(f"{cls.__name__}.{name}")
+    assert not missing, missing
