@@ -128,13 +128,23 @@ class RunFolder:
 
 
 # ------------------------------------------------------------------------- folders
+def as_folder(value: str | os.PathLike, name: str = "folder") -> Path:
+    """`value` (a str or `os.PathLike`) as a Path; FigureInputError naming `name` for
+    anything else (pathlib's TypeError says nothing of the argument)."""
+    if not isinstance(value, str | os.PathLike):
+        raise FigureInputError(f"{name} = {shown(value)} is not a folder; allowed: the path of "
+                               + ("a run or sweep folder" if name == "folder" else "a folder")
+                               + " (str or os.PathLike)")
+    return Path(value)
+
+
 def read_manifest(folder: str | Path) -> dict:
     """The manifest of a run or sweep folder.
 
     Raises:
         FigureInputError: not a folder, or no readable manifest.json of kind run or sweep.
     """
-    folder = Path(folder)
+    folder = as_folder(folder)
     if not folder.is_dir():
         what = "a file, not a folder" if folder.exists() else "no such folder"
         raise FigureInputError(f"{folder}: {what} (expected a run or sweep folder)")
@@ -201,7 +211,7 @@ def read_run(folder: str | Path) -> RunFolder:
     Raises:
         FigureInputError: not a run folder, or a file missing or damaged.
     """
-    folder = Path(folder)
+    folder = as_folder(folder)
     manifest = read_manifest(folder)
     if manifest["kind"] != "run":
         raise FigureInputError(f"{folder}: a sweep folder, not a run folder")
@@ -238,6 +248,7 @@ def run_summaries(folders: Sequence[str | Path]) -> dict[str, pd.DataFrame]:
     out: dict[str, pd.DataFrame] = {}
     for folder in folders:
         run = read_run(folder)
+        folder = as_folder(folder)
         keys = [k for k in (run.scenario.name, Path(folder).name, str(folder)) if k not in out]
         if not keys:  # every key taken: a third key would replace a table silently
             raise FigureInputError(f"folders: {folder} is given twice")
@@ -377,7 +388,7 @@ def sweep_jobs(folder: Path, manifest: dict) -> list[Job]:
 
 def figure_jobs(folder: str | Path) -> tuple[dict, list[Job], list[str]]:
     """(manifest, figures to draw, notes) for a run or sweep folder; input checked up front."""
-    folder = Path(folder)
+    folder = as_folder(folder)
     manifest = read_manifest(folder)
     if manifest["kind"] == "run":
         run = read_run(folder)
@@ -395,12 +406,15 @@ def write_figures(folder: str | Path, out: str | Path,
     text (``"png"``, ``"pdf,svg"``).
 
     Raises:
-        FigureInputError: a format other than pdf, png or svg, or a folder figures
-            cannot be drawn from; both are checked before `out` is touched.
+        FigureInputError: a format other than pdf, png or svg, an `out` that is not a
+            folder, or a folder figures cannot be drawn from; all are checked before
+            `out` is touched.
     """
     fmts = parse_formats(formats, "formats")
+    out = as_folder(out, "out")
+    if out.exists() and not out.is_dir():
+        raise FigureInputError(f"out = {str(out)!r} is a file, not a folder")
     manifest, jobs, notes = figure_jobs(folder)
-    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     return _write(jobs, notes, out, fmts, log or (lambda _: None))
 

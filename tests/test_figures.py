@@ -1008,6 +1008,23 @@ def test_regime_share_table_names_a_wrong_argument():
     assert table["share"].tolist() == [0.5, 0.5, 0.0]
 
 
+
+def test_folders_that_are_not_paths_are_named(folders, tmp_path):
+    """read_run(5) and write_figures(folder, None) raised TypeError from pathlib; an out
+    that is a file FileExistsError from mkdir, after the folder was read."""
+    for call in (lambda: F.read_run(5), lambda: F.read_manifest(None),
+                 lambda: F.run_summaries([folders["plain"], 5]),
+                 lambda: F.write_figures(["runs/x"], tmp_path)):
+        with pytest.raises(F.FigureInputError, match=r"^folder = .* is not a folder; allowed: "
+                                                     r"the path of a run or sweep folder"):
+            call()
+    with pytest.raises(F.FigureInputError, match=r"^out = None is not a folder; allowed: "):
+        F.write_figures(folders["plain"], None)
+    (tmp_path / "a file").write_text("")
+    with pytest.raises(F.FigureInputError, match=r"a file, not a folder"):
+        F.write_figures(folders["plain"], tmp_path / "a file", formats="png")
+
+
 # ------------------------------------------------------------ dissolved partnerships
 def _dissolving_series(replicates: int = 4, dissolved: int = 3, steps: int = 6) -> tuple[
         pd.DataFrame, pd.DataFrame]:
