@@ -226,11 +226,23 @@ def run_sweep(sweep: Sweep, folder: Path, engine: Callable[[list[dict]], Iterabl
     return computed
 
 
-def read_summary(folder: Path) -> pd.DataFrame:
-    """All finished parts of a sweep folder, ordered by point and replicate."""
+def read_summary(folder: str | os.PathLike) -> pd.DataFrame:
+    """All finished parts of a sweep folder, ordered by point and replicate (no rows while
+    a new sweep's first chunk runs).
+
+    Raises:
+        ScenarioError: `folder` is not a path, or not a sweep folder (no `summary/` in
+            it: a typo, or a run's folder), or a part is damaged.
+    """
     import pyarrow as pa
 
-    parts = sorted((folder / PARTS).glob("part-*.parquet"))
+    if not isinstance(folder, str | os.PathLike):
+        raise ScenarioError(f"folder = {folder!r} is not a path; give a sweep's folder, "
+                            "e.g. 'runs/<sweep>-<time>'")
+    if not (Path(folder) / PARTS).is_dir():
+        raise ScenarioError(f"{folder}: not a sweep folder (no {PARTS}/ folder in it); give "
+                            "the folder `icsabm sweep` wrote")
+    parts = sorted((Path(folder) / PARTS).glob("part-*.parquet"))
     if not parts:
         return pd.DataFrame()
     frames = []

@@ -1217,3 +1217,17 @@ def test_a_part_damaged_past_its_footer_is_one_line(tmp_path):
     with pytest.raises(ScenarioError, match="part-00001.parquet: damaged part file") as err:
         read_summary(out)
     assert "\n" not in str(err.value)
+
+
+def test_read_summary_names_a_folder_that_is_not_a_sweep(tmp_path):
+    """The notebook reader of a sweep: a str is a path; a typo, a run's folder or a value
+    that is no path is one line, never an empty table or a TypeError."""
+    run_sweep(load_sweep(write(tmp_path, SMALL)), tmp_path / "out", run_in_process)
+    pd.testing.assert_frame_equal(read_summary(str(tmp_path / "out")),
+                                  read_summary(tmp_path / "out"))
+    assert len(read_summary(str(tmp_path / "out"))) == 12
+    with pytest.raises(ScenarioError, match=r"ot: not a sweep folder \(no summary/ folder"):
+        read_summary(tmp_path / "ot")
+    with pytest.raises(ScenarioError, match="folder = 5 is not a path"):
+        read_summary(5)
+
