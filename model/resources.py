@@ -26,8 +26,11 @@ def available_memory() -> int | None:
 
 
 def size_text(nbytes: float) -> str:
-    """A memory size in words: `1.2 GB`, `35 MB`."""
-    return f"{nbytes / 1e9:.1f} GB" if nbytes >= 1e9 else f"{nbytes / 1e6:.0f} MB"
+    """A memory size in words: `35 MB`, `1.2 GB`, `4.5 TB`, `36.6 PB`, `1,200.0 PB`."""
+    for unit, scale in (("PB", 1e15), ("TB", 1e12), ("GB", 1e9)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:,.1f} {unit}"
+    return f"{nbytes / 1e6:.0f} MB"
 
 
 #: Peak memory of `icsabm run` per replicate and month, measured on ics_mandated (29

@@ -325,6 +325,17 @@ def test_a_run_too_big_for_memory_is_refused_before_any_work(tmp_path, monkeypat
     assert leftovers(tmp_path) == ["small"]
 
 
+@pytest.mark.parametrize("nbytes, text", [
+    (35e6, "35 MB"), (1.23e9, "1.2 GB"), (4.5e12, "4.5 TB"), (3.66e16, "36.6 PB"),
+    (1.2e18, "1,200.0 PB")])
+def test_memory_sizes_read_as_words(nbytes, text):
+    """What a refusal says it would need: a unit a person reads at a glance, not
+    `36600000.0 GB`."""
+    from model.resources import size_text
+
+    assert size_text(nbytes) == text
+
+
 def test_a_roster_given_with_set_is_found_from_the_current_folder(tmp_path, monkeypatch):
     (tmp_path / "pair.csv").write_text("name,kind,size\nNorth,acute_trust,900\n"
                                        "South,vcse,40\n")
