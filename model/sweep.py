@@ -128,6 +128,23 @@ class OtherNumericsError(RuntimeError):
     floating-point results differ from the sweep's engine (`numerics_digest`)."""
 
 
+def axis_values(sweep: Sweep, key: str,
+                points: Iterable[int]) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """The values of axis `key` at `points`, typed as in every table of the sweep
+    (`Sweep.axis_dtypes`); a point without the key (a points design) gets a missing value."""
+    dtype = sweep.axis_dtypes[key]
+    values = [sweep.points[int(p)].get(key) for p in points]
+    if dtype == "float64":
+        return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+    if dtype == "int64":
+        return np.array(values, dtype=np.int64)
+    if dtype == "Int64":
+        return pd.array(values, dtype="Int64")
+    if dtype == "string":
+        return pd.array(values, dtype=pd.StringDtype())
+    return np.array(values, dtype=object)
+
+
 def chunk_frame(sweep: Sweep, chunk: Chunk, result: dict) -> pd.DataFrame:
     """The tidy rows of one finished chunk: run ids, axis values and summary columns."""
     from model.batch import summary_table
@@ -136,7 +153,7 @@ def chunk_frame(sweep: Sweep, chunk: Chunk, result: dict) -> pd.DataFrame:
     frame.insert(0, "point", chunk.points.astype(np.int64))
     frame["replicate"] = chunk.replicates.astype(np.int64)
     for key in sweep.axis_keys:
-        frame[axis_column(key)] = [sweep.points[int(p)].get(key) for p in chunk.points]
+        frame[axis_column(key)] = axis_values(sweep, key, chunk.points)
     coarse = result["coarse"]
     if coarse.shape[1]:
         for k in range(coarse.shape[1]):
@@ -273,7 +290,10 @@ def phase_table(sweep: Sweep, summary: pd.DataFrame) -> pd.DataFrame:
         tts = group["time_to_synergy"].astype(float)
         row["median_time_to_synergy"] = float(tts.median()) if tts.notna().any() else np.nan
         rows.append(row)
-    return pd.DataFrame(rows)
+    phase = pd.DataFrame(rows)
+    for key in sweep.axis_keys:  # the summary's column types (a points design leaves gaps)
+        phase[axis_column(key)] = axis_values(sweep, key, phase["point"])
+    return phase
 
 
 SOBOL_OUTCOMES = ("synergy", "final_mean_trust", "final_mean_faith", "final_mean_behaviour",

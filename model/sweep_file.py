@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import hashlib
 import itertools
 import json
@@ -109,6 +110,30 @@ class Sweep:
             for key in point:
                 seen.setdefault(key)
         return list(seen)
+
+    @functools.cached_property
+    def axis_dtypes(self) -> dict[str, str]:
+        """The column type of each axis key in sweep tables, decided from every point's
+        value, not from one chunk's: "int64", "Int64" (whole numbers, some points without
+        the key), "float64" (numbers, or a mix of whole numbers and floats), "string" or
+        "object". Every part file of `summary/` then has the same schema, so that
+        `pd.read_parquet(<folder>/summary)` reads the folder as one table (a chunk whose
+        points all lack a key, or hold only the whole numbers of `[0, 0.5, 1]`, would
+        otherwise be typed by its own values, and pyarrow refuse the folder)."""
+        dtypes = {}
+        for key in self.axis_keys:
+            values = [point[key] for point in self.points if key in point]
+            numbers = all(isinstance(v, int | float) and not isinstance(v, bool)
+                          for v in values)
+            if all(isinstance(v, str) for v in values):
+                dtypes[key] = "string"
+            elif numbers and all(isinstance(v, int) for v in values):
+                dtypes[key] = "int64" if len(values) == len(self.points) else "Int64"
+            elif numbers:
+                dtypes[key] = "float64"
+            else:
+                dtypes[key] = "object"
+        return dtypes
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -1231,3 +1231,51 @@ def test_read_summary_names_a_folder_that_is_not_a_sweep(tmp_path):
     with pytest.raises(ScenarioError, match="folder = 5 is not a path"):
         read_summary(5)
 
+
+@pytest.mark.parametrize("body", [
+    # points with other keys and other rosters: each chunk lacks some keys entirely
+    """
+    [sweep]
+    name = "uneven"
+    scenario = "voluntary_alliance"
+    design = "points"
+    replicates = 2
+    steps = 6
+    [[points]]
+    "context.funding" = 0.2
+    regime = "mandated"
+    [[points]]
+    "context.funding" = 0.85
+    "organisations.vcse" = 3
+    [[points]]
+    "context.formalisation" = 0.5
+    """,
+    # a list axis of ints and floats, one point per chunk: the 0 and 1 chunks hold ints only
+    """
+    [sweep]
+    name = "mixed"
+    scenario = "voluntary_alliance"
+    replicates = 2
+    steps = 6
+    chunk = 2
+    [axes]
+    "context.funding" = [0, 0.5, 1]
+    """,
+], ids=["points-with-other-keys", "ints-and-floats"])
+def test_the_summary_folder_reads_as_one_table(tmp_path, body):
+    """README: read a sweep's runs with pd.read_parquet("runs/<sweep>/summary"). Each part
+    file must then have the same column types, whatever points its chunk holds."""
+    path = write(tmp_path, body)
+    assert sweep_command(str(path), str(tmp_path / "out"), None, resume=False, quiet=True) == 0
+    sweep = load_sweep(path)
+    assert len(plan_chunks(sweep)) == 3
+    whole = pd.read_parquet(tmp_path / "out" / "summary").sort_values(["point", "replicate"])
+    ours = read_summary(tmp_path / "out")
+    phase = pd.read_parquet(tmp_path / "out" / "phase.parquet")
+    assert len(whole) == sweep.n_runs
+    for key in sweep.axis_keys:
+        column = key if "." in key else f"scenario.{key}"
+        expected = [sweep.points[p].get(key) for p in whole["point"]]
+        got = whole[column].astype(object).where(whole[column].notna(), None).tolist()
+        assert got == expected, column
+        assert ours[column].dtype == whole[column].dtype == phase[column].dtype, column
