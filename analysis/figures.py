@@ -333,6 +333,21 @@ def run_jobs(run: RunFolder) -> list[Job]:
     ]
 
 
+def sobol_runs_text(sweep: dict) -> str:
+    """What a Sobol sweep's indices rest on, from its manifest's sweep table: '4 base
+    samples of 3 parameters: 20 points x 2 replicates = 40 runs; indices of each point's
+    mean over its replicates' (SALib's sampler without second order gives N x (D + 2)
+    points)."""
+    points, replicates = len(sweep.get("points") or []), int(sweep.get("replicates") or 1)
+    names = (sweep.get("sobol_problem") or {}).get("names") or list(sweep.get("axes") or {})
+    dims = len(names)
+    text = (f"{points // (dims + 2)} base samples of {dims} parameters: {points} points x "
+            f"{replicates_text(replicates)} = {points * replicates} runs")
+    if replicates > 1:
+        text += "; indices of each point's mean over its replicates"
+    return text
+
+
 def sweep_jobs(folder: Path, manifest: dict) -> list[Job]:
     """The figures a sweep folder supports.
 
@@ -351,7 +366,7 @@ def sweep_jobs(folder: Path, manifest: dict) -> list[Job]:
                                        SWEEP_COLUMNS["sobol.parquet"]),
                             read_sweep_summary(folder))
         return [_job("sensitivity", "first-order and total Sobol indices with 95% intervals",
-                     lambda: sobol, plot_sobol, f"{name}: sensitivity")]
+                     lambda: sobol, plot_sobol, f"{name}: sensitivity ({sobol_runs_text(sweep)})")]
     phase = read_table(folder / "phase.parquet", "sweep", SWEEP_COLUMNS["phase.parquet"])
     n_axes = len([a for a in sweep.get("axes", {}) if a != "regime"])
     if design == "grid" and n_axes == 2:

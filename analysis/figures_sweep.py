@@ -314,8 +314,8 @@ def plot_sobol(table: pd.DataFrame, title: str | None = None) -> Figure:
     handles = [Patch(color=colour, label=label) for _, label, colour in styles]
     fig.legend(handles=handles, loc="outside lower center", ncols=2,
                title="Sobol index: share of the outcome's variance (whiskers: 95% intervals)")
-    fig.suptitle(title or "Sensitivity of the outcomes to the context", x=0.01, ha="left",
-                 fontsize=8)
+    fig.suptitle(textwrap.fill(title or "Sensitivity of the outcomes to the context",
+                               int(fig.get_figwidth() * 15)), x=0.01, ha="left", fontsize=8)
     return fig
 
 

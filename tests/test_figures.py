@@ -508,6 +508,20 @@ def test_sobol_sweep(folders):
     assert "runs end in synergy" in table.loc[table["outcome"] == "synergy", "note"].iloc[0]
 
 
+def test_sensitivity_title_gives_the_design_and_runs(folders):
+    """Like every other figure, the sensitivity figure says how many runs it rests on: 4
+    base samples of 3 parameters are 4 x (3 + 2) = 20 points, of 2 replicates each, and
+    the indices are of each point's mean over its replicates."""
+    manifest = F.read_manifest(folders["sobol"])
+    [job] = F.sweep_jobs(folders["sobol"], manifest)
+    _, fig = job.make()
+    title = fig._suptitle.get_text()
+    assert title.startswith("tiny_sobol: sensitivity")
+    for words in ("4 base samples", "20 points", "2 replicates", "40 runs",
+                  "mean over its replicates"):
+        assert words in title.replace("\u00a0", " ").replace("\n", " "), words
+
+
 SOBOL_ICS_KEYS = ("formalisation", "conflict_resolution", "shared_vision", "funding",
                   "quick_wins", "history_of_competition", "stakeholder_involvement",
                   "leadership", "due_diligence", "shared_roles")
