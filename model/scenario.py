@@ -420,6 +420,12 @@ def _apply_override(raw: dict, key: str, value: Any, label: str) -> None:
     if len(parts) > 2 and parts[0] in ("organisations", "context", "constants"):
         raise ScenarioError(f"{label} {key}: one dot only: a key is group.name, e.g. "
                             "context.funding")
+    if parts[0] == "scenario" and len(parts) == 2 and parts[1] in ("regime", "form", "steps",
+                                                                   "name"):
+        # the name of the column that records it in summary.parquet and sweep tables
+        given = value if isinstance(value, str | int) and not isinstance(value, bool) else "VALUE"
+        raise ScenarioError(f"{label} {key}: unknown key; the column {key} of a summary table "
+                            f"is the key {parts[1]}: give it as {parts[1]}={given}")
     if len(parts) != 2 or parts[0] not in ("organisations", "context", "constants"):
         raise ScenarioError(
             f"{label} {key}: unknown key; dotted keys start with organisations., context. "

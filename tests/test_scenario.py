@@ -459,3 +459,17 @@ def test_steps_given_twice_must_agree(tmp_path, capsys):
     assert capsys.readouterr().err == ("icsabm: error: --set: steps is given twice, as 'abc' "
                                        "and as 2; give it once\n")
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("column", "key", "value"), [
+    ("scenario.regime", "regime", "voluntary"), ("scenario.form", "form", "alliance"),
+    ("scenario.steps", "steps", 24)])
+def test_a_summary_column_name_given_as_a_key_says_which_key_it_is(column, key, value):
+    """summary.parquet and sweep tables name the regime, form and steps of a run
+    `scenario.regime`, ... (README: reproduce a sweep's run with one --set per axis value
+    in its row); given as an override, the error says which key that is."""
+    with pytest.raises(ScenarioError) as error:
+        load_scenario("ics_mandated", overrides={column: value}, label="--set")
+    message = str(error.value)
+    assert message.startswith(f"--set {column}: unknown key")
+    assert f"give it as {key}=" in message
