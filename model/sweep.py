@@ -274,7 +274,11 @@ def read_summary(folder: str | os.PathLike) -> pd.DataFrame:
 
 
 def phase_table(sweep: Sweep, summary: pd.DataFrame) -> pd.DataFrame:
-    """Per point: runs, share of each regime with 95% Wilson interval, median months to synergy."""
+    """Per point: runs, share of each regime with 95% Wilson interval, median months to synergy.
+
+    The median is over the point's runs that have a time to synergy (null for a run not
+    in synergy, and for a synergy run whose behaviour is below the threshold in its final
+    month: `model.regimes.classify`); NaN where no run has one."""
     from analysis.stats import wilson_interval
 
     rows = []
