@@ -183,7 +183,7 @@ def plot_phase(table: pd.DataFrame, value: str = "synergy_share",
         scale = {"vmin": float(values.min()), "vmax": float(values.max())}
     else:
         scale = {"vmin": 0.0, "vmax": 1.0}
-    synergy_runs = table["synergy_share"] * table["runs"]
+    synergy_runs = (table["synergy_share"] * table["runs"]).round()  # 5 / 77 * 77 < 5
     marked = ((table["synergy_ci_low"] <= 0.5) & (table["synergy_ci_high"] >= 0.5)
               if share_plot else (synergy_runs > 0) & (synergy_runs < MIN_SYNERGY_RUNS))
     mesh = None

@@ -484,6 +484,16 @@ def test_phase_figure_marks_unsettled_cells_and_gives_runs_per_cell():
     assert "fewer than 5" in fig._suptitle.get_text()
 
 
+def test_phase_time_dot_counts_runs_exactly():
+    """5 of 77 runs reached synergy: 5 / 77 * 77 is 4.999999999999999 in floating point,
+    which once drew the dot for "fewer than 5 did"; 4 of 77 still gets it."""
+    table = _phase_cells([10.0, 12.0], [8.0, 9.0], share=5 / 77, runs=77, low=0.03, high=0.14)
+    table.loc[3, "synergy_share"] = 4 / 77
+    fig = F.plot_phase(table, value="median_time_to_synergy")
+    assert np.asarray(fig.axes[0].collections[-1].get_offsets()).size == 0
+    assert np.asarray(fig.axes[1].collections[-1].get_offsets()).tolist() == [[1.0, 0.0]]
+
+
 def test_phase_time_with_no_synergy_says_so():
     fig = F.plot_phase(_phase_cells([np.nan, np.nan], [np.nan, np.nan], share=0.0, low=0.0,
                                     high=0.16), value="median_time_to_synergy")
