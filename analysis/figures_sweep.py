@@ -86,7 +86,9 @@ def phase_table(manifest: dict, phase: pd.DataFrame) -> pd.DataFrame:
     row order, the values being in this table's axis columns). Columns: panel, x, y
     (cell indices), x_axis, y_axis (axis labels), x_tick, y_tick (tick labels), the
     axis value columns, runs,
-    the share and 95% Wilson interval of each regime, median_time_to_synergy.
+    the share and 95% Wilson interval of each regime, median_time_to_synergy,
+    timed_runs (the runs behind the median; absent from a phase.parquet written before
+    that column existed).
 
     Raises:
         FigureInputError: the sweep is not a grid with two axes besides regime, or a
@@ -126,7 +128,7 @@ def phase_table(manifest: dict, phase: pd.DataFrame) -> pd.DataFrame:
                      else [f"level {k + 1}" for k in range(len(rows))])
         table[f"{coord}_tick"] = [ticks[i] for i in where[name]]
     columns = [c for c in phase.columns if c == "point" or c == "runs" or c.endswith("_share")
-               or "_ci_" in c or c == "median_time_to_synergy"
+               or "_ci_" in c or c in ("median_time_to_synergy", "timed_runs")
                or c in {axis_column(k) for a in axes for k in a[1]}]
     return pd.concat([table, phase[columns].reset_index(drop=True)], axis=1)
 
@@ -151,8 +153,8 @@ def phase_title(table: pd.DataFrame, value: str, subject: str | None = None) -> 
         what = (f"Share of runs ending in synergy ({runs_text(table['runs'])}; dashed: 50%; "
                 "dot: its 95% interval contains 50%)")
     else:
-        what = (f"Median time to synergy ({runs_text(table['runs'])}; grey: no run reached "
-                f"synergy; dot: fewer than {MIN_SYNERGY_RUNS} did; dashed: 50% in synergy)")
+        what = (f"Median time to synergy ({runs_text(table['runs'])}; grey: no run has one; "
+                f"dot: fewer than {MIN_SYNERGY_RUNS} have; dashed: 50% in synergy)")
     return f"{subject}: {what}" if subject else what
 
 
@@ -165,8 +167,8 @@ def plot_phase(table: pd.DataFrame, value: str = "synergy_share",
     synergy colour, 0 to 1); a dot marks a cell whose 95% Wilson interval
     contains 0.5, where the side of the boundary is not settled.
     ``value="median_time_to_synergy"``: median months to synergy among runs
-    that reached it, on one colour scale for every panel (grey cells: none
-    did; a dot: fewer than `MIN_SYNERGY_RUNS` did). The dashed black contour is
+    that have one (`timed_runs`), on one colour scale for every panel (grey
+    cells: none has; a dot: fewer than `MIN_SYNERGY_RUNS` have). The dashed black contour is
     where half the runs end in synergy — the edge of the basin of THEORY §1's
     bistable system. The title (default: `phase_title`) gives the runs per cell.
     """
@@ -183,9 +185,12 @@ def plot_phase(table: pd.DataFrame, value: str = "synergy_share",
         scale = {"vmin": float(values.min()), "vmax": float(values.max())}
     else:
         scale = {"vmin": 0.0, "vmax": 1.0}
-    synergy_runs = (table["synergy_share"] * table["runs"]).round()  # 5 / 77 * 77 < 5
+    if "timed_runs" in table:
+        timed = table["timed_runs"]
+    else:  # an older phase.parquet: its synergy runs, an upper bound (5 / 77 * 77 < 5)
+        timed = (table["synergy_share"] * table["runs"]).round()
     marked = ((table["synergy_ci_low"] <= 0.5) & (table["synergy_ci_high"] >= 0.5)
-              if share_plot else (synergy_runs > 0) & (synergy_runs < MIN_SYNERGY_RUNS))
+              if share_plot else (timed > 0) & (timed < MIN_SYNERGY_RUNS))
     mesh = None
     for ax, panel in zip(axes, panels, strict=True):
         part = table[table["panel"] == panel]

@@ -274,11 +274,12 @@ def read_summary(folder: str | os.PathLike) -> pd.DataFrame:
 
 
 def phase_table(sweep: Sweep, summary: pd.DataFrame) -> pd.DataFrame:
-    """Per point: runs, share of each regime with 95% Wilson interval, median months to synergy.
+    """Per point: runs, share of each regime with 95% Wilson interval, median months to
+    synergy and `timed_runs`, the runs behind that median.
 
     The median is over the point's runs that have a time to synergy (null for a run not
     in synergy, and for a synergy run whose behaviour is below the threshold in its final
-    month: `model.regimes.classify`); NaN where no run has one."""
+    month: `model.regimes.classify`); NaN where no run has one (`timed_runs` 0)."""
     from analysis.stats import wilson_interval
 
     rows = []
@@ -293,6 +294,7 @@ def phase_table(sweep: Sweep, summary: pd.DataFrame) -> pd.DataFrame:
             row[f"{regime}_ci_high"] = hi
         tts = group["time_to_synergy"].astype(float)
         row["median_time_to_synergy"] = float(tts.median()) if tts.notna().any() else np.nan
+        row["timed_runs"] = int(tts.notna().sum())
         rows.append(row)
     phase = pd.DataFrame(rows)
     for key in sweep.axis_keys:  # the summary's column types (a points design leaves gaps)

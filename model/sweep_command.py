@@ -6,7 +6,7 @@ Writes a sweep folder:
   the axis values as dotted columns, and the summary columns of
   `summary.parquet`), one file per finished chunk;
 * ``phase.parquet`` — per point: runs, share of each regime with its 95% Wilson
-  interval, median months to synergy;
+  interval, median months to synergy and the runs it rests on (``timed_runs``);
 * ``sobol.parquet`` — for Sobol designs: first-order and total indices with
   95% intervals for each outcome;
 * ``manifest.json`` — version, commit, the resolved sweep and its digest, seeds,

@@ -494,6 +494,35 @@ def test_phase_time_dot_counts_runs_exactly():
     assert np.asarray(fig.axes[1].collections[-1].get_offsets()).tolist() == [[1.0, 0.0]]
 
 
+def test_phase_time_dot_counts_the_runs_behind_the_median():
+    """A cell with 5 synergy runs of which only 4 have a time to synergy (one ended below
+    the behaviour threshold): its median rests on 4 runs, so it gets the dot; the
+    phase table says how many runs each median rests on."""
+    table = _phase_cells([10.0, 12.0], [8.0, 9.0], share=0.25, runs=20, low=0.1, high=0.47)
+    table["timed_runs"] = [5, 4, 5, 0]
+    table.loc[3, "median_time_to_synergy"] = np.nan
+    fig = F.plot_phase(table, value="median_time_to_synergy")
+    assert np.asarray(fig.axes[0].collections[-1].get_offsets()).tolist() == [[1.0, 0.0]]
+    assert np.asarray(fig.axes[1].collections[-1].get_offsets()).size == 0
+    assert "grey: no run has one; dot: fewer than 5 have" in fig._suptitle.get_text()
+
+
+def test_phase_table_counts_the_runs_behind_each_median():
+    from model.sweep import phase_table
+    from model.sweep_file import load_sweep
+
+    sweep = load_sweep("phase_trust_formalisation")
+    summary = pd.DataFrame({"point": [0] * 4 + [1] * 3, "replicate": [0, 1, 2, 3, 0, 1, 2],
+                            "regime": ["synergy"] * 3 + ["inertia"] + ["synergy", "inertia",
+                                                                       "inertia"],
+                            "time_to_synergy": pd.array([7, None, 9, None, None, None, None],
+                                                        dtype="Int64")})
+    phase = phase_table(sweep, summary)
+    assert phase["timed_runs"].tolist() == [2, 0]
+    assert phase["median_time_to_synergy"].iloc[0] == 8.0
+    assert np.isnan(phase["median_time_to_synergy"].iloc[1])
+
+
 def test_phase_time_with_no_synergy_says_so():
     fig = F.plot_phase(_phase_cells([np.nan, np.nan], [np.nan, np.nan], share=0.0, low=0.0,
                                     high=0.16), value="median_time_to_synergy")
