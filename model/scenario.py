@@ -251,7 +251,9 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
             raise ScenarioError(f"--set {item!r}: expected KEY=VALUE, e.g. context.funding=0.6")
         out[key.strip()] = parse_value(value.strip())
     roster = out.get("organisations.roster")
-    if isinstance(roster, str) and not Path(roster).is_absolute() and Path(roster).is_file():
+    if isinstance(roster, str) and roster.strip() and not Path(roster).is_absolute():
+        # whether or not it exists: a missing file is reported under the current folder,
+        # never looked for beside the scenario file
         out["organisations.roster"] = str(Path(roster).resolve())
     return out
 
@@ -556,9 +558,10 @@ def _roster(source: str, table: dict, base_dir: Path) -> Roster:
                                 "a path to a roster CSV file")
         given = Path(text)
         path = given if given.is_absolute() else base_dir / given
-        if not given.is_absolute() and not path.exists():
-            raise ScenarioError(f"roster {path}: no such file (a relative roster path is "
-                                f"relative to the scenario file's folder, {base_dir})")
+        if not path.exists():
+            hint = ("" if given.is_absolute() else " (a relative roster path is relative to "
+                    f"the scenario file's folder, {base_dir.resolve()})")
+            raise ScenarioError(f"roster {path}: no such file{hint}")
         return read_roster(path)
     for kind in table:
         if kind not in KIND_INDEX:

@@ -473,3 +473,33 @@ def test_a_summary_column_name_given_as_a_key_says_which_key_it_is(column, key, 
     message = str(error.value)
     assert message.startswith(f"--set {column}: unknown key")
     assert f"give it as {key}=" in message
+
+
+def test_a_roster_given_with_set_is_found_from_the_current_folder_only(tmp_path, monkeypatch):
+    """README: `--set organisations.roster=FILE` is relative to the current folder. A file
+    missing there was looked up in the scenario file's folder instead: used silently when
+    it was there, and otherwise the error said the path was relative to that folder."""
+    scenario_dir, cwd = tmp_path / "scenario", tmp_path / "here"
+    (scenario_dir / "rosters").mkdir(parents=True)
+    cwd.mkdir()
+    (scenario_dir / "rosters" / "pair.csv").write_text("name,kind,size\nA,pcn,5\nB,pcn,6\n")
+    scenario = scenario_dir / "s.toml"
+    scenario.write_text('regime = "voluntary"\nform = "alliance"\n[organisations]\npcn = 3\n')
+    monkeypatch.chdir(cwd)
+    overrides = parse_overrides(["organisations.roster=rosters/pair.csv"])
+    with pytest.raises(ScenarioError, match=f"^roster {cwd / 'rosters' / 'pair.csv'}: no such "
+                                            "file"):
+        load_scenario(scenario, overrides=overrides, label="--set")
+    (cwd / "rosters").mkdir()
+    (cwd / "rosters" / "pair.csv").write_text("name,kind,size\nC,pcn,5\nD,pcn,6\n")
+    overrides = parse_overrides(["organisations.roster=rosters/pair.csv"])
+    assert load_scenario(scenario, overrides=overrides).roster.names == ["C", "D"]
+    # in the file, relative to the file's folder, named in full (not "." when the
+    # scenario was given by a bare file name)
+    monkeypatch.chdir(scenario_dir)
+    (scenario_dir / "r.toml").write_text('regime = "voluntary"\nform = "alliance"\n'
+                                         '[organisations]\nroster = "nope.csv"\n')
+    with pytest.raises(ScenarioError, match=f"relative to the scenario file's folder, "
+                                            f"{scenario_dir}\\)$"):
+        load_scenario("r.toml")
+
