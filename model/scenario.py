@@ -375,6 +375,12 @@ def resolve_raw(raw: dict[str, Any], source: str, base_dir: Path,
         raise ScenarioError(f"{label} must be a mapping of dotted keys to values such as "
                             f"{{'context.funding': 0.6}}, not a {type(overrides).__name__}"
                             + hint)
+    if overrides and "organisations.roster" in overrides:
+        counted = [k for k in overrides if k in {f"organisations.{kind}" for kind in KIND_NAMES}]
+        if counted:  # whichever comes first: the roster would drop the count unsaid
+            raise ScenarioError(
+                f"{label} {counted[0]}: organisations.roster is given too; a count cannot be "
+                "added to a roster: give the roster alone, or counts alone")
     for key, value in (overrides or {}).items():
         _apply_override(raw, key, value, label)
     if steps is not None:

@@ -503,3 +503,17 @@ def test_a_roster_given_with_set_is_found_from_the_current_folder_only(tmp_path,
                                             f"{scenario_dir}\\)$"):
         load_scenario("r.toml")
 
+
+def test_a_count_and_a_roster_both_given_as_overrides_are_refused_in_either_order(tmp_path):
+    """A count given before organisations.roster was dropped without a word (the roster
+    replaced every count); given after it, it was refused. Now refused either way."""
+    roster = tmp_path / "pair.csv"
+    roster.write_text("name,kind,size\nA,pcn,5\nB,pcn,6\n")
+    for order in ((("organisations.pcn", 3), ("organisations.roster", str(roster))),
+                  (("organisations.roster", str(roster)), ("organisations.pcn", 3))):
+        with pytest.raises(ScenarioError, match=r"^--set organisations.pcn: .*a count cannot "
+                                                "be added to"):
+            load_scenario("ics_mandated", overrides=dict(order), label="--set")
+    # a roster alone replaces the file's counts, as documented
+    assert load_scenario("ics_mandated", overrides={"organisations.roster": str(roster)}
+                         ).roster.names == ["A", "B"]
