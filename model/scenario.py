@@ -629,6 +629,7 @@ def read_roster(path: Path) -> Roster:
             f"roster {where}: {len(body)} organisations; allowed: 2 to {MAX_ORGANISATIONS}"
         )
     names, kinds, sizes, xs, ys = [], [], [], [], []
+    first_line: dict[str, int] = {}  # the line each name is first given on
     for line, row in enumerate(body, start=2):
         cells = [c.strip() for c in row]
         if len(cells) != len(header):
@@ -636,6 +637,10 @@ def read_roster(path: Path) -> Roster:
                 f"roster {where} line {line}: {len(cells)} fields; expected {len(header)}"
             )
         name, kind = _name(f"roster {where} line {line}", "name", cells[0]), cells[1]
+        if name in first_line:
+            raise ScenarioError(f"roster {where} line {line}: name {name!r} is already used on "
+                                f"line {first_line[name]}; organisation names must be unique")
+        first_line[name] = line
         if kind not in KIND_INDEX:
             raise ScenarioError(
                 f"roster {where} line {line}: kind {kind!r} is not one of {', '.join(KIND_NAMES)}"
@@ -658,8 +663,6 @@ def read_roster(path: Path) -> Roster:
         sizes.append(values[0])
         xs.append(values[1] if len(values) > 1 else math.nan)
         ys.append(values[2] if len(values) > 1 else math.nan)
-    if len(set(names)) != len(names):
-        raise ScenarioError(f"roster {where}: organisation names must be unique")
     f = np.float64
     return Roster(names, np.array(kinds, np.int64), np.array(sizes, f), np.array(xs, f),
                   np.array(ys, f), path=where)
