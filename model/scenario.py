@@ -594,14 +594,14 @@ def _roster(source: str, table: dict, base_dir: Path) -> Roster:
 def read_roster(path: Path) -> Roster:
     """Read a roster CSV (`name,kind,size[,x_km,y_km]`), one organisation a row."""
     where = str(path)
-    rows: list[list[str]] = []
+    rows: list[tuple[int, list[str]]] = []  # (the line a row starts on, its cells)
     read_to = 0  # the last line of the rows read
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:  # Excel's "CSV UTF-8" has a BOM
             # strict: an unclosed quote is an error, not the rest of the file as one field
             reader = csv.reader(fh, strict=True)
             for row in reader:
-                rows.append(row)
+                rows.append((read_to + 1, row))
                 read_to = reader.line_num
     except OSError as exc:
         raise ScenarioError(f"roster {where}: cannot read: {exc.strerror}") from None
@@ -612,10 +612,10 @@ def read_roster(path: Path) -> Roster:
             raise ScenarioError(f'roster {where} line {read_to + 1}: a quote (") is not '
                                 "closed") from None
         raise ScenarioError(f"roster {where}: not a readable CSV file: {exc}") from None
-    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    rows = [(line, r) for line, r in rows if any(cell.strip() for cell in r)]
     if not rows:
         raise ScenarioError(f"roster {where}: empty; expected a header name,kind,size[,x_km,y_km]")
-    header = [h.strip() for h in rows[0]]
+    header = [h.strip() for h in rows[0][1]]
     if header[:3] != ["name", "kind", "size"] or header not in (
         ["name", "kind", "size"], list(ROSTER_COLUMNS)
     ):
@@ -630,7 +630,7 @@ def read_roster(path: Path) -> Roster:
         )
     names, kinds, sizes, xs, ys = [], [], [], [], []
     first_line: dict[str, int] = {}  # the line each name is first given on
-    for line, row in enumerate(body, start=2):
+    for line, row in body:
         cells = [c.strip() for c in row]
         if len(cells) != len(header):
             raise ScenarioError(

@@ -529,3 +529,20 @@ def test_a_duplicate_roster_name_is_named_with_its_lines(tmp_path):
                                             r"unique$"):
         load_scenario({"regime": "voluntary", "form": "alliance",
                        "organisations": {"roster": str(roster)}})
+
+
+def test_roster_errors_give_the_line_of_the_file(tmp_path):
+    """Line numbers counted the rows left after blank lines were dropped, and a quoted
+    name over two lines shifted them too: the error pointed at the wrong line."""
+    for text in ("name,kind,size\nA,pcn,5\n\nB,hospital,6\n",
+                 'name,kind,size\n"A\nsecond line",pcn,5\nB,hospital,6\n',
+                 "\nname,kind,size\nA,pcn,5\nB,hospital,6\n"):
+        roster = tmp_path / "r.csv"
+        roster.write_text(text)
+        with pytest.raises(ScenarioError, match=rf"^roster {roster} line 4: kind 'hospital'"):
+            load_scenario({"regime": "voluntary", "form": "alliance",
+                           "organisations": {"roster": str(roster)}})
+    roster.write_text("name,kind,size\nA,pcn,5\n\nA,pcn,6\n")
+    with pytest.raises(ScenarioError, match=r"line 4: name 'A' is already used on line 2"):
+        load_scenario({"regime": "voluntary", "form": "alliance",
+                       "organisations": {"roster": str(roster)}})
