@@ -685,9 +685,7 @@ def _timeline(source: str, events: Any) -> list[tuple[int, dict[str, float]]]:
         resolved = {}
         for name, value in changes.items():
             if name not in valid:
-                raise ScenarioError(
-                    f"{where}: unknown context key {name!r}; valid keys are " + ", ".join(valid)
-                )
+                raise ScenarioError(f"{where}: {_not_in_timeline(name, value)}")
             param = valid[name]
             if param.key in P.MONTH_ZERO_ONLY:
                 raise ScenarioError(
@@ -697,3 +695,22 @@ def _timeline(source: str, events: Any) -> list[tuple[int, dict[str, float]]]:
             resolved[param.key] = _number(where, param.key, value, param.lo, param.hi, False)
         out.append((month, resolved))
     return out
+
+
+def _not_in_timeline(name: str, value: Any) -> str:
+    """Why `name` cannot be a key of a timeline event's `set` (it is not context)."""
+    only = "a timeline sets context keys only"
+    if name == "context" or name.startswith("context."):
+        given = value if name == "context" and isinstance(value, dict) else {
+            name.split(".", 1)[1]: value}
+        key = next(iter(given), "funding") if given else "funding"
+        return f"write context keys without 'context.': set = {{ {key} = ... }}"
+    if name in ("regime", "form", "steps", "name", "description", "sources"):
+        return f"{name} cannot change during a run: {only}"
+    if name in ("organisations", "roster") or name in KIND_INDEX:
+        return (f"the organisations are fixed at month 0: {name} cannot change during a run; "
+                f"{only}")
+    if name in P.BY_GROUP["constants"]:
+        return f"constants.{name} cannot change during a run: {only}"
+    changeable = [n for n, p in P.BY_GROUP["context"].items() if p.key not in P.MONTH_ZERO_ONLY]
+    return f"unknown context key {name!r}; valid keys are " + ", ".join(changeable)

@@ -546,3 +546,43 @@ def test_roster_errors_give_the_line_of_the_file(tmp_path):
     with pytest.raises(ScenarioError, match=r"line 4: name 'A' is already used on line 2"):
         load_scenario({"regime": "voluntary", "form": "alliance",
                        "organisations": {"roster": str(roster)}})
+
+
+def _with_event(changes: dict, month: int = 2) -> dict:
+    return {"regime": "mandated", "form": "ics", "organisations": {"pcn": 3},
+            "timeline": [{"month": month, "set": changes}]}
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"regime": "voluntary"}, "regime cannot change during a run: a timeline sets context "
+                              "keys only"),
+    ({"form": "merger"}, "form cannot change during a run"),
+    ({"steps": 24}, "steps cannot change during a run"),
+    ({"roster": "x.csv"}, "the organisations are fixed at month 0: roster cannot change "
+                          "during a run"),
+    ({"pcn": 5}, "the organisations are fixed at month 0: pcn cannot change during a run"),
+    ({"organisations": {"pcn": 5}}, "the organisations are fixed at month 0"),
+    ({"behaviour_threshold": 0.5}, "constants.behaviour_threshold cannot change during a run"),
+    ({"context": {"funding": 0.1}}, "write context keys without 'context.': set = "
+                                    "{ funding = ... }"),
+    ({"context.funding": 0.1}, "write context keys without 'context.': set = "
+                               "{ funding = ... }"),
+])
+def test_a_timeline_key_that_cannot_change_says_why(changes, message):
+    """Every key that is not context was refused as an 'unknown context key', even the
+    regime, a count or a constant: nothing said that these are fixed for a run."""
+    with pytest.raises(ScenarioError, match=r"^scenario: timeline event 1: .*"
+                                            + message.replace("{", r"\{").replace("}", r"\}")
+                                            .replace(".", r"\.")):
+        load_scenario(_with_event(changes))
+
+
+def test_a_timeline_lists_only_the_context_it_can_change():
+    """The valid keys of an unknown one listed history_of_competition, footprint_km, ...,
+    which a timeline refuses."""
+    with pytest.raises(ScenarioError, match="valid keys are") as info:
+        load_scenario(_with_event({"magic": 0.1}))
+    listed = str(info.value).split("valid keys are ", 1)[1].split(", ")
+    changeable = [name for name, p in P.BY_GROUP["context"].items()
+                  if p.key not in P.MONTH_ZERO_ONLY]
+    assert listed[:-1] == changeable[:-1] and listed[-1].startswith(changeable[-1])
