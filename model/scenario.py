@@ -673,6 +673,7 @@ def _timeline(source: str, events: Any) -> list[tuple[int, dict[str, float]]]:
         raise ScenarioError(f"{source}: timeline must be an array of tables ([[timeline]])")
     valid = P.BY_GROUP["context"]
     out = []
+    set_by: dict[tuple[int, str], int] = {}  # (month, key): the event that sets it
     for number, event in enumerate(events, start=1):
         where = f"{source}: timeline event {number}"
         if not isinstance(event, dict) or set(event) != {"month", "set"}:
@@ -693,6 +694,10 @@ def _timeline(source: str, events: Any) -> list[tuple[int, dict[str, float]]]:
                     "cannot change in a timeline"
                 )
             resolved[param.key] = _number(where, param.key, value, param.lo, param.hi, False)
+            if (month, name) in set_by:  # the kernel would apply both, the later winning
+                raise ScenarioError(f"{where}: {name} is already set at month {month} by "
+                                    f"event {set_by[month, name]}; give one value")
+            set_by[month, name] = number
         out.append((month, resolved))
     return out
 

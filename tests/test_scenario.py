@@ -586,3 +586,18 @@ def test_a_timeline_lists_only_the_context_it_can_change():
     changeable = [name for name, p in P.BY_GROUP["context"].items()
                   if p.key not in P.MONTH_ZERO_ONLY]
     assert listed[:-1] == changeable[:-1] and listed[-1].startswith(changeable[-1])
+
+
+def test_two_timeline_events_cannot_set_one_key_in_the_same_month():
+    """The kernel applies a month's events in file order, so the later of two values for
+    one key won without a word. Different keys in one month are fine."""
+    base = {"regime": "mandated", "form": "ics", "organisations": {"pcn": 3}}
+    scenario = load_scenario({**base, "timeline": [
+        {"month": 2, "set": {"funding": 0.1}}, {"month": 2, "set": {"formalisation": 0.9}},
+        {"month": 3, "set": {"funding": 0.5}}]})
+    assert len(scenario.timeline_array()) == 3
+    with pytest.raises(ScenarioError, match=r"^scenario: timeline event 3: funding is already "
+                                            r"set at month 2 by event 1; give one value"):
+        load_scenario({**base, "timeline": [
+            {"month": 2, "set": {"funding": 0.1}}, {"month": 4, "set": {"funding": 0.5}},
+            {"month": 2, "set": {"funding": 0.9}}]})
