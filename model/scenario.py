@@ -48,6 +48,9 @@ MAX_STEPS = 1200
 MAX_ORGANISATIONS = 2000
 MAX_SEED = 2**63 - 1
 ROSTER_COLUMNS = ("name", "kind", "size", "x_km", "y_km")
+#: The keys whose value is text: `--set` takes a value that TOML reads as a number, a
+#: boolean or a date (`name=2024`) as the text typed.
+TEXT_KEYS = ("name", "description", "regime", "form", "organisations.roster")
 
 
 class ScenarioError(ValueError):
@@ -249,7 +252,10 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ScenarioError(f"--set {item!r}: expected KEY=VALUE, e.g. context.funding=0.6")
-        out[key.strip()] = parse_value(value.strip())
+        parsed = parse_value(value.strip())
+        if key.strip() in TEXT_KEYS and not isinstance(parsed, str):
+            parsed = value.strip()  # name=2024 is the name "2024", not a number
+        out[key.strip()] = parsed
     roster = out.get("organisations.roster")
     if isinstance(roster, str) and roster.strip() and not Path(roster).is_absolute():
         # whether or not it exists: a missing file is reported under the current folder,

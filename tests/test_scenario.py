@@ -601,3 +601,19 @@ def test_two_timeline_events_cannot_set_one_key_in_the_same_month():
         load_scenario({**base, "timeline": [
             {"month": 2, "set": {"funding": 0.1}}, {"month": 4, "set": {"funding": 0.5}},
             {"month": 2, "set": {"funding": 0.9}}]})
+
+
+def test_set_takes_text_keys_as_typed():
+    """`--set name=2024` was read as the integer 2024 and refused ('is not a string'), as
+    were a description such as 1e3 or true and a date-like name; the keys that only take
+    text now take what was typed (a TOML string in quotes is still unquoted)."""
+    typed = ["name=2024", "description=1e3", "regime=voluntary", 'form="merger"',
+             "name=2024-01-01", "description=true"]
+    for item in typed:
+        key, _, text = item.partition("=")
+        assert parse_overrides([item]) == {key: text.strip('"')}
+    scenario = load_scenario("merger", overrides=parse_overrides(["name=2024",
+                                                                  "description=1e3"]))
+    assert (scenario.name, scenario.description) == ("2024", "1e3")
+    assert parse_overrides(["steps=24", "context.funding=.5"]) == {"steps": 24,
+                                                                   "context.funding": 0.5}
