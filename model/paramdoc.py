@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from agents.kinds import KINDS
-from model.params import PARAMS
+from model.params import INTEGER_KEYS, MONTH_ZERO_ONLY, PARAMS
 from model.scenario import FORMS
 
 TARGET = Path(__file__).resolve().parent.parent / "docs" / "PARAMETERS.md"
@@ -24,12 +24,17 @@ def render() -> str:
              "`structure.*` is derived from a scenario's `regime` and `form`; `context.*` is "
              "the `[context]` table; `constants.*` the optional `[constants]` table. Every "
              "`context.*` and `constants.*` key can be set with `--set`; `structure.*` follows "
-             "from `--set regime=...` and `--set form=...`.", "",
+             "from `--set regime=...` and `--set form=...`. A range marked *whole number* "
+             "takes integers only (12, or 12.0). A `[[timeline]]` event can change any "
+             "`context.*` key except those marked *month 0 only*, which act only when the "
+             "partnership forms; `structure.*` and `constants.*` are fixed for a run.", "",
              "| key | default | range | unit | CMOC | source | meaning |",
              "|---|---|---|---|---|---|---|"]
     for p in PARAMS:
-        lines.append(f"| `{p.key}` | {p.default:g} | {p.lo:g} - {p.hi:g} | {p.unit} | "
-                     f"{p.cmoc} | {p.source} | {p.doc} |")
+        whole = ", whole number" if p.key in INTEGER_KEYS else ""
+        fixed = " (month 0 only: a timeline cannot change it)" if p.key in MONTH_ZERO_ONLY else ""
+        lines.append(f"| `{p.key}` | {p.default:g} | {p.lo:g} - {p.hi:g}{whole} | {p.unit} | "
+                     f"{p.cmoc} | {p.source} | {p.doc}{fixed} |")
     lines += ["", "## Organisation kinds", "",
               "| kind | label | sector | median staff | log-sd | capacity offset |",
               "|---|---|---|---|---|---|"]

@@ -133,3 +133,20 @@ def test_the_python_api_has_a_docstring_on_every_public_member():
             if not name.startswith("_") and not (getattr(member, "__doc__", None) or "").strip():
                 missing.append(f"{cls.__name__}.{name}")
     assert not missing, missing
+
+
+def test_parameter_page_marks_whole_numbers_and_month_0_context():
+    """The loader refuses 6.5 for a month count and a timeline change of context that acts
+    only at month 0; the page gave neither rule, so a newcomer met them as errors."""
+    from model.params import INTEGER_KEYS, MONTH_ZERO_ONLY, PARAMS
+
+    rows = {line.split("`")[1]: line for line in
+            (ROOT / "docs" / "PARAMETERS.md").read_text().splitlines()
+            if line.startswith("| `") and "." in line.split("`")[1]}
+    for p in PARAMS:
+        cells = [c.strip() for c in rows[p.key].split("|")]
+        assert cells[3].endswith(", whole number") is (p.key in INTEGER_KEYS), p.key
+        assert cells[7].endswith("(month 0 only: a timeline cannot change it)") is (
+            p.key in MONTH_ZERO_ONLY), p.key
+    text = (ROOT / "docs" / "PARAMETERS.md").read_text()
+    assert "A `[[timeline]]` event can change any `context.*` key" in text
