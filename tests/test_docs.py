@@ -150,3 +150,25 @@ def test_parameter_page_marks_whole_numbers_and_month_0_context():
             p.key in MONTH_ZERO_ONLY), p.key
     text = (ROOT / "docs" / "PARAMETERS.md").read_text()
     assert "A `[[timeline]]` event can change any `context.*` key" in text
+
+
+def _readme_section(title: str) -> str:
+    text = (ROOT / "README.md").read_text()
+    start = text.index(f"## {title}\n")
+    return " ".join(text[start:text.index("\n## ", start + 1)].split())
+
+
+def test_readme_scenario_files_state_what_the_loader_requires():
+    """The section named a roster's columns but not their units (staff? km?), that every
+    row needs a size, that positions are drawn in the footprint when absent, or which
+    keys are required; nor which keys a timeline may set and when events act."""
+    from model.scenario import MAX_ORGANISATIONS
+
+    section = _readme_section("Scenario files")
+    for phrase in ("`regime` and `form` are required", "default: the file's name",
+                   "staff headcount", "in km", "uniformly in the square of side "
+                   "`context.footprint_km`", f"2 to {MAX_ORGANISATIONS} organisations in all",
+                   "names unique", "events after the run's last month never happen",
+                   "without the `context.` prefix", "at most once a month",
+                   "cannot change during a run"):
+        assert phrase in section, phrase
