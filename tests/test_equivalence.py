@@ -126,8 +126,8 @@ def test_icsmodel_is_in_the_package_listing():
 EDGES = {"name": "edges", "regime": "voluntary", "form": "alliance", "steps": 12,
          "organisations": {"acute_trust": 1, "pcn": 2, "vcse": 2}, "context": {"funding": 0.6}}
 EVENTS = [{"month": 1, "set": {"funding": 0.1}},  # the first month a timeline can act
-          {"month": 12, "set": {"funding": 0.9}},  # the last month, twice: the later wins
-          {"month": 12, "set": {"funding": 0.0}},
+          {"month": 12, "set": {"funding": 0.0}},  # the last month, two events
+          {"month": 12, "set": {"formalisation": 0.9}},
           {"month": 13, "set": {"funding": 1.0}}]  # past the last month: never happens
 
 
@@ -155,4 +155,5 @@ def test_timeline_edges_and_extreme_seeds_are_the_same_on_both_paths():
     assert not np.array_equal(metrics[:, 1], batch([])[0][:, 1])  # month 1 acts
     np.testing.assert_array_equal(metrics[:, :12], first_only[:, :12])
     assert not np.array_equal(metrics[:, 12], first_only[:, 12])  # the last month acts
-    np.testing.assert_array_equal(metrics, batch([EVENTS[0], EVENTS[2]])[0])
+    one_event = {"month": 12, "set": {"funding": 0.0, "formalisation": 0.9}}
+    np.testing.assert_array_equal(metrics, batch([EVENTS[0], one_event])[0])  # as one

@@ -33,7 +33,7 @@ def scenarios(draw):
         counts["pcn"] = counts.get("pcn", 0) + 2
     steps = draw(st.integers(1, 36))
     events = draw(st.lists(st.tuples(st.integers(1, 36), st.sampled_from(TIMELINE_KEYS)),
-                           max_size=3))
+                           max_size=3, unique_by=lambda e: (e[0], e[1].name)))  # once a month
     return {
         "name": "random",
         "regime": draw(st.sampled_from(["mandated", "voluntary"])),
