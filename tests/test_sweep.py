@@ -368,7 +368,8 @@ def test_lost_dask_worker_is_recovered(tmp_path):
     sweep_command(str(path), str(reference), None, resume=False, quiet=True)
 
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None, env={"NUMBA_NUM_THREADS": "1"})
+                           dashboard_address=None, env={"NUMBA_NUM_THREADS": "1"},
+                           scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})  # not 8787
     client = Client(cluster)
     try:
         pids = list(client.run(os.getpid).values())
