@@ -4,8 +4,8 @@ Bad input never ends in a traceback: it gets one line on standard error,
 ``icsabm: error: ...``, exit status 2, and nothing is left in the output
 folder. SIGTERM (`kill`, a batch scheduler's time limit) stops a command as
 Ctrl-C does, with the same clean-up, and exit status 143.
-A sweep that loses its Dask scheduler part-way gets one line too and exit
-status 3: its finished chunks are kept, and `--resume` completes it.
+A sweep that loses its Dask scheduler or workers part-way gets one line too and
+exit status 3: its finished chunks are kept, and `--resume` completes it.
 """
 
 from __future__ import annotations

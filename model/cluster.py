@@ -19,7 +19,9 @@ libraries round differently would make a run's bits depend on the worker that
 ran it). Each failure is a `ScenarioError` of one line, raised before anything
 is written. The engine's `info["numerics"]` is the digest of the machines that
 compute the chunks (the workers', which may differ from this client's). A
-scheduler lost while chunks run raises `SchedulerLostError`.
+scheduler lost while chunks run raises `SchedulerLostError`; no worker left for
+`JOIN_TIMEOUT_S` (the scheduler would hold the chunks for ever), or a chunk whose
+workers all died running it (distributed's `KilledWorker`), `WorkersLostError`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import os
 import re
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -39,7 +42,8 @@ from model.scenario import ScenarioError
 from model.sweep import compute_chunk, run_in_process
 
 CONNECT_TIMEOUT_S = 20  # for a tcp:// scheduler to answer
-JOIN_TIMEOUT_S = 30  # for its first worker to join
+JOIN_TIMEOUT_S = 30  # for its first worker to join, and for one to come back when all are gone
+WORKER_LOOK_S = 2  # how often a sweep waiting for chunks asks whether any worker is left
 
 _LOCAL = re.compile(r"^local:([0-9]+)$")
 _TCP = re.compile(r"^tcp://(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9.-]+))"
@@ -49,6 +53,12 @@ _LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 class SchedulerLostError(Exception):
     """The Dask scheduler went away while chunks were running (its address is the message)."""
+
+
+class WorkersLostError(Exception):
+    """The Dask workers went away while chunks were running: none left for
+    `JOIN_TIMEOUT_S`, or a chunk killed every worker that ran it (distributed's
+    `KilledWorker`: out of memory, say). The message says which, in a few words."""
 
 
 @dataclass(frozen=True)
@@ -239,18 +249,75 @@ def _check(client, where: str) -> dict:
     return found
 
 
+def _has_workers(client) -> bool:
+    """Whether any worker is connected to the scheduler (True when the scheduler cannot
+    be asked: its loss is told by the futures, cancelled when it goes)."""
+    try:
+        return bool(client.nthreads())
+    except Exception:  # noqa: BLE001 - the scheduler gone or going: not for this look to say
+        return True
+
+
+class _WorkerWatch:
+    """Stops a sweep that has had no Dask worker for `JOIN_TIMEOUT_S`: the scheduler would
+    hold its chunks, and a result whose worker died before it was fetched, for ever."""
+
+    def __init__(self, client, where: str) -> None:
+        self.client, self.where = client, where
+        self.seen = self.looked = time.monotonic()
+
+    def saw(self) -> None:
+        self.seen = time.monotonic()
+
+    def look(self) -> None:
+        now = time.monotonic()
+        if now - self.looked < WORKER_LOOK_S:
+            return
+        self.looked = now
+        if _has_workers(self.client):
+            self.seen = now
+        elif now - self.seen >= JOIN_TIMEOUT_S:
+            raise WorkersLostError(f"no Dask worker has been connected to the scheduler at "
+                                   f"{self.where} for {JOIN_TIMEOUT_S} s")
+
+    def result(self, future) -> dict:
+        """The future's result (fetched from its worker, or computed again if that worker
+        died before it was fetched)."""
+        while True:
+            try:
+                result = future.result(timeout=WORKER_LOOK_S)
+            except TimeoutError:
+                self.look()
+                continue
+            future.release()
+            self.saw()
+            return result
+
+
 def _dask_chunks(client, where: str, name: str, tasks: list[dict]) -> Iterator[dict]:
     from distributed import as_completed
     from distributed.client import FutureCancelledError
     from distributed.comm import CommClosedError
+    from distributed.scheduler import KilledWorker
 
     try:
         futures = [client.submit(compute_chunk, task, key=f"{name}-chunk-{task['index']}",
                                  pure=False) for task in tasks]
-        for future in as_completed(futures):
-            result = future.result()
-            future.release()
-            yield result
+        watch, ready = _WorkerWatch(client, where), as_completed(futures)
+        while not ready.is_empty():
+            batch = ready.next_batch(block=False)
+            for future in batch:
+                yield watch.result(future)
+            if not batch:
+                watch.look()
+                time.sleep(0.05)
+    except KilledWorker as exc:
+        chunk = str(exc.task).rsplit("-", 1)[-1]
+        last = getattr(exc.last_worker, "address", exc.last_worker)
+        raise WorkersLostError(
+            f"the Dask workers that ran chunk {chunk} died while running it "
+            f"({exc.allowed_failures + 1} of them, the last {last}: out of memory? their logs "
+            "say why)") from None
     except (CommClosedError, FutureCancelledError) as exc:
         # the client's attempts to reconnect, cancelled by close(), log tracebacks
         previous = logging.root.manager.disable

@@ -41,7 +41,13 @@ from tqdm import tqdm
 
 from model import __version__
 from model.cli import IncompleteError, check_fresh_out, default_folder
-from model.cluster import Engine, SchedulerLostError, open_engine, parse_scheduler
+from model.cluster import (
+    Engine,
+    SchedulerLostError,
+    WorkersLostError,
+    open_engine,
+    parse_scheduler,
+)
 from model.jit_cache import source_hash
 from model.provenance import git_commit
 from model.scenario import ScenarioError
@@ -242,6 +248,8 @@ def _cluster_failure(exc: BaseException) -> str | None:
     """What went wrong on the Dask cluster part-way, in a few words, or None."""
     if isinstance(exc, SchedulerLostError):
         return f"lost the Dask scheduler at {exc}"
+    if isinstance(exc, WorkersLostError):
+        return str(exc)
     if isinstance(exc, OtherKernelsError):
         return (f"a Dask worker that joined during the sweep runs other code ({exc}); "
                 "install the same icsabm on every worker")
@@ -275,7 +283,7 @@ def _run(sweep: Sweep, folder: Path, engine: Engine, manifest: dict, session: di
                 raise IncompleteError(f"{cause} before any chunk was saved; nothing was "
                                       "written: start the sweep again") from None
             raise
-        stopped = isinstance(exc, KeyboardInterrupt | SchedulerLostError)
+        stopped = isinstance(exc, KeyboardInterrupt | SchedulerLostError | WorkersLostError)
         _end_session(manifest, session, "interrupted" if stopped else "failed", start,
                      len(saved - before))
         write_json(folder / "manifest.json", manifest)

@@ -398,11 +398,13 @@ def test_lost_dask_worker_is_recovered(tmp_path):
 
 
 @contextlib.contextmanager
-def _dask_processes(tmp_path: Path, worker: bool = True, icsabm: tuple[bool, bool] = (True, True)
+def _dask_processes(tmp_path: Path, worker: bool = True, icsabm: tuple[bool, bool] = (True, True),
+                    scheduler_env: dict | None = None
                     ) -> Iterator[tuple[str, list[subprocess.Popen]]]:
     """A `dask scheduler` and (with `worker`) one `dask worker --nthreads 1` in processes of
     their own, as on a real cluster: its address and the processes (scheduler first).
-    `icsabm` says whether each can import icsabm (False: `import model` fails there)."""
+    `icsabm` says whether each can import icsabm (False: `import model` fails there);
+    `scheduler_env` adds to the scheduler's environment (Dask settings, say)."""
     blocker = tmp_path / "no-icsabm"
     (blocker / "model").mkdir(parents=True, exist_ok=True)
     (blocker / "model" / "__init__.py").write_text(
@@ -419,7 +421,7 @@ def _dask_processes(tmp_path: Path, worker: bool = True, icsabm: tuple[bool, boo
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
              "--port", "0", "--no-dashboard", "--scheduler-file", str(file)],
-            env=env(icsabm[0]), **quiet))
+            env={**env(icsabm[0]), **(scheduler_env or {})}, **quiet))
         deadline, address = time.time() + 60, None
         while address is None and time.time() < deadline:
             with contextlib.suppress(OSError, ValueError, KeyError):
@@ -544,6 +546,109 @@ def test_a_lost_scheduler_is_one_line_and_resume_finishes(tmp_path, capsys):
     assert main(["sweep", str(path), "--out", str(out), "--resume", "--quiet"]) == 0
     sweep_command(str(path), str(tmp_path / "whole"), None, resume=False, quiet=True)
     pd.testing.assert_frame_equal(read_summary(out), read_summary(tmp_path / "whole"))
+
+
+def _kill_worker_mid_sweep(tmp_path: Path, capsys
+                           ) -> tuple[int | None, list[str], str, Path, Path, float]:
+    """A tcp:// sweep of 8 chunks whose only worker is killed once a chunk is saved: (exit
+    status, stderr lines, scheduler address, sweep file, folder, seconds from the kill to
+    the exit); the scheduler is left running and must still answer afterwards."""
+    import threading
+
+    from dask.distributed import Client
+
+    path = write(tmp_path, SLOW.replace("num = 30", "num = 8"))
+    out = tmp_path / "out"
+    with _dask_processes(tmp_path) as (address, procs):
+        killed: list[float] = []
+
+        def kill_worker() -> None:
+            deadline = time.time() + 120
+            while _parts(out) < 1 and time.time() < deadline:
+                time.sleep(0.01)
+            procs[1].kill()
+            killed.append(time.monotonic())
+
+        killer = threading.Thread(target=kill_worker, daemon=True)
+        killer.start()
+        rc = _cli_within(60, ["sweep", str(path), "--out", str(out), "--scheduler", address,
+                              "--quiet"])
+        ended = time.monotonic()
+        killer.join()
+        assert procs[0].poll() is None, "the user's scheduler went down with the sweep"
+        with Client(address, timeout=10) as client:  # still theirs, and holds nothing of ours
+            assert client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) == 0
+    return rc, capsys.readouterr().err.strip().splitlines(), address, path, out, ended - killed[0]
+
+
+def _resumed_equals_whole(tmp_path: Path, path: Path, out: Path) -> None:
+    from model.cli import main
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert not manifest["complete"] and manifest["sessions"][0]["ended"] == "interrupted"
+    assert main(["sweep", str(path), "--out", str(out), "--resume", "--quiet"]) == 0
+    sweep_command(str(path), str(tmp_path / "whole"), None, resume=False, quiet=True)
+    pd.testing.assert_frame_equal(read_summary(out), read_summary(tmp_path / "whole"))
+
+
+def test_losing_every_worker_mid_sweep_is_one_line_not_a_wait_without_end(tmp_path, capsys,
+                                                                         monkeypatch):
+    """The only worker dies mid-sweep and none comes back: after JOIN_TIMEOUT_S without a
+    worker, one line saying so and how many chunks are saved, exit 3 (before: the sweep
+    waited for ever, its progress bar frozen); --resume finishes it."""
+    import model.cluster
+
+    monkeypatch.setattr(model.cluster, "JOIN_TIMEOUT_S", 2)
+    monkeypatch.setattr(model.cluster, "WORKER_LOOK_S", 0.5, raising=False)
+    rc, errors, address, path, out, waited = _kill_worker_mid_sweep(tmp_path, capsys)
+    assert rc == 3, "no exit within 60 s" if rc is None else rc
+    saved = _parts(out)
+    assert errors == [f"icsabm: error: no Dask worker has been connected to the scheduler at "
+                      f"{address} for 2 s: {saved} of 8 chunks saved in {out}; finish with "
+                      "--resume"], errors
+    assert 2 <= waited < 15, waited
+    _resumed_equals_whole(tmp_path, path, out)
+
+
+def test_a_chunk_that_kills_its_workers_is_one_line(tmp_path, capsys):
+    """A chunk whose workers die while running it (out of memory, say) ends in distributed's
+    KilledWorker once `allowed-failures` workers have died (0 here, to be quick): one line
+    naming the chunk, exit 3, not a traceback; the user's scheduler is left as it was."""
+    import threading
+
+    from dask.distributed import Client
+
+    path = write(tmp_path, SLOW.replace("replicates = 40", "replicates = 2000")
+                 .replace("chunk = 40", "chunk = 2000").replace("num = 30", "num = 1"))
+    out = tmp_path / "out"
+    with _dask_processes(tmp_path, scheduler_env={
+            "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}) as (address, procs):
+
+        def kill_the_running_worker() -> None:  # once its one chunk has run for a while
+            with Client(address, timeout=10) as client:
+                deadline = time.time() + 60
+                while time.time() < deadline and client.run_on_scheduler(
+                        lambda dask_scheduler: [t.state for t in dask_scheduler.tasks.values()]
+                ) != ["processing"]:
+                    time.sleep(0.01)
+            time.sleep(0.3)
+            procs[1].kill()
+
+        killer = threading.Thread(target=kill_the_running_worker, daemon=True)
+        killer.start()
+        rc = _cli_within(60, ["sweep", str(path), "--out", str(out), "--scheduler", address,
+                              "--quiet"])
+        killer.join()
+        assert procs[0].poll() is None
+        with Client(address, timeout=10) as client:
+            assert client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) == 0
+    assert rc == 3, "no exit within 60 s" if rc is None else rc
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 1 and re.fullmatch(
+        r"icsabm: error: the Dask workers that ran chunk 0 died while running it \(1 of them, "
+        r"the last tcp://127\.0\.0\.1:\d+: out of memory\? their logs say why\) before any "
+        r"chunk was saved; nothing was written: start the sweep again", errors[0]), errors
+    assert not out.exists()
 
 
 def test_the_scheduler_check_works_inside_a_running_event_loop(tmp_path):
