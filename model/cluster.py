@@ -11,7 +11,8 @@ identical bit for bit whichever engine ran it.
 
 Before any chunk is submitted, `open_engine` checks the cluster: the scheduler
 answers within `CONNECT_TIMEOUT_S`, a worker joins within `JOIN_TIMEOUT_S`, the
-scheduler can import icsabm, every worker runs the same icsabm version and
+scheduler can import icsabm, every worker answers within `CHECK_TIMEOUT_S` (off its
+event loop; this process probes meanwhile), every worker runs the same icsabm version and
 kernel sources (`model.jit_cache.source_hash`) as this process, and the workers
 compute the same floating-point results as one another
 (`model.batch.numerics_digest`: a cluster of mixed machines whose maths
@@ -31,6 +32,7 @@ import contextlib
 import ipaddress
 import logging
 import os
+import queue
 import re
 import signal
 import threading
@@ -43,6 +45,7 @@ from model.sweep import compute_chunk, run_in_process
 
 CONNECT_TIMEOUT_S = 20  # for a tcp:// scheduler to answer
 JOIN_TIMEOUT_S = 30  # for its first worker to join, and for one to come back when all are gone
+CHECK_TIMEOUT_S = 120  # for every worker to answer the check (a first one compiles: ~15 s)
 WORKER_LOOK_S = 2  # how often a sweep waiting for chunks asks whether any worker is left
 
 _LOCAL = re.compile(r"^local:([0-9]+)$")
@@ -126,6 +129,49 @@ def code_identity(numerics: bool = True) -> dict:
     identity = {"version": model.__version__, "kernels": source_hash(),
                 "numba_threads": numba.get_num_threads()}
     return {**identity, "numerics": numerics_digest()} if numerics else identity
+
+
+async def _worker_identity() -> dict:
+    """`code_identity()` on a Dask worker (`Client.run`), off the worker's event loop: the
+    first probe runs compile the kernels (seconds), which on the loop would stall the
+    worker's heartbeats and fill its log with 'Event loop was unresponsive'."""
+    return await asyncio.get_running_loop().run_in_executor(None, code_identity)
+
+
+def _ask_workers(client) -> tuple[dict, dict, list[str]]:
+    """Every worker's `_worker_identity()` (or the error it gave) by address, this
+    process's `code_identity()`, computed meanwhile (a cold cache compiles here and there
+    at once), and the workers that gave no answer within `CHECK_TIMEOUT_S` (stopped, or on
+    a machine too loaded to answer: one stuck worker must not hold the check for ever)."""
+    addresses = sorted(client.nthreads())
+    answers: queue.SimpleQueue = queue.SimpleQueue()
+
+    def ask(address: str) -> None:
+        try:
+            reply = client.run(_worker_identity, workers=[address], on_error="return")
+            answers.put((address, reply.get(address, ConnectionError("it left the cluster"))))
+        except Exception as exc:  # noqa: BLE001 - told to the user as this worker's error
+            answers.put((address, exc))
+
+    deadline = time.monotonic() + CHECK_TIMEOUT_S
+    for address in addresses:
+        threading.Thread(target=ask, args=(address,), daemon=True).start()
+    mine = code_identity()
+    found: dict = {}
+    while len(found) < len(addresses):
+        try:
+            address, answer = answers.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        found[address] = answer
+    return found, mine, [address for address in addresses if address not in found]
+
+
+def _cannot_import(error: BaseException) -> bool:
+    """Whether a worker's error says it cannot import icsabm (it may come back as a plain
+    Exception whose text names the original type)."""
+    return isinstance(error, ImportError) or str(error).startswith(
+        ("ModuleNotFoundError", "ImportError"))
 
 
 async def _identity(address: str) -> object:
@@ -219,14 +265,27 @@ def _check(client, where: str) -> dict:
         raise ScenarioError(f"the Dask scheduler at {where} cannot import icsabm "
                             f"({_why(exc)}); install icsabm on the scheduler "
                             "too, the same version as on the workers") from None
-    mine = code_identity()
-    found = client.run(code_identity, on_error="return")
-    broken = sorted(a for a, r in found.items() if not isinstance(r, dict))
+    found, mine, silent = _ask_workers(client)
+    failed = sorted(a for a, r in found.items() if not isinstance(r, dict))
+    broken = [a for a in failed if _cannot_import(found[a])]
     if broken:
         error = found[broken[0]]
         raise ScenarioError(f"Dask worker {', '.join(broken)} of {where} cannot import icsabm "
                             f"({_why(error)}); install icsabm "
                             f"{mine['version']} on every worker")
+    if failed:
+        error = found[failed[0]]
+        left = ": it stopped or left the cluster during the check" if isinstance(
+            error, OSError) else ""
+        raise ScenarioError(f"Dask worker {', '.join(failed)} of {where} did not finish the "
+                            f"check ({_why(error)}){left}; its log says why; start the sweep "
+                            "again")
+    if silent:
+        raise ScenarioError(
+            f"Dask worker {', '.join(silent)} of {where} gave no answer to the check within "
+            f"{CHECK_TIMEOUT_S} s (a first check compiles the model, well under a minute: is "
+            "the worker stopped, or its machine overloaded?); restart or stop it and start the "
+            "sweep again")
     differ = sorted(a for a, r in found.items()
                     if (r["version"], r["kernels"]) != (mine["version"], mine["kernels"]))
     if differ:

@@ -742,8 +742,11 @@ class _FakeClient:
         self.scheduler_identity = function(*args)
         return self.scheduler_identity
 
-    def run(self, function, on_error):
-        return self.identities
+    def nthreads(self):
+        return {address: 1 for address in self.identities}
+
+    def run(self, function, workers=None, on_error="raise"):
+        return {address: self.identities[address] for address in workers or self.identities}
 
 
 def test_workers_that_round_differently_from_one_another_are_refused():
@@ -765,6 +768,89 @@ def test_workers_that_round_differently_from_one_another_are_refused():
     client = _FakeClient(alike)
     assert _check(client, "tcp://head:8786") == alike
     assert "numerics" not in client.scheduler_identity  # the scheduler runs no kernel
+
+
+def test_a_worker_lost_during_the_check_is_not_said_to_lack_icsabm():
+    """A worker that dies or leaves while it answers the check (its connection closed) is
+    told as that, not as a worker that cannot import icsabm (which sent users to reinstall
+    it); one that cannot import icsabm is still told so."""
+    from distributed.comm import CommClosedError
+
+    from model.cluster import _check, code_identity
+
+    mine = code_identity()
+    lost = CommClosedError("in <TCP (closed) Scheduler Broadcast>: Stream is closed")
+    with pytest.raises(ScenarioError) as error:
+        _check(_FakeClient({"tcp://10.0.0.1:9": mine, "tcp://10.0.0.2:9": lost}), "tcp://h:8786")
+    assert str(error.value) == (
+        "Dask worker tcp://10.0.0.2:9 of tcp://h:8786 did not finish the check (CommClosedError: "
+        "in <TCP (closed) Scheduler Broadcast>: Stream is closed): it stopped or left the "
+        "cluster during the check; its log says why; start the sweep again")
+    missing = ModuleNotFoundError("No module named 'model'")
+    with pytest.raises(ScenarioError, match=r"tcp://10\.0\.0\.2:9 of tcp://h:8786 cannot import "
+                       r"icsabm \(ModuleNotFoundError: No module named 'model'\)"):
+        _check(_FakeClient({"tcp://10.0.0.1:9": mine, "tcp://10.0.0.2:9": missing}),
+               "tcp://h:8786")
+
+
+def test_the_workers_probe_runs_off_their_event_loop(monkeypatch):
+    """The check's probe runs compile the kernels on a worker's first check (seconds): run
+    on the worker's event loop they stalled its heartbeats and logged 'Event loop was
+    unresponsive'; on a thread of their own the loop keeps ticking."""
+    import asyncio
+
+    import model.cluster
+
+    def slow_identity() -> dict:  # as a cold numba cache makes it
+        time.sleep(0.6)
+        return {"identity": 1}
+
+    monkeypatch.setattr(model.cluster, "code_identity", slow_identity)
+
+    async def on_a_worker_loop() -> tuple[dict, float]:
+        ticks: list[float] = []
+
+        async def tick() -> None:
+            while True:
+                ticks.append(time.monotonic())
+                await asyncio.sleep(0.01)
+
+        ticker = asyncio.create_task(tick())
+        await asyncio.sleep(0.05)
+        identity = await model.cluster._worker_identity()
+        ticker.cancel()
+        return identity, float(np.diff(ticks).max())
+
+    identity, longest_gap = asyncio.run(on_a_worker_loop())
+    assert identity == {"identity": 1} and longest_gap < 0.3, longest_gap
+
+
+def test_a_stopped_worker_is_one_line_not_a_check_without_end(tmp_path, monkeypatch, capsys):
+    """A worker that is stopped (SIGSTOP; a paused VM, a machine swapping) never answers
+    the check: after CHECK_TIMEOUT_S one line names it, exit 2, nothing written (before:
+    the check waited for ever, without a word)."""
+    import model.cluster
+
+    monkeypatch.setattr(model.cluster, "CHECK_TIMEOUT_S", 2, raising=False)
+    out = tmp_path / "out"
+    with _dask_processes(tmp_path) as (address, procs):
+        from dask.distributed import Client
+
+        with Client(address, timeout=10) as client:
+            client.wait_for_workers(1, timeout=30)
+            (worker,) = client.nthreads()
+        procs[1].send_signal(signal.SIGSTOP)
+        try:
+            rc = _cli_within(30, ["sweep", str(write(tmp_path, SMALL)), "--out", str(out),
+                                  "--scheduler", address, "--quiet"])
+        finally:
+            procs[1].send_signal(signal.SIGCONT)
+    assert rc == 2, "no exit within 30 s" if rc is None else rc
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"icsabm: error: Dask worker {worker} of {address} gave no answer to the check within "
+        "2 s (a first check compiles the model, well under a minute: is the worker stopped, or "
+        "its machine overloaded?); restart or stop it and start the sweep again"]
+    assert not out.exists()
 
 
 def test_workers_that_round_unlike_this_machine_give_a_warning(tmp_path, monkeypatch, capsys):
