@@ -227,19 +227,31 @@ def _local_cluster(workers: int):
     Ctrl-C interrupts this process alone, which then closes them, instead of
     every worker printing its own KeyboardInterrupt traceback; their warnings
     (a task cancelled by that close, say) are not printed either."""
+    import dask
     from dask.distributed import LocalCluster
 
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    numba_threads = os.environ.get("NUMBA_NUM_THREADS")
     try:
-        # no dashboard; the scheduler's HTTP server (health routes) still starts, on
-        # port 8787 unless told otherwise, and warns when that is taken (another sweep,
-        # a notebook's cluster): a free loopback port instead
-        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                            host="127.0.0.1", dashboard_address=None,
-                            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                            env={"NUMBA_NUM_THREADS": "1"}, silence_logs=logging.ERROR)
+        # NUMBA_NUM_THREADS before the worker processes are spawned: the nanny's `env` is
+        # set only once a worker runs, after it has imported its parent's main module,
+        # which for the `icsabm` console script imports icsabm and numba (whose thread
+        # count is then every core's). The nanny sets it in this process's environment
+        # to spawn; put back below (numba here has read its own already).
+        with dask.config.set({"distributed.nanny.pre-spawn-environ.NUMBA_NUM_THREADS": "1"}):
+            # no dashboard; the scheduler's HTTP server (health routes) still starts, on
+            # port 8787 unless told otherwise, and warns when that is taken (another sweep,
+            # a notebook's cluster): a free loopback port instead
+            return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                host="127.0.0.1", dashboard_address=None,
+                                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                                env={"NUMBA_NUM_THREADS": "1"}, silence_logs=logging.ERROR)
     finally:
+        if numba_threads is None:
+            os.environ.pop("NUMBA_NUM_THREADS", None)
+        else:
+            os.environ["NUMBA_NUM_THREADS"] = numba_threads
         if main:
             signal.signal(signal.SIGINT, previous)
 

@@ -980,6 +980,25 @@ def test_ctrl_c_on_a_local_cluster_is_one_line(tmp_path):
     assert _parts(out) == 8
 
 
+def test_local_workers_use_one_numba_thread_from_the_console_script(tmp_path):
+    """`icsabm sweep --scheduler local:N` from the console script pip writes (its top level
+    imports icsabm, and so numba, again in each spawned worker, before the nanny's `env`
+    is applied): each worker's numba still uses one thread, as the manifest and the
+    README say, not every core N times over."""
+    script = tmp_path / "icsabm"  # what pip writes for the console script
+    script.write_text("import re\nimport sys\nfrom model.cli import main\n"
+                      "if __name__ == '__main__':\n"
+                      "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n"
+                      "    sys.exit(main())\n")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_NUM_THREADS"}
+    proc = subprocess.run([sys.executable, str(script), "sweep", str(write(tmp_path, SMALL)),
+                           "--out", str(tmp_path / "out"), "--scheduler", "local:1", "--quiet"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["numba_threads"] == 1, manifest["numba_threads"]
+
+
 def test_a_local_cluster_says_nothing_when_port_8787_is_taken(tmp_path):
     """The Dask scheduler's HTTP server defaults to port 8787 and warns when another cluster
     (a notebook's, a second sweep) holds it: a local:N sweep uses a free port, silently."""
