@@ -194,6 +194,10 @@ def sweep_command(sweep_file: str, out: str | None, scheduler: str | None, resum
         check_fresh_out(Path(out), hint=_occupied_hint(Path(out), sweep))
     # the session's start and wall time include starting or checking the cluster
     started, start = dt.datetime.now(dt.UTC).isoformat(), time.perf_counter()
+    if scheduler is not None and not quiet and sys.stderr.isatty():  # before the bar shows
+        print(f"icsabm: {'starting' if scheduler.startswith('local:') else 'checking'} the "
+              f"Dask cluster {scheduler} (a first check compiles the model on each worker, "
+              "up to a minute)", file=sys.stderr)
     with open_engine(scheduler, sweep.name) as engine:
         if resume:
             _check_numerics(engine, folder, manifest.get("numerics"))

@@ -1018,6 +1018,23 @@ def test_a_local_cluster_says_nothing_when_port_8787_is_taken(tmp_path):
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
 
 
+def test_a_terminal_is_told_while_the_cluster_is_checked(tmp_path, monkeypatch, capsys):
+    """A cold cluster check can take tens of seconds before the progress bar: on a terminal
+    one line says what is happening; with --quiet, or when stderr is not a terminal,
+    nothing."""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    path = write(tmp_path, SMALL)
+    assert sweep_command(str(path), str(tmp_path / "a"), "local:1", resume=False) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == ("icsabm: starting the Dask cluster local:1 (a first check compiles "
+                        "the model on each worker, up to a minute)"), lines
+    assert sweep_command(str(path), str(tmp_path / "b"), "local:1", resume=False,
+                         quiet=True) == 0
+    assert capsys.readouterr().err == ""
+    assert sweep_command(str(path), str(tmp_path / "c"), None, resume=False) == 0
+    assert "Dask" not in capsys.readouterr().err
+
+
 def test_phase_table_has_wilson_intervals(tmp_path):
     sweep = load_sweep(write(tmp_path, SMALL))
     run_sweep(sweep, tmp_path / "out", run_in_process)
