@@ -297,6 +297,25 @@ def _parts(folder: Path) -> int:
     return len(list((folder / "summary").glob("part-*.parquet")))
 
 
+def _wait_for_parts(folder: Path, count: int, seconds: float = 120) -> None:
+    """Until `folder` holds `count` part files (or `seconds` have passed)."""
+    deadline = time.time() + seconds
+    while _parts(folder) < count and time.time() < deadline:
+        time.sleep(0.01)
+
+
+def _cli_while(seconds: float, argv: list[str], action) -> int | None:
+    """`_cli_within(seconds, argv)` while `action()` runs on a thread of its own (to break
+    the cluster part-way); returns once both are done."""
+    import threading
+
+    thread = threading.Thread(target=action, daemon=True)
+    thread.start()
+    rc = _cli_within(seconds, argv)
+    thread.join()
+    return rc
+
+
 def test_resume_after_kill_equals_uninterrupted(tmp_path):
     path = write(tmp_path, SLOW)
     killed = tmp_path / "killed"
@@ -379,9 +398,7 @@ def test_lost_dask_worker_is_recovered(tmp_path):
         parts_at_kill = []
 
         def kill_one() -> None:
-            deadline = time.time() + 120
-            while _parts(out) < 2 and time.time() < deadline:
-                time.sleep(0.01)
+            _wait_for_parts(out, 2)
             os.kill(pids[0], signal.SIGKILL)
             parts_at_kill.append(_parts(out))
 
@@ -512,8 +529,6 @@ def test_a_lost_scheduler_is_one_line_and_resume_finishes(tmp_path, capsys):
     """The scheduler dies mid-sweep: one line saying how many chunks are saved, exit 3, the
     manifest records the interrupted tcp session (with its worker count); --resume in
     process then finishes a sweep equal to an uninterrupted one."""
-    import threading
-
     from model.cli import main
 
     path = write(tmp_path, SLOW.replace("num = 30", "num = 8"))
@@ -521,16 +536,11 @@ def test_a_lost_scheduler_is_one_line_and_resume_finishes(tmp_path, capsys):
     with _dask_processes(tmp_path) as (address, procs):
 
         def kill_scheduler() -> None:
-            deadline = time.time() + 120
-            while _parts(out) < 2 and time.time() < deadline:
-                time.sleep(0.01)
+            _wait_for_parts(out, 2)
             procs[0].kill()
 
-        killer = threading.Thread(target=kill_scheduler, daemon=True)
-        killer.start()
-        rc = _cli_within(120, ["sweep", str(path), "--out", str(out), "--scheduler", address,
-                               "--quiet"])
-        killer.join()
+        rc = _cli_while(120, ["sweep", str(path), "--out", str(out), "--scheduler", address,
+                              "--quiet"], kill_scheduler)
     assert rc == 3, rc
     errors = capsys.readouterr().err.strip().splitlines()
     saved = _parts(out)
@@ -563,9 +573,7 @@ def _kill_worker_mid_sweep(tmp_path: Path, capsys
         killed: list[float] = []
 
         def kill_worker() -> None:
-            deadline = time.time() + 120
-            while _parts(out) < 1 and time.time() < deadline:
-                time.sleep(0.01)
+            _wait_for_parts(out, 1)
             procs[1].kill()
             killed.append(time.monotonic())
 
@@ -614,8 +622,6 @@ def test_a_chunk_that_kills_its_workers_is_one_line(tmp_path, capsys):
     """A chunk whose workers die while running it (out of memory, say) ends in distributed's
     KilledWorker once `allowed-failures` workers have died (0 here, to be quick): one line
     naming the chunk, exit 3, not a traceback; the user's scheduler is left as it was."""
-    import threading
-
     from dask.distributed import Client
 
     path = write(tmp_path, SLOW.replace("replicates = 40", "replicates = 2000")
@@ -634,11 +640,8 @@ def test_a_chunk_that_kills_its_workers_is_one_line(tmp_path, capsys):
             time.sleep(0.3)
             procs[1].kill()
 
-        killer = threading.Thread(target=kill_the_running_worker, daemon=True)
-        killer.start()
-        rc = _cli_within(60, ["sweep", str(path), "--out", str(out), "--scheduler", address,
-                              "--quiet"])
-        killer.join()
+        rc = _cli_while(60, ["sweep", str(path), "--out", str(out), "--scheduler", address,
+                             "--quiet"], kill_the_running_worker)
         assert procs[0].poll() is None
         with Client(address, timeout=10) as client:
             assert client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) == 0
