@@ -25,7 +25,8 @@ from analysis.contrasts import (
 from model import params as P
 from model import state as S
 
-#: The CMOC ids of THEORY.md §3 (hard-coded: CI need not have the spec folder).
+#: The CMOC ids of docs/THEORY.md §3 (test_validate checks analysis.validate.CMOC_IDS, these
+#: same ids, against that file).
 CMOC_IDS = (
     "C01", "C02", "C03", "C04", "C05", "C06", "C07", "C08",
     "C10", "C11", "C12", "C13", "C14", "C15", "C16", "C17", "C18", "C19",

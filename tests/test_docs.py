@@ -172,3 +172,51 @@ def test_readme_scenario_files_state_what_the_loader_requires():
                    "without the `context.` prefix", "at most once a month",
                    "cannot change during a run"):
         assert phrase in section, phrase
+
+
+# ------------------------------------------------------------------ the shipped theory
+
+THEORY = ROOT / "docs" / "THEORY.md"
+SPEC = Path("/work/shared/spec/THEORY.md")  # the team's spec folder, absent on CI
+
+
+def _theory_sections() -> dict[str, set[int]]:
+    """The section numbers of docs/THEORY.md ("5", "5.1"), each with its numbered items."""
+    import re
+
+    sections: dict[str, set[int]] = {}
+    current = None
+    for line in THEORY.read_text(encoding="utf-8").splitlines():
+        heading = re.match(r"#{2,3} (\d+(?:\.\d+)?)\.? ", line)
+        if heading:
+            current = sections.setdefault(heading.group(1), set())
+        elif current is not None and (item := re.match(r"(\d+)\. ", line)):
+            current.add(int(item.group(1)))
+    return sections
+
+
+def test_every_theory_section_cited_exists_in_the_shipped_theory():
+    import re
+
+    sections = _theory_sections()
+    assert {"1", "3", "4", "5", "5.1", "6", "7"} <= set(sections)
+    cited = 0
+    for folder in ("model", "agents", "analysis", "docs", "benchmarks", "tests"):
+        for path in [*(ROOT / folder).rglob("*.py"), *(ROOT / folder).rglob("*.md"),
+                     ROOT / "README.md"]:
+            text = path.read_text(encoding="utf-8")
+            for number, step in re.findall(r"THEORY §(\d+(?:\.\d+)?)(?: step (\d+))?", text):
+                cited += 1
+                where = f"{path.relative_to(ROOT)}: THEORY §{number}"
+                assert number in sections, where
+                assert not step or int(step) in sections[number], f"{where} step {step}"
+    assert cited > 100
+
+
+def test_the_shipped_theory_is_the_teams_spec():
+    if not SPEC.exists():
+        import pytest
+
+        pytest.skip("the team's spec folder is not on this machine")
+    assert THEORY.read_text(encoding="utf-8") == SPEC.read_text(encoding="utf-8"), \
+        "docs/THEORY.md differs from the spec: copy the spec's THEORY.md into docs/"

@@ -267,7 +267,7 @@ def test_text_panels_are_html_written_here_not_solara_markdown():
 
 
 def test_lever_notes_cite_cmoc_ids_of_the_theory(root):
-    # docs/ODD.md traces every CMOC id of THEORY.md (the spec folder is not in the repo)
+    # docs/ODD.md traces every CMOC id of docs/THEORY.md
     known = set(re.findall(r"C\d\d", (root / "docs" / "ODD.md").read_text(encoding="utf-8")))
     text = ui.levers_markdown()
     cited = set(re.findall(r"C\d\d", text))
