@@ -173,6 +173,12 @@ def _int(source: str, key: str, value: Any, lo: int, hi: int) -> int:
     return value
 
 
+def _whole_key(key: str) -> bool:
+    """Whether a sweepable key takes whole numbers only: an organisation count, or a
+    parameter of `P.INTEGER_KEYS` (months)."""
+    return key.startswith("organisations.") or key in P.INTEGER_KEYS
+
+
 def _check_key(source: str, key: str) -> None:
     """A sweepable dotted key: regime, form, organisations.<kind>, context.*, constants.*."""
     if key in ("regime", "form"):
@@ -218,6 +224,13 @@ def grid_axis(source: str, name: str, spec: Any) -> tuple[list[str], list[tuple]
         if not np.isfinite(values).all():  # e.g. -1e308 to 1e308: the step overflows
             raise _err(source, f"axis {name!r}: start = {start:g} and stop = {stop:g} are "
                                "too far apart to space as floats")
+        if _whole_key(name):  # counts and month numbers: whole values, typed as ints
+            if not all(float(v).is_integer() for v in values):
+                step = f"space it by {(stop - start) / (num - 1):g}" if num > 1 else "give it"
+                raise _err(source, f"axis {name!r} takes whole numbers, but start = {start:g}, "
+                                   f"stop = {stop:g} and num = {num} {step}: choose them so "
+                                   "every value is whole, or list the values")
+            return [name], [(int(v),) for v in values]
         return [name], [(round(float(v), 12),) for v in values]
     if isinstance(spec, dict) and set(spec) == {"keys", "rows"}:
         keys, rows = spec["keys"], spec["rows"]

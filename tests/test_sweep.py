@@ -70,6 +70,10 @@ regime = ["mandated", "voluntary"]
     ("[sweep]\nscenario = 'voluntary_alliance'\n[axes]\n", "needs at least one axis"),
     ("[sweep\nscenario = 1", "malformed TOML"),
     ("[axes]\n'context.funding' = [0.1]", "missing [sweep]"),
+    ("[sweep]\nscenario = 'ics_mandated'\n[axes]\n"
+     "'organisations.pcn' = { start = 2, stop = 7, num = 3 }", "space it by 2.5"),
+    ("[sweep]\nscenario = 'ics_mandated'\n[axes]\n"
+     "'constants.regime_window' = { start = 6.5, stop = 6.5, num = 1 }", "takes whole numbers"),
 ])
 def test_bad_sweep_files_are_one_clear_line(tmp_path, body, fragment):
     path = write(tmp_path, body)
@@ -77,6 +81,26 @@ def test_bad_sweep_files_are_one_clear_line(tmp_path, body, fragment):
         load_sweep(path)
     message = str(err.value)
     assert fragment in message and "\n" not in message
+
+
+def test_spaced_axes_of_whole_number_keys_are_whole_numbers(tmp_path):
+    # start/stop/num spaces floats; an organisation count or a month number is typed int in
+    # the sweep's points and tables (it read 2.0 before)
+    sweep = load_sweep(write(tmp_path, """
+        [sweep]
+        scenario = "ics_mandated"
+        [axes]
+        "organisations.pcn" = { start = 2, stop = 6, num = 3 }
+        "constants.regime_window" = { start = 6, stop = 12, num = 2 }
+        "context.funding" = { start = 0, stop = 1, num = 2 }
+        """))
+    pcn = [p["organisations.pcn"] for p in sweep.points]
+    window = [p["constants.regime_window"] for p in sweep.points]
+    assert sorted(set(pcn)) == [2, 4, 6] and all(type(v) is int for v in pcn)
+    assert sorted(set(window)) == [6, 12] and all(type(v) is int for v in window)
+    assert all(type(p["context.funding"]) is float for p in sweep.points)
+    assert sweep.axis_dtypes["organisations.pcn"] == "int64"
+    assert sweep.axis_dtypes["context.funding"] == "float64"
 
 
 def test_bad_sweep_file_via_cli_exits_2_and_writes_nothing(tmp_path):
