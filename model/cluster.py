@@ -67,7 +67,8 @@ class WorkersLostError(Exception):
 @dataclass(frozen=True)
 class Engine:
     """What computes the chunks (`compute`) and, for the manifest, what it is (`info`:
-    engine, scheduler, workers, numba_threads, numerics)."""
+    engine, scheduler, workers, dask_threads (each Dask worker's threads, the chunks it
+    runs at once; None in process), numba_threads, numerics)."""
 
     info: dict
     compute: Callable[[list[dict]], Iterable[dict]]
@@ -410,7 +411,7 @@ def open_engine(address: str | None, name: str = "sweep") -> Iterator[Engine]:
         from model.batch import numerics_digest
 
         yield Engine({"engine": "in-process numba", "scheduler": None, "workers": None,
-                      "numba_threads": numba.get_num_threads(),
+                      "dask_threads": None, "numba_threads": numba.get_num_threads(),
                       "numerics": numerics_digest()}, run_in_process)
         return
     from dask.distributed import Client
@@ -425,7 +426,10 @@ def open_engine(address: str | None, name: str = "sweep") -> Iterator[Engine]:
             where, engine = value, f"dask cluster at {value}"
         workers = _check(client, where)
         threads = sorted({w["numba_threads"] for w in workers.values()})
+        per_worker = client.nthreads()
+        dask_threads = sorted({per_worker.get(a) for a in workers} - {None})
         yield Engine({"engine": engine, "scheduler": address, "workers": len(workers),
+                      "dask_threads": dask_threads[0] if len(dask_threads) == 1 else dask_threads,
                       "numba_threads": threads[0] if len(threads) == 1 else threads,
                       "numerics": next(iter(workers.values()))["numerics"]},
                      lambda tasks: _dask_chunks(client, where, name, tasks))

@@ -90,7 +90,8 @@ def _manifest(sweep: Sweep, started: str) -> dict:
 
 
 #: What a manifest says about each session, and at its top level about the latest one.
-SESSION_KEYS = ("argv", "engine", "scheduler", "workers", "numba_threads", "numerics")
+SESSION_KEYS = ("argv", "engine", "scheduler", "workers", "dask_threads", "numba_threads",
+                "numerics")
 
 
 def _begin_session(manifest: dict, engine: dict, started: str) -> dict:

@@ -299,6 +299,7 @@ def test_in_process_and_local_dask_are_identical(tmp_path):
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
     assert manifest["complete"] and manifest["workers"] == 2
     assert manifest["numba_threads"] == 1  # what each worker used (NUMBA_NUM_THREADS=1)
+    assert manifest["dask_threads"] == 1  # chunks each worker runs at once (local:N)
     assert (tmp_path / "a" / "phase.parquet").is_file()
 
 
@@ -968,18 +969,18 @@ def test_a_resumed_manifest_tells_each_session(tmp_path, monkeypatch):
     sweep_command(str(path), str(out), None, resume=True, quiet=True)
     manifest = json.loads((out / "manifest.json").read_text())
     assert {"kind", "icsabm_version", "git_commit", "sweep", "sweep_digest", "sweep_file", "runs",
-            "points", "seed_rule", "engine", "scheduler", "workers", "numba_threads",
-            "started_utc", "python", "argv", "complete", "wall_time_s",
+            "points", "seed_rule", "engine", "scheduler", "workers", "dask_threads",
+            "numba_threads", "started_utc", "python", "argv", "complete", "wall_time_s",
             "finished_utc"} <= set(manifest)
     assert manifest["complete"] and manifest["argv"] == ["icsabm", "sweep", "second"]
     assert (manifest["engine"], manifest["scheduler"], manifest["workers"],
             manifest["numba_threads"]) == ("in-process numba", None, None,
                                            numba.get_num_threads())
     sessions = manifest["sessions"]
-    assert [(s["argv"][-1], s["engine"], s["scheduler"], s["workers"], s["numba_threads"],
-             s["chunks_computed"], s["ended"]) for s in sessions] == [
-        ("first", "dask LocalCluster (1 workers)", "local:1", 1, 1, 1, "interrupted"),
-        ("second", "in-process numba", None, None, numba.get_num_threads(), chunks - 1,
+    assert [(s["argv"][-1], s["engine"], s["scheduler"], s["workers"], s["dask_threads"],
+             s["numba_threads"], s["chunks_computed"], s["ended"]) for s in sessions] == [
+        ("first", "dask LocalCluster (1 workers)", "local:1", 1, 1, 1, 1, "interrupted"),
+        ("second", "in-process numba", None, None, None, numba.get_num_threads(), chunks - 1,
          "complete")]
     assert manifest["started_utc"] == sessions[0]["started_utc"] < sessions[1]["started_utc"]
     assert manifest["wall_time_s"] == round(sum(s["wall_time_s"] for s in sessions), 3)
