@@ -256,11 +256,20 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         if key.strip() in TEXT_KEYS and not isinstance(parsed, str):
             parsed = value.strip()  # name=2024 is the name "2024", not a number
         out[key.strip()] = parsed
+    return roster_from(Path.cwd(), out)
+
+
+def roster_from(folder: Path, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """`overrides` with a relative `organisations.roster` path made absolute from `folder`:
+    the current folder for overrides typed on the command line or given in Python, the
+    sweep file's folder for a sweep's `set`. Whether or not the file exists: a missing one
+    is reported where it was looked for, never looked for beside the scenario file (the
+    folder of a roster named in the scenario file itself)."""
+    out = dict(overrides)
     roster = out.get("organisations.roster")
-    if isinstance(roster, str) and roster.strip() and not Path(roster).is_absolute():
-        # whether or not it exists: a missing file is reported under the current folder,
-        # never looked for beside the scenario file
-        out["organisations.roster"] = str(Path(roster).resolve())
+    if isinstance(roster, str | os.PathLike) and str(roster).strip() and \
+            not Path(roster).is_absolute():
+        out["organisations.roster"] = str((folder / roster).resolve())
     return out
 
 
@@ -305,7 +314,9 @@ def load_scenario(scenario: str | os.PathLike | Mapping | Scenario,
             paths in it are taken as Python numbers and strings), or a `Scenario`,
             returned as it is (it takes no overrides or steps).
         overrides: a mapping of dotted keys to values, applied before validation
-            (`{"context.formalisation": 0.8, "regime": "voluntary"}`).
+            (`{"context.formalisation": 0.8, "regime": "voluntary"}`). A relative
+            `organisations.roster` path here is found from the current folder, as with
+            `--set` (one in the scenario file, from that file's folder).
         steps: months to run, overriding the file's `steps`: a whole number in
             [1, MAX_STEPS], a Python or numpy integer (not a float or bool, as for every
             count of the Python API; a value in the file or the overrides may be 12.0).
@@ -335,6 +346,8 @@ def load_scenario(scenario: str | os.PathLike | Mapping | Scenario,
             f"scenario = {shown(scenario)} is not a scenario; allowed: a bundled name (e.g. "
             "'ics_mandated'), a path to a TOML file, a dict of a scenario file's contents "
             "or a Scenario")
+    if isinstance(overrides, Mapping) and overrides:
+        overrides = roster_from(Path.cwd(), overrides)
     return resolve_raw(raw, source, base_dir, overrides, steps, label, steps_label)
 
 
@@ -372,7 +385,8 @@ def resolve_raw(raw: dict[str, Any], source: str, base_dir: Path,
     """Apply `overrides` and `steps` to `raw` (in place) and validate it.
 
     An error names `source` (the file), `label` for a value the overrides gave, or
-    `steps_label` for `steps`; relative roster paths are relative to `base_dir`.
+    `steps_label` for `steps`; a relative roster path (in `raw`; callers make those in `overrides` absolute with
+    `roster_from`) is relative to `base_dir`.
     """
     if overrides is not None and not isinstance(overrides, Mapping):
         hint = (f" ({overrides!r}): mesa.batch_run iterates a dict's keys as separate "

@@ -64,6 +64,7 @@ from model.scenario import (
     read_toml,
     resolve_path,
     resolve_raw,
+    roster_from,
     shown,
 )
 
@@ -326,6 +327,7 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
     fixed = head.get("set", {})
     if not isinstance(fixed, dict):
         raise _err(source, f"sweep.set = {fixed!r} must be a table of dotted keys")
+    fixed = roster_from(path.parent, fixed)  # a roster named in the sweep file: beside it
     base = head["scenario"]
     base_path = path.parent / base
     if base.endswith(".toml") and base_path.is_file():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -84,7 +85,8 @@ def test_roster_with_and_without_coordinates(tmp_path):
                               "organisations": {"roster": str(tmp_path / "bom.csv")}})
     assert scenario.roster.names == ["A", "B"]
     with pytest.raises(ScenarioError, match="relative to the scenario file's folder"):
-        load_scenario("mandated_buddying", overrides={"organisations.roster": "nowhere.csv"})
+        load_scenario({"regime": "voluntary", "form": "alliance",
+                       "organisations": {"roster": "nowhere.csv"}})
     with pytest.raises(ScenarioError, match="unique"):
         (tmp_path / "dup.csv").write_text("name,kind,size\nA,pcn,5\nA,pcn,6\n")
         load_scenario({"regime": "voluntary", "form": "alliance",
@@ -502,6 +504,22 @@ def test_a_roster_given_with_set_is_found_from_the_current_folder_only(tmp_path,
     with pytest.raises(ScenarioError, match=f"relative to the scenario file's folder, "
                                             f"{scenario_dir}\\)$"):
         load_scenario("r.toml")
+
+
+def test_a_roster_given_in_python_overrides_is_found_from_the_current_folder(tmp_path,
+                                                                            monkeypatch):
+    """As with --set: `load_scenario(s, overrides={"organisations.roster": "r.csv"})` looked
+    for r.csv in the scenario file's folder (for a bundled name, the package's scenarios
+    folder), unlike the CLI and unlike every path a Python user gives."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "r.csv").write_text("name,kind,size\nA,pcn,5\nB,vcse,6\n")
+    for roster in ("r.csv", Path("r.csv")):
+        scenario = load_scenario("voluntary_alliance",
+                                 overrides={"organisations.roster": roster})
+        assert scenario.roster.names == ["A", "B"]
+        assert scenario.roster.path == str(tmp_path / "r.csv")
+    with pytest.raises(ScenarioError, match=f"^roster {tmp_path / 'nope.csv'}: no such file"):
+        load_scenario("voluntary_alliance", overrides={"organisations.roster": "nope.csv"})
 
 
 def test_a_count_and_a_roster_both_given_as_overrides_are_refused_in_either_order(tmp_path):

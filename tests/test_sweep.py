@@ -83,6 +83,26 @@ def test_bad_sweep_files_are_one_clear_line(tmp_path, body, fragment):
     assert fragment in message and "\n" not in message
 
 
+def test_a_roster_in_a_sweeps_set_is_found_beside_the_sweep_file(tmp_path, monkeypatch):
+    # it was looked for beside the base scenario's file (for a bundled name, inside the
+    # package), unlike the sweep's own base scenario path; the manifest records it in full
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "r.csv").write_text("name,kind,size\nA,pcn,5\nB,vcse,6\n")
+    path = write(tmp_path / "d", """
+        [sweep]
+        scenario = "voluntary_alliance"
+        replicates = 1
+        set = { "organisations.roster" = "r.csv" }
+        [axes]
+        "context.funding" = [0.2, 0.4]
+        """)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    sweep = load_sweep(path)
+    assert sweep.fixed == {"organisations.roster": str(tmp_path / "d" / "r.csv")}
+    assert [s.roster.names for s in sweep.scenarios] == [["A", "B"]] * 2
+
+
 def test_spaced_axes_of_whole_number_keys_are_whole_numbers(tmp_path):
     # start/stop/num spaces floats; an organisation count or a month number is typed int in
     # the sweep's points and tables (it read 2.0 before)
