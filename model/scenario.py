@@ -385,8 +385,8 @@ def resolve_raw(raw: dict[str, Any], source: str, base_dir: Path,
     """Apply `overrides` and `steps` to `raw` (in place) and validate it.
 
     An error names `source` (the file), `label` for a value the overrides gave, or
-    `steps_label` for `steps`; a relative roster path (in `raw`; callers make those in `overrides` absolute with
-    `roster_from`) is relative to `base_dir`.
+    `steps_label` for `steps`; a relative roster path is relative to `base_dir` (callers
+    make one in `overrides` absolute first, with `roster_from`).
     """
     if overrides is not None and not isinstance(overrides, Mapping):
         hint = (f" ({overrides!r}): mesa.batch_run iterates a dict's keys as separate "
