@@ -114,7 +114,9 @@ class ICSModel(mesa.Model):
                 org.cell = cell
             self._update_network()
         self.datacollector = mesa.DataCollector(
-            model_reporters={name: _metric(name) for name in S.METRICS},
+            # the seed first, as in timeseries.parquet: a mesa.batch_run given no seed
+            # then still says which seed each run drew
+            model_reporters={"seed": "seed", **{name: _metric(name) for name in S.METRICS}},
             agent_reporters={name: name for name in AGENT_REPORTERS},
         )
         self.datacollector.collect(self)

@@ -56,6 +56,22 @@ def test_mesa_batch_run_is_a_real_client():
     assert {"mean_trust", "mean_faith", "output", "faith", "maturity"} <= set(row)
 
 
+def test_mesa_batch_run_without_a_seed_says_which_seed_each_run_drew():
+    """Each model draws a seed when given none; the data collector reports it, so every
+    run of such a batch_run is reproduced alone (there was no seed column)."""
+    results = mesa.batch_run(ICSModel, parameters={"scenario": "ics_turbulent"},
+                             iterations=2, max_steps=12, number_processes=1,
+                             data_collection_period=-1, display_progress=False)
+    runs = [row for row in results if row["AgentID"] == 1]  # a row per run and agent
+    assert len(runs) == 2 and runs[0]["seed"] != runs[1]["seed"]
+    for row in runs:
+        again = ICSModel("ics_turbulent", seed=row["seed"])
+        again.run_for(12)
+        last = again.datacollector.get_model_vars_dataframe().iloc[-1]
+        for name in S.METRICS:
+            assert last[name] == row[name], name
+
+
 def test_agents_are_mesa_agents_over_the_state_rows():
     model = ICSModel("ics_mandated", seed=3)
     model.run_for(6)
