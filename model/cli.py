@@ -96,7 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"icsabm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    sub.add_parser("scenarios", help="list the bundled scenarios")
+    scenarios = sub.add_parser("scenarios", help="list the bundled scenarios, or check and "
+                               "describe the scenarios given")
+    scenarios.add_argument("scenario", nargs="*",
+                           help="scenario names or TOML files (default: every bundled one)")
 
     run = sub.add_parser("run", help="run replicates of one scenario and write a run folder")
     run.add_argument("scenario", help="bundled scenario name or path to a TOML file")
@@ -155,7 +158,7 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     from model.scenario import bundled_scenarios, load_scenario
 
     rows = []
-    for name in bundled_scenarios():
+    for name in args.scenario or bundled_scenarios():  # a bad file: ScenarioError, one line
         scenario = load_scenario(name)
         rows.append((name, f"{scenario.regime}, {scenario.n_organisations} orgs",
                      scenario.description))

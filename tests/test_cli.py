@@ -94,6 +94,23 @@ def test_scenarios_lists_every_bundled_scenario(capsys):
         assert name in printed
 
 
+def test_scenarios_checks_and_describes_the_files_given(tmp_path, capsys):
+    good = tmp_path / "mine.toml"
+    good.write_text('description = "my own ICS"\nregime = "voluntary"\nform = "alliance"\n'
+                    "[organisations]\npcn = 4\nvcse = 2\n")
+    assert main(["scenarios", str(good), "merger"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(str(good)) and "voluntary, 6 orgs" in lines[0]
+    assert lines[0].endswith("my own ICS") and lines[1].startswith("merger ")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('regime = "voluntary"\n')
+    assert main(["scenarios", str(good), str(bad)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1 and "missing key 'form'" in \
+        captured.err
+
+
 def write(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / name
     path.write_text(text)
