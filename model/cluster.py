@@ -47,6 +47,7 @@ CONNECT_TIMEOUT_S = 20  # for a tcp:// scheduler to answer
 JOIN_TIMEOUT_S = 30  # for its first worker to join, and for one to come back when all are gone
 CHECK_TIMEOUT_S = 120  # for every worker to answer the check (a first one compiles: ~15 s)
 WORKER_LOOK_S = 2  # how often a sweep waiting for chunks asks whether any worker is left
+MIN_IN_FLIGHT = 4  # chunks kept submitted to a Dask cluster, at the least (`_in_flight`)
 
 _LOCAL = re.compile(r"^local:([0-9]+)$")
 _TCP = re.compile(r"^tcp://(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9.-]+))"
@@ -366,21 +367,44 @@ class _WorkerWatch:
             return result
 
 
-def _dask_chunks(client, where: str, name: str, tasks: list[dict]) -> Iterator[dict]:
+def _in_flight(client) -> int:
+    """How many chunks to keep submitted: two per worker thread now connected (so each
+    thread has its next chunk waiting), at least `MIN_IN_FLIGHT`."""
+    try:
+        threads = sum(client.nthreads().values())
+    except Exception:  # noqa: BLE001 - the scheduler gone or going: the futures will say
+        threads = 0
+    return max(MIN_IN_FLIGHT, 2 * threads)
+
+
+def _dask_chunks(client, where: str, name: str, tasks: Iterable[dict]) -> Iterator[dict]:
+    """Submit the chunks' tasks and yield their results as they finish. Only
+    `_in_flight` tasks are submitted at a time, each built from `tasks` (lazy) when a
+    slot frees: every task holds its runs' parameters (about 1 KB a run), so submitting
+    a million runs at once would hold a gigabyte here and another on the scheduler."""
     from distributed import as_completed
     from distributed.client import FutureCancelledError
     from distributed.comm import CommClosedError
     from distributed.scheduler import KilledWorker
 
+    tasks = iter(tasks)
+
+    def top_up() -> None:
+        limit = _in_flight(client)
+        while ready.count() < limit and (task := next(tasks, None)) is not None:
+            ready.add(client.submit(compute_chunk, task, key=f"{name}-chunk-{task['index']}",
+                                    pure=False))
+
     try:
-        futures = [client.submit(compute_chunk, task, key=f"{name}-chunk-{task['index']}",
-                                 pure=False) for task in tasks]
-        watch, ready = _WorkerWatch(client, where), as_completed(futures)
+        watch, ready = _WorkerWatch(client, where), as_completed()
+        top_up()
         while not ready.is_empty():
             batch = ready.next_batch(block=False)
             for future in batch:
                 yield watch.result(future)
-            if not batch:
+            if batch:
+                top_up()
+            else:
                 watch.look()
                 time.sleep(0.05)
     except KilledWorker as exc:

@@ -216,21 +216,25 @@ def run_in_process(tasks: Iterable[dict]) -> Iterable[dict]:
         yield compute_chunk(task)
 
 
-def run_sweep(sweep: Sweep, folder: Path, engine: Callable[[list[dict]], Iterable[dict]],
-              progress: Callable[[int], None] | None = None, numerics: str | None = None) -> int:
+def run_sweep(sweep: Sweep, folder: Path, engine: Callable[[Iterable[dict]], Iterable[dict]],
+              progress: Callable[[int], None] | None = None, numerics: str | None = None,
+              chunks: list[Chunk] | None = None) -> int:
     """Compute every chunk not yet on disk and write its part. Returns runs computed.
 
-    With `numerics` (the engine's `numerics_digest`), a chunk computed by a process
-    with other floating-point results raises OtherNumericsError before its part is
-    written."""
+    The engine is given the chunks' tasks as a lazy iterable: a task holds every run's
+    parameters (about 1 KB a run), so building them all at once would hold a gigabyte
+    per million runs; the engine builds each as it needs it. `chunks` is the sweep's
+    plan when the caller has it (`plan_chunks` otherwise). With `numerics` (the engine's
+    `numerics_digest`), a chunk computed by a process with other floating-point results
+    raises OtherNumericsError before its part is written."""
     (folder / PARTS).mkdir(parents=True, exist_ok=True)
     for stale in (folder / PARTS).glob(".part-*.tmp"):
         stale.unlink(missing_ok=True)
-    chunks = plan_chunks(sweep)
+    chunks = plan_chunks(sweep) if chunks is None else chunks
     done = done_chunks(folder)
     pending = {c.index: c for c in chunks if c.index not in done}
     computed = 0
-    for result in engine([chunk_task(sweep, c) for c in pending.values()]):
+    for result in engine(chunk_task(sweep, c) for c in pending.values()):
         chunk = pending[result["index"]]
         if numerics is not None and result["numerics"] != numerics:
             raise OtherNumericsError(f"{result['host']} computes floating-point results "
