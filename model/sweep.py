@@ -189,11 +189,13 @@ def part_is_whole(path: Path, runs: int) -> bool:
         return False
 
 
-def discard_damaged_parts(sweep: Sweep, folder: Path) -> list[int]:
+def discard_damaged_parts(sweep: Sweep, folder: Path,
+                          chunks: list[Chunk] | None = None) -> list[int]:
     """Delete the part files that are not whole, so their chunks run again like missing
-    ones; returns their chunk indices."""
+    ones; returns their chunk indices. `chunks` is the sweep's plan when the caller has
+    it (planning derives every run's seed: seconds per million runs)."""
     damaged = []
-    for chunk in plan_chunks(sweep):
+    for chunk in plan_chunks(sweep) if chunks is None else chunks:
         path = part_path(folder, chunk.index)
         if path.exists() and not part_is_whole(path, len(chunk.seeds)):
             path.unlink()

@@ -53,6 +53,7 @@ from model.provenance import git_commit
 from model.scenario import ScenarioError
 from model.sweep import (
     PARTS,
+    Chunk,
     OtherKernelsError,
     OtherNumericsError,
     discard_damaged_parts,
@@ -200,9 +201,10 @@ def sweep_command(sweep_file: str, out: str | None, scheduler: str | None, resum
               f"Dask cluster {scheduler} (a first check compiles the model on each worker, "
               "up to a minute)", file=sys.stderr)
     with open_engine(scheduler, sweep.name) as engine:
+        chunks = plan_chunks(sweep)  # once: it derives every run's seed
         if resume:
             _check_numerics(engine, folder, manifest.get("numerics"))
-            for index in discard_damaged_parts(sweep, folder):
+            for index in discard_damaged_parts(sweep, folder, chunks):
                 print(f"icsabm: re-running chunk {index}: its part file is damaged",
                       file=sys.stderr)
         else:
@@ -216,7 +218,7 @@ def sweep_command(sweep_file: str, out: str | None, scheduler: str | None, resum
                 folder, created = default_folder(sweep.name), True
         session = _begin_session(manifest, engine.info, started)
         write_json(folder / "manifest.json", manifest)
-        phase = _run(sweep, folder, engine, manifest, session, start, quiet,
+        phase = _run(sweep, chunks, folder, engine, manifest, session, start, quiet,
                      discard=None if resume else (lambda: _discard(folder, created)))
     manifest["complete"] = True
     manifest["finished_utc"] = dt.datetime.now(dt.UTC).isoformat()
@@ -264,20 +266,20 @@ def _cluster_failure(exc: BaseException) -> str | None:
     return None
 
 
-def _run(sweep: Sweep, folder: Path, engine: Engine, manifest: dict, session: dict,
-         start: float, quiet: bool, discard: Callable[[], None] | None) -> pd.DataFrame:
-    """Compute the chunks not on disk with a progress bar, then the phase table (returned),
-    and close the session in the manifest, also when stopped. A new sweep (`discard`
-    given) stopped before its first chunk is on disk is taken away instead (nothing
-    worth resuming was written)."""
-    chunks = plan_chunks(sweep)
+def _run(sweep: Sweep, chunks: list[Chunk], folder: Path, engine: Engine, manifest: dict,
+         session: dict, start: float, quiet: bool,
+         discard: Callable[[], None] | None) -> pd.DataFrame:
+    """Compute the chunks (`plan_chunks`) not on disk with a progress bar, then the phase
+    table (returned), and close the session in the manifest, also when stopped. A new
+    sweep (`discard` given) stopped before its first chunk is on disk is taken away
+    instead (nothing worth resuming was written)."""
     before = done_chunks(folder)
     bar = tqdm(total=sweep.n_runs, unit="run", desc=sweep.name, disable=quiet or None,
                smoothing=0.1, file=sys.stderr)
     bar.update(sum(len(c.seeds) for c in chunks if c.index in before))
     try:
         run_sweep(sweep, folder, engine.compute, progress=bar.update,
-                  numerics=engine.info["numerics"])
+                  numerics=engine.info["numerics"], chunks=chunks)
     except BaseException as exc:
         bar.close()
         saved = done_chunks(folder)

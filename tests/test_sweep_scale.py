@@ -99,3 +99,30 @@ def test_dask_gets_a_window_of_tasks_not_all_at_once(tmp_path, monkeypatch):
     assert sorted(indices) == list(range(len(chunks))) == list(range(12))
     assert max(ahead) <= 2, ahead  # 2 per worker thread: never the whole sweep
 
+
+def _counting_plans(monkeypatch) -> list[int]:
+    planned = [0]
+    real = sweep_module.plan_chunks
+
+    def counted(sweep):
+        planned[0] += 1
+        return real(sweep)
+
+    monkeypatch.setattr(sweep_module, "plan_chunks", counted)
+    monkeypatch.setattr(command_module, "plan_chunks", counted)
+    return planned
+
+
+def test_a_sweep_command_plans_its_chunks_once(tmp_path, monkeypatch):
+    """Planning derives every run's seed (seconds a million runs): once per command,
+    for a new sweep and for --resume, which also checks every part on disk."""
+    path = write(tmp_path)
+    planned = _counting_plans(monkeypatch)
+    sweep_command(str(path), str(tmp_path / "a"), None, resume=False, quiet=True)
+    assert planned[0] == 1
+    (tmp_path / "a" / "summary" / "part-00002.parquet").unlink()
+    planned[0] = 0
+    sweep_command(str(path), str(tmp_path / "a"), None, resume=True, quiet=True)
+    assert planned[0] == 1
+    assert len(read_summary(tmp_path / "a")) == 12
+
