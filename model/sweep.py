@@ -249,9 +249,12 @@ def run_sweep(sweep: Sweep, folder: Path, engine: Callable[[Iterable[dict]], Ite
     return computed
 
 
-def read_summary(folder: str | os.PathLike) -> pd.DataFrame:
+def read_summary(folder: str | os.PathLike,
+                 columns: Iterable[str] | None = None) -> pd.DataFrame:
     """All finished parts of a sweep folder, ordered by point and replicate (no rows while
-    a new sweep's first chunk runs).
+    a new sweep's first chunk runs). With `columns`, only those (and point and
+    replicate) are read: a sweep with `stride` has four columns a sampled month, which
+    a million runs make gigabytes.
 
     Raises:
         ScenarioError: `folder` is not a path, or not a sweep folder (no `summary/` in
@@ -268,10 +271,12 @@ def read_summary(folder: str | os.PathLike) -> pd.DataFrame:
     parts = sorted((Path(folder) / PARTS).glob("part-*.parquet"))
     if not parts:
         return pd.DataFrame()
+    if columns is not None:
+        columns = list(dict.fromkeys(["point", "replicate", *columns]))
     frames = []
     for part in parts:
         try:
-            frames.append(pd.read_parquet(part))
+            frames.append(pd.read_parquet(part, columns=columns))
         except (OSError, pa.ArrowException):  # damaged past the footer --resume checks
             raise ScenarioError(f"{part}: damaged part file; delete it and finish the sweep "
                                 "with --resume") from None
@@ -349,8 +354,12 @@ def write_json(path: Path, data: dict) -> None:
 
 
 def finish(sweep: Sweep, folder: Path) -> pd.DataFrame:
-    """Write the phase table (and Sobol indices) once every run is present."""
-    summary = read_summary(folder)
+    """Write the phase table (and Sobol indices) once every run is present; reads only
+    the columns they need."""
+    needed = ["regime", "time_to_synergy"]
+    if sweep.design == "sobol":
+        needed += [c for c in SOBOL_OUTCOMES if c != "synergy"]
+    summary = read_summary(folder, needed)
     if len(summary) != sweep.n_runs or summary.duplicated(["point", "replicate"]).any():
         raise ScenarioError(f"sweep folder {folder} holds {len(summary)} runs, expected "
                             f"{sweep.n_runs} once each: its summary/ parts were changed by hand; "

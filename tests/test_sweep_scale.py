@@ -126,3 +126,26 @@ def test_a_sweep_command_plans_its_chunks_once(tmp_path, monkeypatch):
     assert planned[0] == 1
     assert len(read_summary(tmp_path / "a")) == 12
 
+
+def test_finish_reads_only_the_columns_the_phase_table_needs(tmp_path, monkeypatch):
+    """A sweep with `stride` has four columns a sampled month; the phase table needs
+    four columns, and finishing reads those alone, with the same table as from every
+    column."""
+    path = write(tmp_path)
+    asked = []
+    real = pd.read_parquet
+
+    def recorded(source, *args, **kwargs):
+        asked.append(kwargs.get("columns"))
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(pd, "read_parquet", recorded)
+    sweep_command(str(path), str(tmp_path / "out"), None, resume=False, quiet=True)
+    assert asked and all(c is not None and not any("@" in name for name in c) for c in asked)
+    monkeypatch.setattr(pd, "read_parquet", real)
+    full = read_summary(tmp_path / "out")
+    assert any("@" in name for name in full.columns)
+    expected = phase_table(load_sweep(path), full)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out" / "phase.parquet"),
+                                  expected)
+
