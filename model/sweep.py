@@ -290,26 +290,27 @@ def phase_table(sweep: Sweep, summary: pd.DataFrame) -> pd.DataFrame:
 
     The median is over the point's runs that have a time to synergy (null for a run not
     in synergy, and for a synergy run whose behaviour is below the threshold in its final
-    month: `model.regimes.classify`); NaN where no run has one (`timed_runs` 0)."""
-    from analysis.stats import wilson_interval
+    month: `model.regimes.classify`); NaN where no run has one (`timed_runs` 0).
+    Computed for every point at once (grouped columns, not a loop over points: a sweep
+    of 100,000 points took 80 s point by point)."""
+    from analysis.stats import wilson_intervals
 
-    rows = []
-    for point, group in summary.groupby("point", sort=True):
-        row: dict = {"point": int(point), "runs": len(group)}
-        row.update({axis_column(k): v for k, v in sweep.points[int(point)].items()})
-        for regime in REGIMES:
-            count = int((group["regime"] == regime).sum())
-            lo, hi = wilson_interval(count, len(group))
-            row[f"{regime}_share"] = count / len(group)
-            row[f"{regime}_ci_low"] = lo
-            row[f"{regime}_ci_high"] = hi
-        tts = group["time_to_synergy"].astype(float)
-        row["median_time_to_synergy"] = float(tts.median()) if tts.notna().any() else np.nan
-        row["timed_runs"] = int(tts.notna().sum())
-        rows.append(row)
-    phase = pd.DataFrame(rows)
+    points = summary["point"].to_numpy(np.int64)
+    tts = pd.Series(summary["time_to_synergy"].astype(float).to_numpy(), index=points)
+    grouped = tts.groupby(level=0, sort=True)
+    runs = grouped.size()
+    phase = pd.DataFrame({"point": runs.index.to_numpy(np.int64), "runs": runs.to_numpy()})
     for key in sweep.axis_keys:  # the summary's column types (a points design leaves gaps)
         phase[axis_column(key)] = axis_values(sweep, key, phase["point"])
+    counts = pd.crosstab(points, summary["regime"].to_numpy()).reindex(
+        index=runs.index, columns=list(REGIMES), fill_value=0)
+    n = phase["runs"].to_numpy()
+    for regime in REGIMES:
+        count = counts[regime].to_numpy()
+        phase[f"{regime}_share"] = count / n
+        phase[f"{regime}_ci_low"], phase[f"{regime}_ci_high"] = wilson_intervals(count, n)
+    phase["median_time_to_synergy"] = grouped.median().to_numpy()
+    phase["timed_runs"] = grouped.count().to_numpy(np.int64)
     return phase
 
 
