@@ -235,3 +235,31 @@ def test_wilson_intervals_equal_the_scalar_ones():
     low, high = wilson_intervals(k, n)
     assert [(float(a), float(b)) for a, b in zip(low, high, strict=True)] == [
         wilson_interval(int(a), int(b)) for a, b in zip(k, n, strict=True)]
+
+
+def _phase_cells(nx: int, ny: int) -> pd.DataFrame:
+    """A phase-diagram table (`analysis.figures_sweep.phase_table`'s columns) of nx x ny."""
+    x, y = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
+    share = (x.ravel() + y.ravel()) / (nx + ny)
+    return pd.DataFrame({"panel": "p", "x": x.ravel(), "y": y.ravel(), "x_axis": "X",
+                         "y_axis": "Y", "x_tick": x.ravel().astype(str),
+                         "y_tick": y.ravel().astype(str), "runs": 10, "synergy_share": share,
+                         "synergy_ci_low": share * 0.9, "synergy_ci_high": share * 1.1,
+                         "median_time_to_synergy": 12.0, "timed_runs": 10})
+
+
+@pytest.mark.parametrize("nx, ny, image", [(10, 10, False), (120, 100, True)])
+def test_a_phase_diagram_of_many_cells_is_an_image_in_the_pdf(tmp_path, nx, ny, image):
+    """A grid of 100,000 points drew 100,000 edged paths into the PDF (7 s, 1.7 MB a
+    figure); past MAX_VECTOR_CELLS the cells are an image, edges off. Small grids keep
+    vector cells with white edges."""
+    from matplotlib.collections import QuadMesh
+
+    from analysis.figures_sweep import plot_phase
+
+    fig = plot_phase(_phase_cells(nx, ny))
+    meshes = [a for a in fig.axes[0].collections if isinstance(a, QuadMesh)]  # not the bar's
+    assert len(meshes) == 1
+    assert bool(meshes[0].get_rasterized()) is image
+    assert (len(meshes[0].get_edgecolor()) == 0) is image  # "none": no edge colour
+    fig.savefig(tmp_path / "phase.pdf")
