@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import time
 from collections.abc import Callable, Iterable
@@ -167,12 +168,37 @@ def part_path(folder: Path, index: int) -> Path:
     return folder / PARTS / f"part-{index:05d}.parquet"
 
 
-def done_chunks(folder: Path) -> set[int]:
-    """Chunks whose part file is complete (temporary files are never counted)."""
+#: The name of a part file: `part_path` writes five digits or more (chunk 100000 on).
+PART_NAME = re.compile(r"part-([0-9]{5,})\.parquet")
+
+
+def part_files(folder: Path) -> dict[int, Path]:
+    """The part files of a sweep folder by chunk index (temporary files are never counted).
+
+    Raises:
+        ScenarioError: a file in `summary/` looks like a part but is not named as one
+            (`part-00001 (copy).parquet`, say): it would be read as a part, its runs twice.
+    """
     parts = folder / PARTS
     if not parts.is_dir():
-        return set()
-    return {int(p.stem.split("-")[1]) for p in parts.glob("part-*.parquet")}
+        return {}
+    found = {}
+    for path in parts.glob("part-*.parquet"):
+        match = PART_NAME.fullmatch(path.name)
+        if match is None:
+            raise ScenarioError(f"{path}: not a part file icsabm wrote (part-NNNNN.parquet); "
+                                f"move it out of {parts} and run the command again")
+        found[int(match[1])] = path
+    return found
+
+
+def done_chunks(folder: Path) -> set[int]:
+    """Chunks whose part file is complete (temporary files are never counted).
+
+    Raises:
+        ScenarioError: a file misnamed as a part (`part_files`).
+    """
+    return set(part_files(folder))
 
 
 def part_is_whole(path: Path, runs: int) -> bool:
@@ -258,7 +284,7 @@ def read_summary(folder: str | os.PathLike,
 
     Raises:
         ScenarioError: `folder` is not a path, or not a sweep folder (no `summary/` in
-            it: a typo, or a run's folder), or a part is damaged.
+            it: a typo, or a run's folder), or a part is damaged or misnamed.
     """
     import pyarrow as pa
 
@@ -268,7 +294,7 @@ def read_summary(folder: str | os.PathLike,
     if not (Path(folder) / PARTS).is_dir():
         raise ScenarioError(f"{folder}: not a sweep folder (no {PARTS}/ folder in it); give "
                             "the folder `icsabm sweep` wrote")
-    parts = sorted((Path(folder) / PARTS).glob("part-*.parquet"))
+    parts = [path for _, path in sorted(part_files(Path(folder)).items())]
     if not parts:
         return pd.DataFrame()
     if columns is not None:

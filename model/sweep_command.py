@@ -185,6 +185,7 @@ def sweep_command(sweep_file: str, out: str | None, scheduler: str | None, resum
         if manifest.get("sweep_digest") != sweep.digest():
             raise ScenarioError(f"--resume: {folder} holds a different sweep (its digest "
                                 "differs); start a new one without --resume")
+        done_chunks(folder)  # a misnamed part is one line now, before anything is written
         started_with = manifest.get("kernel_sources")
         if started_with is not None and started_with != source_hash():
             raise ScenarioError(

@@ -263,3 +263,27 @@ def test_a_phase_diagram_of_many_cells_is_an_image_in_the_pdf(tmp_path, nx, ny, 
     assert bool(meshes[0].get_rasterized()) is image
     assert (len(meshes[0].get_edgecolor()) == 0) is image  # "none": no edge colour
     fig.savefig(tmp_path / "phase.pdf")
+
+
+@pytest.mark.parametrize("name", ["part-00001 (copy).parquet", "part-1.parquet",
+                                  "part-00001-old.parquet"])
+def test_a_file_misnamed_as_a_part_is_one_line(tmp_path, capsys, name):
+    """A copy of a part left in summary/ (a file manager's 'part-00001 (copy).parquet')
+    stopped --resume with a ValueError traceback, and read_summary read its runs twice;
+    now both say which file in one line, and --resume writes nothing."""
+    from model.cli import main
+    from model.scenario import ScenarioError
+
+    path = write(tmp_path)
+    out = tmp_path / "out"
+    sweep_command(str(path), str(out), None, resume=False, quiet=True)
+    (out / "summary" / "part-00002.parquet").unlink()
+    (out / "summary" / name).write_bytes((out / "summary" / "part-00001.parquet").read_bytes())
+    manifest = (out / "manifest.json").read_text()
+    capsys.readouterr()
+    assert main(["sweep", str(path), "--out", str(out), "--resume", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and name in err[0] and "not a part file" in err[0], err
+    assert (out / "manifest.json").read_text() == manifest
+    with pytest.raises(ScenarioError, match="not a part file"):
+        read_summary(out)
