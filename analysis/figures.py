@@ -96,6 +96,8 @@ RUN_COLUMNS = {
                               "trusted_by_others", "faith", "capacity", "behaviour", "active",
                               "maturity"),
 }
+#: The summary columns `outcome_spread` reads (synergy is read from `regime`).
+SPREAD_COLUMNS = ["regime", *(o for o in OUTCOME_LABELS if o != "synergy")]
 #: The columns of a sweep folder's tables that `model.sweep.finish` writes.
 SWEEP_COLUMNS = {
     "phase.parquet": ("point", "runs", *(f"{regime}_{what}" for regime in REGIME_ORDER
@@ -181,13 +183,14 @@ def read_table(path: Path, folder_kind: str, columns: Sequence[str] = ()) -> pd.
     return frame
 
 
-def read_sweep_summary(folder: Path) -> pd.DataFrame:
-    """Every run of a finished sweep folder (`model.sweep.read_summary`), with a missing
-    or damaged part as a `FigureInputError` naming it."""
+def read_sweep_summary(folder: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Every run of a finished sweep folder (`model.sweep.read_summary`; with `columns`,
+    only those, as a stride's time series can be gigabytes), with a missing or damaged
+    part as a `FigureInputError` naming it."""
     from model.sweep import PARTS, read_summary
 
     try:
-        frame = read_summary(folder)
+        frame = read_summary(folder, columns)
     except ScenarioError as exc:
         raise FigureInputError(str(exc)) from None
     if frame.empty:
@@ -364,7 +367,7 @@ def sweep_jobs(folder: Path, manifest: dict) -> list[Job]:
     if design == "sobol":
         sobol = sobol_table(read_table(folder / "sobol.parquet", "sweep",
                                        SWEEP_COLUMNS["sobol.parquet"]),
-                            read_sweep_summary(folder))
+                            read_sweep_summary(folder, SPREAD_COLUMNS))
         return [_job("sensitivity", "first-order and total Sobol indices with 95% intervals",
                      lambda: sobol, plot_sobol, f"{name}: sensitivity ({sobol_runs_text(sweep)})")]
     phase = read_table(folder / "phase.parquet", "sweep", SWEEP_COLUMNS["phase.parquet"])
@@ -386,7 +389,8 @@ def sweep_jobs(folder: Path, manifest: dict) -> list[Job]:
                 f"{folder}: no figure for sweep {name!r}: its {len(phase)} points are more "
                 f"than the {MAX_BARS} a regime-share figure shows; split it into sweeps of at "
                 f"most {MAX_BARS} points")
-        shares = regime_share_table(sweep_summaries(manifest, read_sweep_summary(folder)))
+        runs = read_sweep_summary(folder, ["regime"])
+        shares = regime_share_table(sweep_summaries(manifest, runs))
         return [_job("regime_shares", "share of runs in each regime per point, 95% Wilson "
                      "intervals", lambda: shares,
                      partial(plot_regime_shares, axis_label="Sweep point"),

@@ -287,3 +287,44 @@ def test_a_file_misnamed_as_a_part_is_one_line(tmp_path, capsys, name):
     assert (out / "manifest.json").read_text() == manifest
     with pytest.raises(ScenarioError, match="not a part file"):
         read_summary(out)
+
+
+SOBOL = """
+[sweep]
+name = "tiny_sobol"
+scenario = "voluntary_alliance"
+design = "sobol"
+samples = 2
+replicates = 2
+steps = 6
+seed = 3
+stride = 2
+
+[axes]
+"context.formalisation" = { low = 0.1, high = 0.9 }
+"context.funding" = { low = 0.1, high = 0.9 }
+"""
+
+
+@pytest.mark.parametrize("body", [SOBOL, TINY.replace('regime = ["mandated", "voluntary"]', "")],
+                         ids=["sobol", "grid-1d"])
+def test_sweep_figures_read_no_time_series(tmp_path, monkeypatch, body):
+    """`icsabm figures` on a Sobol sweep, or on a 1-D grid (regime shares), read every
+    column of the summary, with `stride` four a sampled month (gigabytes for a million
+    runs), to use regime and four outcomes; it now reads those alone."""
+    from model.cli import main
+
+    path = write(tmp_path, body)
+    sweep_command(str(path), str(tmp_path / "out"), None, resume=False, quiet=True)
+    assert any("@" in c for c in read_summary(tmp_path / "out").columns)
+    asked = []
+    real = pd.read_parquet
+
+    def recorded(source, *args, **kwargs):
+        asked.append((str(source), kwargs.get("columns")))
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(pd, "read_parquet", recorded)
+    assert main(["figures", str(tmp_path / "out")]) == 0
+    parts = [columns for source, columns in asked if "summary" in source]
+    assert parts and all(c is not None and not any("@" in n for n in c) for c in parts)
