@@ -484,6 +484,10 @@ def _apply_override(raw: dict, key: str, value: Any, label: str) -> None:
 def _number(source: str, key: str, value: Any, lo: float, hi: float, integer: bool) -> float:
     """`value` as a float when it is a real number in [lo, hi] (with `integer`, a whole
     one: an integer or an integer-valued float such as 12.0); bool refused."""
+    kind = type(value)
+    if (kind is float and lo <= value <= hi and math.isfinite(value)
+            and (not integer or value.is_integer())) or (kind is int and lo <= value <= hi):
+        return float(value)  # TOML's own numbers, in range (most values: no ABC checks)
     allowed = f"{'a whole number' if integer else 'a number'} in [{lo:g}, {hi:g}]"
     if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
         raise ScenarioError(f"{source}: {key} = {shown(value)} is not {allowed}")
