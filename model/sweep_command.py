@@ -118,6 +118,21 @@ def _end_session(manifest: dict, session: dict, ended: str, start: float, comput
                                         for s in manifest["sessions"]), 3)
 
 
+def _close_lost_sessions(manifest: dict, chunks_on_disk: int) -> None:
+    """Close the sessions a resumed folder's manifest left open: their command was
+    killed (`kill -9`, a lost machine) before it could say how it ended. Each is marked
+    `ended: "lost"` with its wall time unknown (None); the one such session is credited
+    with the chunks on disk that no closed session computed."""
+    sessions = manifest.get("sessions") or []
+    lost = [s for s in sessions if isinstance(s, dict) and "ended" in s and s["ended"] is None]
+    credited = sum(s.get("chunks_computed") or 0 for s in sessions
+                   if isinstance(s, dict) and s not in lost)
+    for session in lost:
+        session.update(ended="lost", wall_time_s=None, chunks_computed=None)
+    if len(lost) == 1:
+        lost[0]["chunks_computed"] = max(0, chunks_on_disk - credited)
+
+
 def _find_resumable(sweep: Sweep) -> Path | None:
     """The newest (by start time) `runs/<name>-*` folder of the same sweep that is not
     complete; a folder name's -2, -3 suffix does not sort by time, its manifest does."""
@@ -208,6 +223,7 @@ def sweep_command(sweep_file: str, out: str | None, scheduler: str | None, resum
             for index in discard_damaged_parts(sweep, folder, chunks):
                 print(f"icsabm: re-running chunk {index}: its part file is damaged",
                       file=sys.stderr)
+            _close_lost_sessions(manifest, len(done_chunks(folder)))
         else:
             _check_numerics(engine)
             manifest = _manifest(sweep, started)

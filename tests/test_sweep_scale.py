@@ -362,3 +362,25 @@ def test_plain_numbers_are_validated_without_abstract_type_checks(tmp_path, monk
     with pytest.raises(ScenarioError, match="is not a whole number"):
         load_scenario("voluntary_alliance", {"steps": 12.5})
     assert load_scenario("voluntary_alliance", {"steps": 12.0}).steps == 12
+
+
+def test_a_session_killed_with_kill_9_is_told_as_lost_on_resume(tmp_path):
+    """kill -9 leaves the session it stopped open in the manifest (ended null, 0 chunks
+    computed, 0 s): after --resume the manifest said the first command computed
+    nothing. --resume now marks it lost, wall time unknown, and credits it with the
+    chunks on disk that no other session computed."""
+    import json
+
+    path, out = write(tmp_path), tmp_path / "out"
+    sweep_command(str(path), str(out), None, resume=False, quiet=True)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["complete"] = False  # as a kill -9 after four of six chunks leaves it
+    manifest["sessions"][0].update(ended=None, chunks_computed=0, wall_time_s=0.0)
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    for index in (4, 5):
+        (out / "summary" / f"part-{index:05d}.parquet").unlink()
+    sweep_command(str(path), str(out), None, resume=True, quiet=True)
+    sessions = json.loads((out / "manifest.json").read_text())["sessions"]
+    assert [(s["ended"], s["chunks_computed"]) for s in sessions] == [("lost", 4),
+                                                                     ("complete", 2)]
+    assert sessions[0]["wall_time_s"] is None
