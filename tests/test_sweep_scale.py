@@ -91,7 +91,9 @@ def test_dask_gets_a_window_of_tasks_not_all_at_once(tmp_path, monkeypatch):
             yield sweep_module.chunk_task(sweep, chunk)
 
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                      dashboard_address=None) as lc, Client(lc) as client:
+                      dashboard_address=None,
+                      scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as lc, \
+            Client(lc) as client:  # the scheduler's HTTP server on a free port, not 8787
         ahead = []
         indices = []
         for result in cluster._dask_chunks(client, lc.scheduler_address, "tiny", tasks()):
