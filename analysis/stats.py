@@ -17,24 +17,20 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
     """
     if n <= 0:
         return math.nan, math.nan
-    p = successes / n
-    denom = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    # the interval contains p; rounding can leave a bound 1e-16 on the wrong side of a
-    # share of 0 or 1 (6 of 6: 0.9999999999999999), so the bounds are kept around p
-    return min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half))
+    low, high = wilson_intervals(np.array([successes]), np.array([n]), z)
+    return float(low[0]), float(high[0])
 
 
 def wilson_intervals(successes: np.ndarray, n: np.ndarray,
                      z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
-    """`wilson_interval` of many proportions at once (arrays of whole numbers, n > 0):
-    the same operations in the same order, so the same bounds bit for bit."""
+    """`wilson_interval` of many proportions at once (arrays of whole numbers, n > 0)."""
     successes, n = np.asarray(successes, np.int64), np.asarray(n, np.int64)
     p = successes / n
     denom = 1.0 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    # the interval contains p; rounding can leave a bound 1e-16 on the wrong side of a
+    # share of 0 or 1 (6 of 6: 0.9999999999999999), so the bounds are kept around p
     low = np.minimum(p, np.maximum(0.0, centre - half))
     return low, np.maximum(p, np.minimum(1.0, centre + half))
 
