@@ -244,8 +244,9 @@ def parse_value(text: str) -> Any:
 def parse_overrides(items: list[str]) -> dict[str, Any]:
     """`KEY=VALUE` strings (from `--set`) as a dict of dotted keys to values.
 
-    A roster file typed on the command line is found from the current folder (in a
-    scenario file, a roster path is relative to that file's folder).
+    A roster file typed on the command line is found from the current folder, as
+    `load_scenario` finds every roster given in its overrides (in a scenario file, a
+    roster path is relative to that file's folder).
     """
     out: dict[str, Any] = {}
     for item in items:
@@ -256,7 +257,7 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         if key.strip() in TEXT_KEYS and not isinstance(parsed, str):
             parsed = value.strip()  # name=2024 is the name "2024", not a number
         out[key.strip()] = parsed
-    return roster_from(Path.cwd(), out)
+    return out
 
 
 def roster_from(folder: Path, overrides: Mapping[str, Any]) -> dict[str, Any]:
