@@ -4,7 +4,8 @@ A sweep's runs are enumerated point by point, replicate by replicate; run
 (point p, replicate r) has seed `replicate_seeds(sweep.seed, R, point=p)[r]`,
 so it can be reproduced alone (`icsabm run BASE --set ... --replicate-seed S`).
 Runs are grouped into chunks of at most `sweep.chunk` runs that share one
-roster (so one kernel call serves them). Each finished chunk is written as
+roster and timeline (so one kernel call serves them), wherever their points
+fall in the design. Each finished chunk is written as
 `summary/part-NNNNN.parquet` through a temporary file and an atomic rename:
 a part either exists whole or not at all, which is what `--resume` relies on.
 The engine (in-process numba or a Dask cluster) only computes chunks; the
@@ -38,7 +39,7 @@ PARTS = "summary"
 
 @dataclass(frozen=True)
 class Chunk:
-    """A contiguous slice of runs that share one roster: the unit of work and resume."""
+    """Runs that share one roster and timeline: the unit of work and resume."""
 
     index: int
     points: np.ndarray  # point index of each run
@@ -46,36 +47,46 @@ class Chunk:
     seeds: np.ndarray
 
 
-def plan_chunks(sweep: Sweep) -> list[Chunk]:
-    """Split the sweep's runs into chunks of at most `sweep.chunk` runs with one roster."""
-    chunks: list[Chunk] = []
-    points: list[int] = []
-    reps: list[int] = []
-    seeds: list[int] = []
-    signature = None
+#: How `plan_chunks` splits a sweep, recorded in its manifest: 2 groups the points of
+#: each roster and timeline wherever they fall in the design; 1 (icsabm 0.1 before it,
+#: no `chunk_plan` in the manifest) started a new chunk at every change between
+#: neighbouring points. The two plans differ only when such points interleave.
+CHUNK_PLAN = 2
 
-    def close() -> None:
-        if points:
-            chunks.append(Chunk(len(chunks), np.array(points), np.array(reps),
-                                np.array(seeds, dtype=np.int64)))
-            points.clear()
-            reps.clear()
-            seeds.clear()
 
+def _roster_groups(sweep: Sweep) -> list[list[int]]:
+    """The sweep's point indices grouped by roster and timeline (one kernel call serves
+    a group), groups in the order of their first point, points in order within each."""
+    groups: dict[tuple, list[int]] = {}
     for p, scenario in enumerate(sweep.scenarios):
         roster = scenario.roster
-        sig = (roster.kinds.tobytes(), roster.size.tobytes(), roster.x_km.tobytes(),
-               roster.y_km.tobytes(), scenario.timeline_array().tobytes())
-        if sig != signature:
-            close()
-            signature = sig
-        for r, seed in enumerate(replicate_seeds(sweep.seed, sweep.replicates, point=p)):
-            points.append(p)
-            reps.append(r)
-            seeds.append(int(seed))
-            if len(points) >= sweep.chunk:
-                close()
-    close()
+        signature = (roster.kinds.tobytes(), roster.size.tobytes(), roster.x_km.tobytes(),
+                     roster.y_km.tobytes(), scenario.timeline_array().tobytes())
+        groups.setdefault(signature, []).append(p)
+    return list(groups.values())
+
+
+def plans_agree(sweep: Sweep) -> bool:
+    """Whether chunk plan 1 (`CHUNK_PLAN`) split this sweep as plan 2 does: its groups
+    of points are contiguous (true of every sweep whose organisation-count and timeline
+    axes come first, or that has none)."""
+    return all(group[-1] - group[0] == len(group) - 1 for group in _roster_groups(sweep))
+
+
+def plan_chunks(sweep: Sweep) -> list[Chunk]:
+    """Split the sweep's runs into chunks of at most `sweep.chunk` runs with one roster
+    and timeline: the points of each (`_roster_groups`), replicate by replicate, so an
+    organisation-count axis costs as many chunks wherever it comes in the grid."""
+    chunks: list[Chunk] = []
+    replicates = np.arange(sweep.replicates)
+    for group in _roster_groups(sweep):
+        points = np.repeat(np.array(group), sweep.replicates)
+        reps = np.tile(replicates, len(group))
+        seeds = np.concatenate([replicate_seeds(sweep.seed, sweep.replicates, point=p)
+                                for p in group])
+        for first in range(0, len(points), sweep.chunk):
+            runs = slice(first, first + sweep.chunk)
+            chunks.append(Chunk(len(chunks), points[runs], reps[runs], seeds[runs]))
     return chunks
 
 

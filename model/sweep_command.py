@@ -52,6 +52,7 @@ from model.jit_cache import source_hash
 from model.provenance import git_commit
 from model.scenario import ScenarioError
 from model.sweep import (
+    CHUNK_PLAN,
     PARTS,
     Chunk,
     OtherKernelsError,
@@ -61,6 +62,7 @@ from model.sweep import (
     elapsed_since,
     finish,
     plan_chunks,
+    plans_agree,
     run_sweep,
     write_json,
 )
@@ -83,6 +85,7 @@ def _manifest(sweep: Sweep, started: str) -> dict:
         "points": len(sweep.points),
         "seed_rule": "run (point p, replicate r) has seed "
                      "SeedSequence(seed, spawn_key=(p, r)) -> model.rng.replicate_seeds",
+        "chunk_plan": CHUNK_PLAN,
         "started_utc": started,
         "python": platform.python_version(),
         "complete": False,
@@ -208,6 +211,13 @@ def sweep_command(sweep_file: str, out: str | None, scheduler: str | None, resum
                 f"(commit {manifest.get('git_commit')}) with other kernel sources, whose runs "
                 "this code would not reproduce; finish it with that version, or start a new "
                 "sweep without --resume")
+        plan = manifest.get("chunk_plan", 1)
+        if plan != CHUNK_PLAN and not (plan == 1 and plans_agree(sweep)):
+            raise ScenarioError(
+                f"--resume: {folder} was started by icsabm {manifest.get('icsabm_version')} "
+                f"(commit {manifest.get('git_commit')}), which split this sweep into other "
+                "chunks; finish it with that version, or start a new sweep without --resume")
+        manifest["chunk_plan"] = CHUNK_PLAN
     elif out:
         check_fresh_out(Path(out), hint=_occupied_hint(Path(out), sweep))
     # the session's start and wall time include starting or checking the cluster

@@ -291,6 +291,74 @@ def test_chunks_cover_every_run_once_and_respect_rosters(tmp_path):
         assert len({sweep.scenarios[int(p)].n_organisations for p in chunk.points}) == 1
 
 
+INNER_ROSTERS = """
+[sweep]
+name = "inner"
+scenario = "voluntary_alliance"
+replicates = 2
+steps = 6
+seed = 3
+[axes]
+"context.funding" = [0.2, 0.5, 0.8]
+"organisations.pcn" = [2, 5]
+"""
+
+
+def test_an_innermost_organisation_axis_costs_one_chunk_per_roster(tmp_path):
+    """An organisation-count axis after others: its points interleave in the grid, and each
+    roster's points still share chunks (not one chunk a point); every run once, each chunk
+    one roster, and the results are each point's own runs (`run_replicates`)."""
+    from model.sweep import plans_agree
+
+    sweep = load_sweep(write(tmp_path, INNER_ROSTERS))
+    chunks = plan_chunks(sweep)
+    assert [sorted(set(c.points.tolist())) for c in chunks] == [[0, 2, 4], [1, 3, 5]]
+    assert not plans_agree(sweep)
+    assert plans_agree(load_sweep(write(tmp_path, SMALL, "small.toml")))
+    for chunk in chunks:
+        assert len({sweep.scenarios[int(p)].n_organisations for p in chunk.points}) == 1
+    run_sweep(sweep, tmp_path / "out", run_in_process, chunks=chunks)
+    summary = read_summary(tmp_path / "out")
+    assert [tuple(x) for x in summary[["point", "replicate"]].to_numpy()] == [
+        (p, r) for p in range(6) for r in range(2)]
+    from model.batch import run_arrays, summary_frame
+
+    point = 3
+    seeds = replicate_seeds(sweep.seed, sweep.replicates, point=point)
+    metrics, _, _ = run_arrays(sweep.scenarios[point], seeds)
+    alone = summary_frame(sweep.scenarios[point], metrics, seeds)
+    rows = summary[summary.point == point]
+    assert rows["seed"].tolist() == seeds.tolist()
+    np.testing.assert_array_equal(rows["final_mean_trust"].to_numpy(),
+                                  alone["final_mean_trust"].to_numpy())
+
+
+@pytest.mark.parametrize("body, refused", [(INNER_ROSTERS, True), (SMALL, False)],
+                         ids=["plans-differ", "plans-agree"])
+def test_resume_of_a_folder_planned_before_roster_groups(tmp_path, capsys, body, refused):
+    """A folder started before chunks grouped each roster's points (no `chunk_plan` in its
+    manifest): where the two plans split the sweep alike it resumes as usual; where they
+    differ its parts are other chunks, and --resume says so in one line, touching nothing."""
+    path, folder = write(tmp_path, body), tmp_path / "a"
+    sweep_command(str(path), str(folder), None, resume=False, quiet=True)
+    whole = read_summary(folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest.pop("chunk_plan") == 2
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "complete": False}))
+    (folder / "summary" / "part-00001.parquet").unlink()
+    before = sorted(p.name for p in (folder / "summary").iterdir())
+    capsys.readouterr()
+    rc, errors = _cli(capsys, "sweep", str(path), "--out", str(folder), "--resume", "--quiet")
+    if refused:
+        assert rc == 2 and len(errors) == 1, errors
+        assert "split this sweep into other chunks" in errors[0], errors
+        assert sorted(p.name for p in (folder / "summary").iterdir()) == before
+    else:
+        assert rc == 0, errors
+        pd.testing.assert_frame_equal(read_summary(folder), whole)
+        assert json.loads((folder / "manifest.json").read_text())["chunk_plan"] == 2
+
+
 def test_sweep_run_equals_run_replicates_of_its_point(tmp_path):
     sweep = load_sweep(write(tmp_path, SMALL))
     run_sweep(sweep, tmp_path / "out", run_in_process)
@@ -1508,9 +1576,10 @@ def test_read_summary_names_a_folder_that_is_not_a_sweep(tmp_path):
         read_summary(5)
 
 
-@pytest.mark.parametrize("body", [
-    # points with other keys and other rosters: each chunk lacks some keys entirely
-    """
+@pytest.mark.parametrize("body, chunks", [
+    # points with other keys and other rosters: each chunk lacks some keys entirely (points
+    # 0 and 2 share the base roster, so one chunk; point 1 has its own)
+    ("""
     [sweep]
     name = "uneven"
     scenario = "voluntary_alliance"
@@ -1525,9 +1594,9 @@ def test_read_summary_names_a_folder_that_is_not_a_sweep(tmp_path):
     "organisations.vcse" = 3
     [[points]]
     "context.formalisation" = 0.5
-    """,
+    """, 2),
     # a list axis of ints and floats, one point per chunk: the 0 and 1 chunks hold ints only
-    """
+    ("""
     [sweep]
     name = "mixed"
     scenario = "voluntary_alliance"
@@ -1536,15 +1605,15 @@ def test_read_summary_names_a_folder_that_is_not_a_sweep(tmp_path):
     chunk = 2
     [axes]
     "context.funding" = [0, 0.5, 1]
-    """,
+    """, 3),
 ], ids=["points-with-other-keys", "ints-and-floats"])
-def test_the_summary_folder_reads_as_one_table(tmp_path, body):
+def test_the_summary_folder_reads_as_one_table(tmp_path, body, chunks):
     """README: read a sweep's runs with pd.read_parquet("runs/<sweep>/summary"). Each part
     file must then have the same column types, whatever points its chunk holds."""
     path = write(tmp_path, body)
     assert sweep_command(str(path), str(tmp_path / "out"), None, resume=False, quiet=True) == 0
     sweep = load_sweep(path)
-    assert len(plan_chunks(sweep)) == 3
+    assert len(plan_chunks(sweep)) == chunks
     whole = pd.read_parquet(tmp_path / "out" / "summary").sort_values(["point", "replicate"])
     ours = read_summary(tmp_path / "out")
     phase = pd.read_parquet(tmp_path / "out" / "phase.parquet")
