@@ -10,6 +10,8 @@ edges weighted by mutual trust, for the browser UI.
 
 from __future__ import annotations
 
+import functools
+import operator
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -40,15 +42,16 @@ AGENT_REPORTERS = ("kind", "size", "trust_in_others", "trusted_by_others", "fait
                    "behaviour", "active", "champion", "maturity")
 
 
-def _metric(name: str):
+def _report_metric(model: ICSModel, index: int, kind: type) -> float | int:
+    return kind(model.state.metrics[index])
+
+
+def _metric(name: str) -> functools.partial:
     """The DataCollector reporter of a metric: an int for `state.INTEGER_METRICS` (as in
-    `run_replicates` and timeseries.parquet), else a float."""
+    `run_replicates` and timeseries.parquet), else a float. A partial of a module-level
+    function, not a closure, so that a model pickles (a checkpoint, a process pool)."""
     index, kind = S.METRICS.index(name), int if name in S.INTEGER_METRICS else float
-
-    def report(model: ICSModel) -> float | int:
-        return kind(model.state.metrics[index])
-
-    return report
+    return functools.partial(_report_metric, index=index, kind=kind)
 
 
 class ICSModel(mesa.Model):
@@ -117,7 +120,9 @@ class ICSModel(mesa.Model):
             # the seed first, as in timeseries.parquet: a mesa.batch_run given no seed
             # then still says which seed each run drew
             model_reporters={"seed": "seed", **{name: _metric(name) for name in S.METRICS}},
-            agent_reporters={name: name for name in AGENT_REPORTERS},
+            # attrgetters rather than names: Mesa wraps a name in a closure, which
+            # would make the model unpicklable
+            agent_reporters={name: operator.attrgetter(name) for name in AGENT_REPORTERS},
         )
         self.datacollector.collect(self)
 

@@ -223,3 +223,23 @@ def test_run_folder_is_the_python_api_whatever_the_threads(tmp_path):
     finally:
         numba.set_num_threads(before)
     assert run_replicates(scenario, replicates=9, seed=seed).equals(expected["timeseries"])
+
+
+def test_a_pickled_model_carries_on_with_the_same_bits():
+    """A model pickles (a checkpoint, a process pool's result) and, unpickled, continues
+    exactly as the original: its DataCollector's reporters are no closures (they were,
+    and `pickle.dumps(model)` raised "Can't pickle local object")."""
+    import pickle
+
+    model = ICSModel("voluntary_alliance", seed=3, steps=12)
+    model.run_for(4)
+    restored = pickle.loads(pickle.dumps(model))
+    model.run_for(4)
+    restored.run_for(4)
+    dc, dc_copy = model.datacollector, restored.datacollector
+    pd.testing.assert_frame_equal(dc.get_model_vars_dataframe(),
+                                  dc_copy.get_model_vars_dataframe())
+    pd.testing.assert_frame_equal(dc.get_agent_vars_dataframe(),
+                                  dc_copy.get_agent_vars_dataframe())
+    assert all(agent.model is restored for agent in restored.agents)
+    assert restored.regime == model.regime
