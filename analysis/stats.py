@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,22 +14,53 @@ REGIME_ORDER = ("synergy", "inertia", "dissolution")
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """Wilson score interval for a binomial proportion (95% for z = 1.96).
 
-    Returns (nan, nan) when n is 0.
+    `successes` and `n` are whole numbers (ints, or floats such as 12.0), with
+    0 <= successes <= n. Returns (nan, nan) when n is 0.
+
+    Raises:
+        ValueError: a count that is not a whole number, or successes outside [0, n].
     """
-    if n <= 0:
-        return math.nan, math.nan
     low, high = wilson_intervals(np.array([successes]), np.array([n]), z)
     return float(low[0]), float(high[0])
 
 
-def wilson_intervals(successes: np.ndarray, n: np.ndarray,
+def _counts(name: str, values: Any) -> np.ndarray:
+    """`values` as int64 when every one is a whole number (12 or 12.0); ValueError
+    otherwise: 28.999999999999996 (a share times n) would be cut to 28 without a word."""
+    array = np.asarray(values)
+    if array.dtype.kind in "iu":
+        return array.astype(np.int64)
+    whole = np.zeros(array.shape, bool)
+    if array.dtype.kind == "f":
+        whole = np.isfinite(array) & (array == np.round(array))
+    if whole.all():
+        return array.astype(np.int64)
+    bad = array[~whole].reshape(-1)[0]
+    bad = bad.item() if isinstance(bad, np.generic) else bad
+    raise ValueError(f"{name} = {bad!r} is not a whole number; allowed: counts (round a "
+                     "share times n first)")
+
+
+def wilson_intervals(successes: Any, n: Any,
                      z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
-    """`wilson_interval` of many proportions at once (arrays of whole numbers, n > 0)."""
-    successes, n = np.asarray(successes, np.int64), np.asarray(n, np.int64)
-    p = successes / n
-    denom = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    """`wilson_interval` of many proportions at once (array-likes of whole numbers, with
+    0 <= successes <= n; nan bounds where n is 0).
+
+    Raises:
+        ValueError: a count that is not a whole number, or successes outside [0, n].
+    """
+    successes, n = _counts("successes", successes), _counts("n", n)
+    outside = (successes < 0) | (successes > n)
+    if np.any(outside):
+        k, m = np.broadcast_arrays(successes, n)
+        first = np.flatnonzero(np.broadcast_to(outside, k.shape))[0]
+        raise ValueError(f"successes = {k.reshape(-1)[first]} of n = {m.reshape(-1)[first]}; "
+                         "allowed: 0 <= successes <= n")
+    with np.errstate(divide="ignore", invalid="ignore"):  # n = 0: nan bounds, no warning
+        p = successes / n
+        denom = 1.0 + z * z / n
+        centre = (p + z * z / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
     # the interval contains p; rounding can leave a bound 1e-16 on the wrong side of a
     # share of 0 or 1 (6 of 6: 0.9999999999999999), so the bounds are kept around p
     low = np.minimum(p, np.maximum(0.0, centre - half))

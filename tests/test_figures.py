@@ -8,6 +8,7 @@ colours, exact re-simulation, and that bad input gives one line and exit 2.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -1134,6 +1135,32 @@ def test_power_lines_end_when_most_partnerships_have_dissolved():
     assert ax.get_xlim()[1] >= 6
     assert "under half" in fig.legends[0].get_title().get_text()
     _assert_text_fits(fig)
+
+
+def test_wilson_interval_refuses_what_is_not_a_count():
+    """A share times n (0.29 * 100 = 28.999999999999996) was cut to 28 without a word, and
+    6 of 5 gave (nan, nan) with a RuntimeWarning: now one ValueError names the value; a
+    whole float is a count, and n = 0 gives nan bounds without a warning."""
+    import warnings
+
+    from analysis.stats import wilson_interval, wilson_intervals
+
+    for successes, n, says in [(0.29 * 100, 100, "successes = 28.999999999999996 is not"),
+                               (2.5, 5, "successes = 2.5 is not"),
+                               (True, 3, "successes = True is not"),
+                               (3, 7.5, "n = 7.5 is not"),
+                               (6, 5, "successes = 6 of n = 5"),
+                               (-1, 5, "successes = -1 of n = 5")]:
+        with pytest.raises(ValueError, match=re.escape(says)):
+            wilson_interval(successes, n)
+    with pytest.raises(ValueError, match="successes = 5 of n = 4"):
+        wilson_intervals([1, 5], [4, 4])
+    assert wilson_interval(29.0, 100.0) == wilson_interval(29, 100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(wilson_interval(0, 0)).all()
+        low, high = wilson_intervals([0, 2], [0, 4])
+    assert np.isnan(low[0]) and np.isnan(high[0]) and low[1] < 0.5 < high[1]
 
 
 def test_wilson_interval_contains_the_share_exactly():
