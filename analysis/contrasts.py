@@ -56,7 +56,14 @@ from model import params as P
 from model import state as S
 from model.batch import run_arrays, summary_frame
 from model.rng import replicate_seeds
-from model.scenario import Scenario, load_scenario, read_raw, resolve_path
+from model.scenario import (
+    MAX_SEED,
+    Scenario,
+    load_scenario,
+    read_raw,
+    resolve_path,
+    whole_number,
+)
 
 ALPHA = 0.01
 DEFAULT_A12_FLOOR = 0.64
@@ -474,11 +481,13 @@ def run_contrast(c: Contrast, replicates: int | None = None, seed: int = 0,
     """Run both arms of `c` on the same replicate seeds and judge the claim.
 
     `unchecked` constants are written into both arms past validation (see
-    `Contrast.load`): a way to break a mechanism on purpose.
+    `Contrast.load`): a way to break a mechanism on purpose. `replicates` (default: the
+    contrast's own) is a whole number >= 1 and `seed` one in [0, 2^63 - 1]; anything
+    else raises a ScenarioError naming it.
     """
     start = time.perf_counter()
-    n = c.replicates if replicates is None else int(replicates)
-    seeds = replicate_seeds(seed, n)
+    n = c.replicates if replicates is None else whole_number("replicates", replicates, 1)
+    seeds = replicate_seeds(whole_number("seed", seed, 0, MAX_SEED), n)
     agents = c.outcome.needs_agents
     arrays = run_arrays(c.load("baseline", unchecked), seeds, steps=c.steps, agents=agents)
     if isinstance(c.outcome, WithinRun):
@@ -889,7 +898,8 @@ def bistability(scenario: str = "ics_mandated_supported", replicates: int = 200,
                 shared: dict[str, Any] | None = None) -> Bistability:
     """The same context (with `shared` overrides) from low and from high initial trust,
     on the same seeds, for `steps` months."""
-    seeds = replicate_seeds(seed, replicates)
+    replicates = whole_number("replicates", replicates, 1)
+    seeds = replicate_seeds(whole_number("seed", seed, 0, MAX_SEED), replicates)
     counts, medians = [], []
     behaviour = _METRIC["mean_behaviour"]
     for arm in (LOW_TRUST, HIGH_TRUST):

@@ -69,6 +69,7 @@ from analysis.contrasts import (
     wilcoxon_one_sided,
 )
 from analysis.palette import OKABE_ITO
+from model.scenario import MAX_SEED, ScenarioError, shown, whole_number
 
 FAMILY_ALPHA = 0.05
 DOCS_DIR = Path(__file__).resolve().parent.parent / "docs"
@@ -350,22 +351,31 @@ def validate(replicates: int = 200, seed: int = 0, only: Iterable[str] | None = 
     """Run the whole validation and return it (nothing is written).
 
     Args:
-        replicates: paired replicates of a standard contrast (`replicates_for`).
-        seed: master seed; every contrast uses replicate seeds 0..R-1 of it.
-        only: CMOC ids to run (default all); the secondary checks of those ids
-            run too; the emergent checks and bistability only in a full run.
+        replicates: paired replicates of a standard contrast (`replicates_for`), a whole
+            number >= 1.
+        seed: master seed, a whole number in [0, 2^63 - 1]; every contrast uses
+            replicate seeds 0..R-1 of it.
+        only: CMOC ids to run (default all), as ``"C05,C13"`` or ``["C05", "C13"]``;
+            the secondary checks of those ids run too; the emergent checks and
+            bistability only in a full run.
         robustness: also rerun the primary contrasts at every `SETTINGS`.
         calibrate: also check the THEORY §6 targets and regime shares.
         unchecked: constants written into every contrast arm past validation (a
             test hook for breaking a mechanism on purpose; see `Contrast.load`).
         progress: called once with the number of steps; returns the tick.
+
+    Raises:
+        ScenarioError (a ValueError): a bad `replicates`, `seed` or `only`, named, before
+            anything runs.
     """
     from model.provenance import git_commit
 
+    replicates = whole_number("replicates", replicates, 1)
+    seed = whole_number("seed", seed, 0, MAX_SEED)
+    only = checked_ids(only)
     start = time.perf_counter()
     started = dt.datetime.now(dt.UTC).isoformat()
     commit = git_commit()
-    only = None if only is None else tuple(only)
     primary = chosen_contrasts(only)
     extra = tuple(c for c in SECONDARY if c.cmoc in {p.cmoc for p in primary})
     if only is None:
@@ -867,23 +877,38 @@ def write_folder(v: Validation, folder: Path, command: str) -> None:
     (folder / "manifest.json").write_text(json.dumps(manifest(v), indent=2))
 
 
-def parse_only(only: str | None) -> tuple[str, ...] | None:
-    """CMOC ids of ``--only`` (comma-separated), checked; None when not given."""
-    from model.cli import CLIError
+def checked_ids(only: str | Iterable[str] | None, label: str = "only"
+                ) -> tuple[str, ...] | None:
+    """CMOC ids to run, in THEORY order: a comma-separated text (``"C01,C05"``) or an
+    iterable of ids, any case; None (all) when None.
 
+    Raises:
+        ScenarioError: no id, an unknown id or one with no contrast, named with `label`.
+    """
     if only is None:
         return None
-    ids = tuple(dict.fromkeys(x.strip().upper() for x in only.split(",") if x.strip()))
+    given = only.split(",") if isinstance(only, str) else (
+        list(only) if isinstance(only, Iterable) else [only])
+    if not all(isinstance(x, str) for x in given):
+        raise ScenarioError(f"{label} = {shown(only)}: expected CMOC ids, e.g. "
+                            "'C01,C05' or ['C01', 'C05']")
+    ids = tuple(dict.fromkeys(x.strip().upper() for x in given if x.strip()))
     if not ids:
-        raise CLIError(f"--only {only!r}: expected comma-separated CMOC ids, e.g. C01,C05")
+        raise ScenarioError(f"{label} {shown(only)}: expected comma-separated CMOC ids, "
+                            "e.g. C01,C05")
     unknown = [x for x in ids if x not in STATEMENT]
     if unknown:
-        raise CLIError(f"--only: unknown CMOC id {unknown[0]!r}; known: "
-                       f"{CMOC_IDS[0]}..{CMOC_IDS[-1]} as in THEORY.md §3")
+        raise ScenarioError(f"{label}: unknown CMOC id {unknown[0]!r}; known: "
+                            f"{CMOC_IDS[0]}..{CMOC_IDS[-1]} as in THEORY.md §3")
     exempt = [x for x in ids if x in EXEMPT]
     if exempt:
-        raise CLIError(f"--only: {exempt[0]} has no contrast ({EXEMPT[exempt[0]]})")
+        raise ScenarioError(f"{label}: {exempt[0]} has no contrast ({EXEMPT[exempt[0]]})")
     return tuple(x for x in CMOC_IDS if x in ids)
+
+
+def parse_only(only: str | None) -> tuple[str, ...] | None:
+    """CMOC ids of ``--only`` (comma-separated), checked; None when not given."""
+    return checked_ids(only, "--only")
 
 
 def validate_command(replicates: int = 200, seed: int = 0, out: str | None = None,
@@ -953,7 +978,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return validate_command(args.replicates, args.seed, args.out, args.only,
                                     not args.skip_robustness, args.quiet)
-        except CLIError as exc:
+        except (CLIError, ScenarioError) as exc:
             print(f"icsabm: error: {exc}", file=sys.stderr)
             return 2
     if args.out or args.only:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -15,6 +16,7 @@ from analysis.contrasts import (
     Outcome,
     WithinRun,
     at,
+    bistability,
     bootstrap_median_ci,
     judge,
     org_at,
@@ -293,3 +295,22 @@ def test_unchecked_constants_pass_validation_on_both_arms():
         assert c13.load(arm, flipped).packed()[P.TRUST_FROM_COMMUNICATION] == -0.08
     with pytest.raises(ValueError):
         c13.load("baseline", {"context.funding": 2.0})
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"replicates": 0}, "replicates = 0 is out of range"),
+    ({"replicates": 2.7}, "replicates = 2.7 is not a whole number"),
+    ({"seed": -1}, "seed = -1 is out of range"),
+    ({"seed": 1.5}, "seed = 1.5 is not a whole number"),
+])
+def test_run_contrast_refuses_what_is_not_a_count_or_seed(kwargs, words):
+    """`replicates=2.7` ran 2, `replicates=0` judged empty arms with numpy's 'Mean of
+    empty slice' warnings, and `seed=-1` failed inside numpy's SeedSequence: now one
+    ScenarioError names the argument (bistability checks its own the same way)."""
+    from model import ScenarioError
+
+    c = next(x for x in CONTRASTS if x.cmoc == "C05")
+    with pytest.raises(ScenarioError, match=re.escape(words)):
+        run_contrast(c, **kwargs)
+    with pytest.raises(ScenarioError, match=re.escape(words)):
+        bistability(**{"replicates": 2, "steps": 2, **kwargs})

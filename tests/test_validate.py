@@ -246,3 +246,27 @@ def test_docs_report_is_current_in_form():
     assert V.DOCS_COMMAND in text.splitlines()[2]
     assert all(f"**{cmoc}**" in text for cmoc in V.CMOC_IDS)
     assert "(validation_forest.png)" in text and (docs / "validation_forest.png").exists()
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"only": ["C05", "C99"]}, "only: unknown CMOC id 'C99'"),
+    ({"only": [5]}, "only = [5]: expected CMOC ids"),
+    ({"replicates": 0}, "replicates = 0 is out of range"),
+    ({"replicates": 2.5}, "replicates = 2.5 is not a whole number"),
+    ({"seed": -1}, "seed = -1 is out of range"),
+])
+def test_validate_in_python_refuses_bad_arguments_before_running(monkeypatch, kwargs, words):
+    """`validate(only=["C99"])` ran nothing and reported nothing, `replicates=0` or -5 ran
+    one replicate: now one ScenarioError names the argument, before any contrast runs."""
+    from model import ScenarioError
+
+    monkeypatch.setattr(V, "run_family", lambda *a, **k: pytest.fail("a contrast ran"))
+    with pytest.raises(ScenarioError, match=re.escape(words)):
+        V.validate(**{"replicates": 4, **kwargs}, robustness=False, calibrate=False)
+
+
+def test_validate_takes_only_as_text_or_ids_in_any_case():
+    """`only="C05"` was read letter by letter ('C', '0', '5') and ran nothing."""
+    for only in ("C05", "c05", ["c05"], (x for x in ["C05"])):
+        v = V.validate(replicates=4, only=only, robustness=False, calibrate=False)
+        assert [k.contrast.cmoc for k in v.primary] == ["C05"] and v.cmocs == ("C05",)
