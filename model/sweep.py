@@ -31,7 +31,7 @@ from model import state as S
 from model.jit_cache import source_hash
 from model.regimes import REGIMES
 from model.rng import replicate_seeds, stream_state
-from model.scenario import ScenarioError
+from model.scenario import ScenarioError, shown
 from model.sweep_file import Sweep, axis_column
 
 PARTS = "summary"
@@ -289,13 +289,14 @@ def run_sweep(sweep: Sweep, folder: Path, engine: Callable[[Iterable[dict]], Ite
 def read_summary(folder: str | os.PathLike,
                  columns: Iterable[str] | None = None) -> pd.DataFrame:
     """All finished parts of a sweep folder, ordered by point and replicate (no rows while
-    a new sweep's first chunk runs). With `columns`, only those (and point and
-    replicate) are read: a sweep with `stride` has four columns a sampled month, which
-    a million runs make gigabytes.
+    a new sweep's first chunk runs). With `columns` (names, or one name), only those (and
+    point and replicate) are read: a sweep with `stride` has four columns a sampled
+    month, which a million runs make gigabytes.
 
     Raises:
         ScenarioError: `folder` is not a path, or not a sweep folder (no `summary/` in
-            it: a typo, or a run's folder), or a part is damaged or misnamed.
+            it: a typo, or a run's folder), a column the sweep does not have, or a part
+            is damaged or misnamed.
     """
     import pyarrow as pa
 
@@ -309,7 +310,7 @@ def read_summary(folder: str | os.PathLike,
     if not parts:
         return pd.DataFrame()
     if columns is not None:
-        columns = list(dict.fromkeys(["point", "replicate", *columns]))
+        columns = _summary_columns(parts[0], columns)
     frames = []
     for part in parts:
         try:
@@ -319,6 +320,27 @@ def read_summary(folder: str | os.PathLike,
                                 "with --resume") from None
     frame = pd.concat(frames, ignore_index=True)
     return frame.sort_values(["point", "replicate"], kind="stable").reset_index(drop=True)
+
+
+def _summary_columns(part: Path, columns: str | Iterable[str]) -> list[str]:
+    """`columns` (one name or names) with point and replicate first, each checked against
+    the columns of the sweep's parts (every part has the same), so that a typo is named
+    as such and not taken for a damaged part file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    wanted = [columns] if isinstance(columns, str) else list(columns)
+    try:
+        names = pq.read_schema(part).names
+    except (OSError, pa.ArrowException):
+        raise ScenarioError(f"{part}: damaged part file; delete it and finish the sweep "
+                            "with --resume") from None
+    for column in wanted:
+        if column not in names:
+            listed = ", ".join(names[:24]) + (", ..." if len(names) > 24 else "")
+            raise ScenarioError(f"columns: no column {shown(column)} in the sweep's summary; "
+                                f"its columns are {listed}")
+    return list(dict.fromkeys(["point", "replicate", *wanted]))
 
 
 def phase_table(sweep: Sweep, summary: pd.DataFrame) -> pd.DataFrame:

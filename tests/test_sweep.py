@@ -378,6 +378,21 @@ def test_sweep_run_equals_run_replicates_of_its_point(tmp_path):
     assert rows["regime"].tolist() == alone["regime"].tolist()
 
 
+def test_read_summary_names_a_column_the_sweep_lacks_and_takes_one_name(tmp_path):
+    """`read_summary(folder, columns=["nope"])` (or `columns="regime"`, read letter by
+    letter) said the part file was damaged and to delete it: a good part, lost to a typo.
+    Now the missing column is named, and one name is one column."""
+    sweep = load_sweep(write(tmp_path, SMALL))
+    run_sweep(sweep, tmp_path / "out", run_in_process)
+    with pytest.raises(ScenarioError, match="no column 'nope' in the sweep's summary") as err:
+        read_summary(tmp_path / "out", columns=["regime", "nope"])
+    assert "damaged" not in str(err.value) and "regime" in str(err.value)
+    one = read_summary(tmp_path / "out", columns="regime")
+    assert one.columns.tolist() == ["point", "replicate", "regime"]
+    assert len(one) == sweep.n_runs and all(path.exists() for path in
+                                           (tmp_path / "out" / "summary").iterdir())
+
+
 def test_in_process_and_local_dask_are_identical(tmp_path):
     path = write(tmp_path, SMALL)
     for name, scheduler in (("a", None), ("b", "local:2")):
