@@ -151,6 +151,21 @@ def _kind_order(kinds: Sequence[str]) -> list[str]:
     return [k for k in KIND_NAMES if k in present]
 
 
+def _table_of(name: str, frame: Any, columns: Iterable[str], table: str) -> pd.DataFrame:
+    """`frame` when it is a DataFrame with rows and `columns`; a FigureInputError naming
+    `name`, what is missing and the table it should be (`table`) otherwise, not pandas'
+    KeyError from inside (a notebook passing `run.timeseries` where `run.organisations`
+    goes)."""
+    if not isinstance(frame, pd.DataFrame):
+        raise FigureInputError(f"{name} = {shown(frame)} is not a DataFrame; allowed: {table}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise FigureInputError(f"{name} has no column {missing[0]!r}; allowed: {table}")
+    if frame.empty:
+        raise FigureInputError(f"{name} has no rows; allowed: {table}")
+    return frame
+
+
 # ----------------------------------------------------------------------- trajectories
 def trajectory_table(timeseries: pd.DataFrame, summary: pd.DataFrame,
                      variables: Sequence[str] = tuple(TRAJECTORY_VARIABLES)) -> pd.DataFrame:
@@ -166,6 +181,10 @@ def trajectory_table(timeseries: pd.DataFrame, summary: pd.DataFrame,
     not collapsed trust), so `replicates` counts the replicates still a
     partnership that month and a variable's rows end when none is.
     """
+    _table_of("timeseries", timeseries, ["replicate", "step", *variables],
+              "a run's time series (timeseries.parquet, run.timeseries)")
+    _table_of("summary", summary, ["replicate", "regime"],
+              "a run's summary (summary.parquet, run.summary)")
     regime = summary.set_index("replicate")["regime"]
     ids = ["replicate", "step", *(["active_members"] if "active_members" in timeseries else [])]
     long = timeseries.melt(id_vars=ids, value_vars=list(variables), var_name="variable")
@@ -588,6 +607,8 @@ def maturity_table(organisations: pd.DataFrame) -> pd.DataFrame:
     kind (``all`` for every organisation), kind_label, step, level,
     organisations, share; the shares of one kind and month sum to 1.
     """
+    _table_of("organisations", organisations, ["kind", "step", "active", "maturity"],
+              "a run's organisations (organisations.parquet of --agents, run.organisations)")
     levels = list(MATURITY_LABELS)
     frame = organisations.assign(
         level=np.where(organisations["active"], organisations["maturity"], "exited"))
@@ -656,6 +677,8 @@ def conflict_table(timeseries: pd.DataFrame) -> pd.DataFrame:
     median, q75, q95 (conflicts per month), then sd and ci_low, ci_high: the
     95% Student-t interval of the mean (NaN with one replicate).
     """
+    _table_of("timeseries", timeseries, ["replicate", "step", "conflicts", "conflicts_resolved"],
+              "a run's time series (timeseries.parquet, run.timeseries)")
     long = timeseries.rename(columns={"conflicts": "raised", "conflicts_resolved": "resolved"})
     long = long.melt(id_vars=["replicate", "step"], value_vars=["raised", "resolved"],
                      var_name="measure")

@@ -1175,3 +1175,27 @@ def test_wilson_interval_contains_the_share_exactly():
         assert wilson_interval(0, n)[0] == 0.0 and wilson_interval(n, n)[1] == 1.0
     lo, hi = wilson_interval(7, 20)
     assert round(lo, 3) == 0.181 and round(hi, 3) == 0.567  # the usual values, unchanged
+
+
+def test_run_tables_name_a_wrong_table():
+    """A notebook passing one run table where another goes (`maturity_table(run.timeseries)`,
+    `conflict_table(run.summary)`) got pandas' KeyError 'active' or a melt KeyError from
+    inside, and an empty time series 'Length mismatch': now one FigureInputError names the
+    argument, what it lacks and the table that goes there."""
+    series = pd.DataFrame({"replicate": [0], "step": [0], "conflicts": [1],
+                           "conflicts_resolved": [0]})
+    summary = pd.DataFrame({"replicate": [0], "regime": ["inertia"]})
+    cases = [
+        (lambda: F.maturity_table(series), r"^organisations has no column 'kind'; allowed: "
+                                           r"a run's organisations"),
+        (lambda: F.conflict_table(summary), r"^timeseries has no column 'step'; allowed: "
+                                            r"a run's time series"),
+        (lambda: F.conflict_table(series.iloc[:0]), r"^timeseries has no rows"),
+        (lambda: F.conflict_table(None), r"^timeseries = None is not a DataFrame"),
+        (lambda: F.trajectory_table(series, summary), r"^timeseries has no column 'mean_trust'"),
+        (lambda: F.trajectory_table(summary, series),
+         r"^timeseries has no column 'step'"),
+    ]
+    for call, message in cases:
+        with pytest.raises(F.FigureInputError, match=message):
+            call()
