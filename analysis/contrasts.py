@@ -59,6 +59,7 @@ from model.rng import replicate_seeds
 from model.scenario import (
     MAX_SEED,
     Scenario,
+    ScenarioError,
     load_scenario,
     read_raw,
     resolve_path,
@@ -967,7 +968,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.secondary:
         chosen += tuple(c for c in SECONDARY if not args.only or c.cmoc in args.only)
         chosen += EMERGENT_MANDATE if not args.only else ()
-    results = run_all(chosen, args.replicates, args.seed)
+    try:
+        results = run_all(chosen, args.replicates, args.seed)
+    except ScenarioError as exc:  # --replicates 0, --seed -1: one line, as icsabm says it
+        print(f"python -m analysis.contrasts: error: --{exc}", file=sys.stderr)
+        return 2
     frame = results_table(results)
     print(_markdown(frame.drop(columns=["a12_floor", "replicates"])))
     print(f"\n{int(frame['supported'].sum())} of {len(frame)} supported")

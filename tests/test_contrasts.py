@@ -314,3 +314,14 @@ def test_run_contrast_refuses_what_is_not_a_count_or_seed(kwargs, words):
         run_contrast(c, **kwargs)
     with pytest.raises(ScenarioError, match=re.escape(words)):
         bistability(**{"replicates": 2, "steps": 2, **kwargs})
+
+
+@pytest.mark.parametrize("argv, words", [(["--seed", "-1"], "--seed = -1 is out of range"),
+                                         (["--replicates", "0"], "--replicates = 0 is out")])
+def test_contrasts_script_says_a_bad_argument_in_one_line(capsys, argv, words):
+    """`python -m analysis.contrasts --seed -1` ended in a traceback from numpy."""
+    from analysis.contrasts import main
+
+    assert main(["--only", "C05", *argv]) == 2
+    err = capsys.readouterr().err
+    assert words in err and err.count("\n") == 1
