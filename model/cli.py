@@ -335,7 +335,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
 
     table = regime_table(summary)
-    print(f"{scenario.name}: {len(seeds)} replicates x {scenario.steps} months "
+    print(f"{scenario.name}: {len(seeds)} replicate{'s' * (len(seeds) != 1)} x "
+          f"{scenario.steps} month{'s' * (scenario.steps != 1)} "
           f"({manifest['wall_time_s']:.1f} s)")
     print(f"{'regime':<12} {'count':>5} {'share':>6}  95% interval")
     for row in table.itertuples():

@@ -54,6 +54,14 @@ def test_every_bundled_scenario_runs_through_the_cli(tmp_path, name, capsys):
     assert "synergy" in printed and "inertia" in printed and str(out) in printed
 
 
+@pytest.mark.parametrize("replicates, steps, header", [
+    ("1", "1", "merger: 1 replicate x 1 month ("), ("2", "3", "merger: 2 replicates x 3 months (")])
+def test_the_run_header_counts_in_words(tmp_path, capsys, replicates, steps, header):
+    assert main(["run", "merger", "--replicates", replicates, "--steps", steps, "--out",
+                 str(tmp_path / "run"), "--quiet"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith(header)
+
+
 def test_console_script_and_overrides(tmp_path, icsabm):
     out = tmp_path / "run"
     proc = subprocess.run([icsabm, "run", "voluntary_alliance", "--replicates", "3", "--steps",
