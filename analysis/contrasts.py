@@ -30,6 +30,13 @@ only the named rule acts (C25). Where the theory is about a time course (C28;
 C43's SECONDARY), the outcome is a within-run contrast (`WithinRun`): the two
 arms are two windows of the same runs.
 
+Every verdict must be able to fail: `KNOCKOUTS` sets, for each CMOC, the
+parameters of its own rule to their neutral value in both arms, and
+`run_knockout` reruns the primary contrast so (expected: not supported).
+`NOT_KNOCKABLE` lists the rules no parameter switches off (C34, C42) and
+`SURVIVES_KNOCKOUT` the contrasts that pass through other rules even so (C10,
+C18, C40), each with the route and the parameters that close it.
+
 `holm_adjust` (Holm-Bonferroni), `bootstrap_a12_ci`, `scaled` (a contrast
 with free constants multiplied on both arms) and the ``unchecked`` hook of
 `run_contrast` (constants written past validation, e.g. a flipped sign) serve
@@ -717,6 +724,134 @@ CONTRASTS: tuple[Contrast, ...] = (
 )
 
 
+# --------------------------------------------------------------------------- knock-outs
+
+#: The knock-out of each CMOC's own rule: the parameters that encode it (docs/ODD.md §10)
+#: set to their neutral value in BOTH arms of its primary contrast, so that the contrast
+#: must fail (`run_knockout`). Each entry names the kernel function (model/kernel.py) and
+#: the THEORY §5 step it silences. A value outside the parameter's allowed range (C10 and
+#: C40's flat behaviour slope, C14's unlimited proximity scale, C36's unreachable
+#: grievance bar), or a constant the contrast's arms themselves set (the knock-out
+#: contrasts C30, C41 and C43, whose arms then become the same arm), is written past
+#: validation (`knocked_out`). C32 and C50 set context keys (C32's rule has no constant of
+#: its own; C50's shock size is context). C34 and C42 have no entry: `NOT_KNOCKABLE` says
+#: why.
+KNOCKOUTS: dict[str, dict[str, float]] = {
+    # --- initial conditions: init_state, update_context and faith_anchor (step 1)
+    "C01": {"constants.trust_mandate": 0.0},  # init_state: base trust's mandate term
+    "C02": {"constants.legitimacy_mandate": 0.0},  # update_context: legitimacy's mandate term
+    "C03": {"constants.legitimacy_stakeholders": 0.0},  # update_context: the stakeholder term
+    "C04": {"constants.trust_history": 0.0},  # init_state: base trust's history term
+    "C05": {"constants.trust_prior_success": 0.0},  # init_state: the prior-success term
+    "C06": {"constants.trust_regulator_mistrust": 0.0},  # init_state: the regulator term
+    "C07": {"constants.faith_complexity": 0.0},  # faith_anchor: complexity lowers faith
+    "C08": {"constants.faith_capacity": 0.0},  # faith_anchor: capacity raises faith
+    # --- trust, confidence and risk (steps 3-8)
+    # derive_behaviour (steps 7-8): a flat behaviour slope, so risk tolerance (trust) and
+    # faith no longer move willingness (risk tolerance itself has no constant).
+    "C10": {"constants.behaviour_slope": 0.0},
+    "C11": {"constants.confidence_base": 0.0,  # derive_behaviour (step 7): no confidence
+            "constants.confidence_mandate": 0.0,  # from formalisation in any regime or form
+            "constants.confidence_integration": 0.0},
+    "C12": {"constants.trust_loss_overformalisation": 0.0},  # build_trust (step 4)
+    "C13": {"constants.trust_from_communication": 0.0},  # build_trust (step 4)
+    # init_state's proximity exp(-distance / scale) (step 1): 1 at any distance.
+    "C14": {"constants.proximity_scale_km": math.inf},
+    "C15": {"constants.communication_complexity": 0.0},  # communicate: reach (step 3)
+    "C16": {"constants.conflict_vision": 0.0},  # raise_conflicts: the vision drive (step 5)
+    "C17": {"constants.trust_power_gap": 0.0,  # init_state: initial trust (step 1)
+            "constants.trust_loss_power": 0.0,  # build_trust: domination (step 4)
+            "constants.conflict_power": 0.0},  # raise_conflicts: the power drive (step 5)
+    "C18": {"constants.trust_from_leadership": 0.0,  # build_trust (step 4)
+            "constants.faith_leadership": 0.0},  # faith_anchor (step 12)
+    "C19": {"constants.autonomy_protection": 0.0},  # build_trust: domination_scale (step 4)
+    # --- faith and progress (steps 11-13)
+    "C20": {"constants.exit_faith": 0.0},  # exit_members (step 13): faith is never below 0
+    "C21": {"constants.quick_win_size": 0.0},  # perceive_progress (step 11)
+    # expected_progress (step 5): no bar, so ambition cannot raise it (the contrast holds
+    # ambition's other routes off already).
+    "C22": {"constants.expected_progress": 0.0},
+    "C23": {"constants.perception_noise": 0.0,  # perceive_progress (step 11): nothing to
+            "constants.evaluation_speedup": 0.0},  # correct, no faster tracking
+    "C24": {"constants.turnover_faith_loss": 0.0,  # turn_over_leaders (step 13a)
+            "constants.turnover_trust_reset": 0.0},
+    "C25": {"constants.faith_champion": 0.0,  # faith_anchor and update_faith (step 12): a
+            "constants.champion_influence": 0.0},  # champion is an ordinary member
+    "C26": {"constants.peer_amplifier": 0.0},  # update_faith (step 12)
+    "C27": {"constants.funding_cut_faith": 0.0,  # shocks_and_cuts (step 2): a cut costs
+            "constants.funding_cut_trust": 0.0},  # no faith and no trust of its own
+    "C28": {"constants.behaviour_cost": 0.0},  # spend_capacity (step 10): acting is free
+    # --- conflict (steps 5-6, 13)
+    "C30": {"constants.conflict_culture": 0.0},  # raise_conflicts: the culture drive
+    # raise_conflicts (step 5): an unresolved conflict costs no trust and no faith; and
+    # build_trust (step 4): talking amid its tension costs no trust either.
+    "C31": {"constants.conflict_trust_loss": 0.0, "constants.conflict_faith_loss": 0.0,
+            "constants.trust_loss_tension": 0.0},
+    # raise_conflicts (step 5): resolution chance = resolution x (floor + (1 - floor) x
+    # accountability) has no constant of its own; with wholly unaccountable leaders and no
+    # floor no conflict is ever resolved, whatever the resolution mechanism.
+    "C32": {"context.accountability": 0.0, "constants.accountability_noise": 0.0,
+            "constants.resolution_accountability_floor": 0.0},
+    "C33": {"constants.conflict_stall": 0.0},  # raise_conflicts: the stall drive (step 5)
+    "C35": {"constants.culture_due_diligence": 0.0},  # drift_cultures (step 6)
+    "C36": {"constants.exit_grievance": math.inf},  # exit_members (step 13): no load is enough
+    # --- behaviour and performance (steps 7-10)
+    "C40": {"constants.behaviour_slope": 0.0},  # derive_behaviour (step 8), as C10
+    "C41": {"constants.trust_from_success": 0.0},  # build_trust (step 4)
+    "C43": {"constants.transaction_cost": 0.0},  # spend_capacity (step 10)
+    # --- turbulence and opportunity (steps 2, 10)
+    "C50": {"context.turbulence_size": 0.0},  # shocks_and_cuts (step 2): shocks cut nothing
+    "C51": {"constants.capacity_pressure": 0.0},  # funded_level (steps 1, 2, 10)
+}
+
+#: CMOCs whose rule no parameter switches off, and why (no knock-out is faked for them).
+NOT_KNOCKABLE: dict[str, str] = {
+    "C34": "the divide is the distance between the sectors' culture centres "
+           "(agents/kinds.py SECTOR_CULTURE), data rather than a constant; "
+           "constants.culture_noise only scatters cultures around those centres (with it 0 "
+           "the contrast still holds)",
+    "C42": "joint output is made of collaborative behaviour (produce: the product of both "
+           "partners' behaviour, step 9) with no constant between them; "
+           "constants.complementarity only adds value to cross-sector pairs (with it 0 the "
+           "contrast still holds)",
+}
+
+
+@dataclass(frozen=True)
+class OtherRoute:
+    """How a primary contrast still passes with its own rule knocked out (a finding:
+    the context lever reaches the outcome through other rules too).
+
+    Attributes:
+        reason: the route, in words, naming the kernel function and CMOC it runs through.
+        closed_by: the parameters that close it; with these at their value as well as the
+            knock-out, the contrast fails (tests/test_cmoc.py).
+    """
+
+    reason: str
+    closed_by: dict[str, float]
+
+
+#: The primary contrasts that survive their own knock-out, and through which route.
+SURVIVES_KNOCKOUT: dict[str, OtherRoute] = {
+    "C10": OtherRoute(
+        "trust also lowers C43's transaction costs (spend_capacity), so a more trusting "
+        "organisation keeps more capacity, and capacity limits behaviour below "
+        "constants.capacity_reference (derive_behaviour)",
+        {"constants.transaction_cost": 0.0}),
+    "C18": OtherRoute(
+        "leadership also sets how fast an organisation's culture drifts toward its "
+        "partners' (drift_cultures: C35's inclusive leadership), and closer cultures build "
+        "more trust from communication (C13)",
+        {"constants.culture_drift": 0.0}),
+    "C40": OtherRoute(
+        "trust also lowers C43's transaction costs and weights joint output, whose lagged "
+        "returns refill capacity (produce, spend_capacity: C28), and capacity limits "
+        "behaviour below constants.capacity_reference (derive_behaviour)",
+        {"constants.transaction_cost": 0.0, "constants.return_share": 0.0}),
+}
+
+
 def _also(cmoc: str, **changes: Any) -> Contrast:
     """A secondary check: the primary contrast of `cmoc` with some fields replaced."""
     return replace(next(c for c in CONTRASTS if c.cmoc == cmoc), **changes)
@@ -932,6 +1067,45 @@ def scaled(c: Contrast, factors: dict[str, float]) -> Contrast:
         else:
             shared[key] = resolved[key] * factor
     return replace(c, baseline=baseline, changed=changed, shared=shared)
+
+
+def knocked_out(c: Contrast, extra: dict[str, float] | None = None,
+                ) -> tuple[Contrast, dict[str, float]]:
+    """`c` with the rule of its own CMOC knocked out in both arms (`KNOCKOUTS`, and
+    `extra` on top), and the constants to write past validation (``unchecked`` of
+    `run_contrast`).
+
+    A knocked-out value inside its allowed range goes into `shared` (replacing the
+    contrast's own setting of that key); one outside it, or a constant the arms set
+    themselves, is returned to be written into both arms after validation.
+    """
+    shared, unchecked = dict(c.shared), {}
+    for key, value in {**KNOCKOUTS[c.cmoc], **(extra or {})}.items():
+        param = P.PARAM_BY_KEY[key]
+        if key in c.changed or not param.lo <= value <= param.hi:
+            unchecked[key] = value
+        else:
+            shared[key] = value
+    return replace(c, shared=shared), unchecked
+
+
+def run_knockout(c: Contrast, replicates: int | None = None, seed: int = 0,
+                 unchecked: dict[str, float] | None = None,
+                 extra: dict[str, float] | None = None) -> ContrastResult:
+    """Run `c` with its own CMOC's rule knocked out in both arms (`knocked_out`).
+
+    Expected: not supported. A contrast that still passes reaches its outcome through
+    other rules (`SURVIVES_KNOCKOUT`). `unchecked` constants (a test hook) are written
+    first, the knock-out's own over them.
+    """
+    d, own = knocked_out(c, extra)
+    return run_contrast(d, replicates, seed, {**(unchecked or {}), **own} or None)
+
+
+def knockout_text(cmoc: str) -> str:
+    """The knock-out of `cmoc` in words: ``trust_mandate=0, ...`` (short parameter names)."""
+    return ", ".join(f"{key.split('.', 1)[1]}={value:g}"
+                     for key, value in KNOCKOUTS[cmoc].items())
 
 
 def run_all(contrasts: tuple[Contrast, ...] = CONTRASTS, replicates: int | None = None,

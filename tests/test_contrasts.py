@@ -288,6 +288,30 @@ def test_scaled_moves_constants_on_both_arms_only():
         scaled(c41, {"context.funding": 1.2})
 
 
+def test_knocked_out_puts_in_range_values_in_shared_and_the_rest_past_validation():
+    """A knock-out inside its allowed range joins the contrast's setting; one outside it
+    (C36's unreachable grievance bar) or a constant the arms set (C41's knock-out
+    contrast) is written past validation, over both arms."""
+    from analysis.contrasts import knocked_out
+
+    by_id = {c.cmoc: c for c in CONTRASTS}
+    c28, unchecked = knocked_out(by_id["C28"])
+    assert c28.shared == {"constants.transaction_cost": 0.0, "constants.behaviour_cost": 0.0}
+    assert unchecked == {}
+    c50, unchecked = knocked_out(by_id["C50"])
+    assert c50.shared == {"context.turbulence_size": 0.0} and unchecked == {}
+    c36, unchecked = knocked_out(by_id["C36"])
+    assert unchecked == {"constants.exit_grievance": float("inf")}
+    assert c36.shared == by_id["C36"].shared
+    c41, unchecked = knocked_out(by_id["C41"])
+    assert c41 == by_id["C41"] and unchecked == {"constants.trust_from_success": 0.0}
+    assert {c41.load(arm, unchecked).packed()[P.TRUST_FROM_SUCCESS]
+            for arm in ("baseline", "changed")} == {0.0}
+    c18, _ = knocked_out(by_id["C18"], extra={"constants.culture_drift": 0.0})
+    assert c18.shared["constants.culture_drift"] == 0.0
+    assert c18.shared["constants.trust_from_leadership"] == 0.0
+
+
 def test_unchecked_constants_pass_validation_on_both_arms():
     c13 = next(c for c in CONTRASTS if c.cmoc == "C13")
     flipped = {"constants.trust_from_communication": -0.08}
