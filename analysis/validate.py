@@ -21,12 +21,19 @@ the batch kernel, and judges it as a family:
 * robustness: every primary contrast is rerun at `SETTINGS`, perturbations of
   the free constants applied to both arms (the learning rates x0.8 and x1.2,
   the behaviour threshold x0.9 and x1.1), each its own Holm family; a verdict
-  is *robust* when all settings agree with it.
+  is *robust* when all settings agree with it;
+* knock-outs (can each verdict fail?): every primary contrast is rerun with
+  its own CMOC's rule knocked out in both arms (`contrasts.KNOCKOUTS`), one
+  Holm family judged by the same rule; each should be *not supported*. A
+  knock-out still supported is reported as a disagreement with its route
+  (`contrasts.SURVIVES_KNOCKOUT`); the CMOCs no parameter switches off
+  (`contrasts.NOT_KNOCKABLE`) are listed with the reason.
 
 Writes ``validation.parquet`` (one row per CMOC id), ``secondary.parquet``,
-``robustness.parquet``, ``report.md`` with ``forest.png``/``forest.pdf``, and
-``manifest.json``. The exit status is 0 whenever the report is written, even
-when a verdict is "not supported": the report is the product, not a gate.
+``robustness.parquet``, ``knockouts.parquet``, ``report.md`` with
+``forest.png``/``forest.pdf``, and ``manifest.json``. The exit status is 0
+whenever the report is written, even when a verdict is "not supported": the
+report is the product, not a gate.
 
 ``python -m analysis.validate --docs`` regenerates ``docs/VALIDATION.md`` and
 ``docs/validation_forest.png`` (200 replicates, seed 0).
@@ -54,9 +61,12 @@ from analysis.contrasts import (
     CONTRASTS,
     DEFAULT_REPLICATES,
     EMERGENT_MANDATE,
+    KNOCKOUTS,
+    NOT_KNOCKABLE,
     SECONDARY,
     SETTLED_HIGH,
     SETTLED_LOW,
+    SURVIVES_KNOCKOUT,
     Bistability,
     Contrast,
     ContrastResult,
@@ -64,7 +74,9 @@ from analysis.contrasts import (
     bistability,
     bootstrap_a12_ci,
     holm_adjust,
+    knockout_text,
     run_contrast,
+    run_knockout,
     scaled,
     wilcoxon_one_sided,
 )
@@ -310,6 +322,19 @@ def run_family(contrasts: Iterable[Contrast], replicates: int, seed: int,
     return judge_family(results, seed, intervals=not factors)
 
 
+def run_knockouts(contrasts: Iterable[Contrast], replicates: int, seed: int,
+                  unchecked: dict[str, float] | None = None,
+                  tick: Callable[[], None] = lambda: None) -> list[Check]:
+    """Rerun every contrast whose CMOC has a knock-out with that rule knocked out in both
+    arms (`contrasts.run_knockout`), as one Holm family: can each verdict fail?"""
+    results = []
+    for c in contrasts:
+        if c.cmoc in KNOCKOUTS:
+            results.append(run_knockout(c, replicates_for(c, replicates), seed, unchecked))
+            tick()
+    return judge_family(results, seed, intervals=False)
+
+
 @dataclass
 class Validation:
     """Everything a validation report shows."""
@@ -320,6 +345,8 @@ class Validation:
     primary: list[Check]
     secondary: list[Check] = field(default_factory=list)
     robustness: dict[str, list[Check]] = field(default_factory=dict)
+    #: Each primary contrast with its own CMOC's rule knocked out (expected: not supported).
+    knockouts: list[Check] = field(default_factory=list)
     bistability: Bistability | None = None
     targets: list[tuple[str, bool, str]] = field(default_factory=list)
     shares: pd.DataFrame | None = None
@@ -331,6 +358,10 @@ class Validation:
 
     def check(self, cmoc: str) -> Check | None:
         return next((k for k in self.primary if k.contrast.cmoc == cmoc), None)
+
+    def knockout(self, cmoc: str) -> Check | None:
+        """The knock-out of `cmoc`'s contrast (None: not run, or not knockable)."""
+        return next((k for k in self.knockouts if k.contrast.cmoc == cmoc), None)
 
     @property
     def cmocs(self) -> tuple[str, ...]:
@@ -361,7 +392,8 @@ def validate(replicates: int = 200, seed: int = 0, only: Iterable[str] | None = 
         robustness: also rerun the primary contrasts at every `SETTINGS`.
         calibrate: also check the THEORY §6 targets and regime shares.
         unchecked: constants written into every contrast arm past validation (a
-            test hook for breaking a mechanism on purpose; see `Contrast.load`).
+            test hook for breaking a mechanism on purpose; see `Contrast.load`); a
+            knock-out's own constants are written over them.
         progress: called once with the number of steps; returns the tick.
 
     Raises:
@@ -381,13 +413,15 @@ def validate(replicates: int = 200, seed: int = 0, only: Iterable[str] | None = 
     if only is None:
         extra += EMERGENT_MANDATE
     settings = SETTINGS if robustness else ()
-    steps = len(primary) * (1 + len(settings)) + len(extra) + (
+    knockable = sum(c.cmoc in KNOCKOUTS for c in primary)
+    steps = len(primary) * (1 + len(settings)) + knockable + len(extra) + (
         (3 if only is None else 2) if calibrate else 0)
     tick = progress(steps) if progress else (lambda: None)
 
     v = Validation(replicates, seed, only, run_family(primary, replicates, seed,
                                                       unchecked=unchecked, tick=tick))
     v.secondary = run_family(extra, replicates, seed, unchecked=unchecked, tick=tick)
+    v.knockouts = run_knockouts(primary, replicates, seed, unchecked, tick)
     for s in settings:
         v.robustness[s.name] = run_family(primary, replicates, seed, s.factors, unchecked,
                                           tick)
@@ -499,6 +533,7 @@ def validation_table(v: Validation) -> pd.DataFrame:
                          for checks in v.robustness.values()]
                 row["robust"] = all(agree)
                 row["robustness"] = f"{sum(agree)}/{len(agree)} settings agree"
+            row["knockout"] = knockout_verdict(v, cmoc)
         row["scope"] = SCOPE.get(cmoc, "")
         rows.append(row)
     frame = pd.DataFrame(rows)
@@ -514,6 +549,37 @@ def _find(checks: list[Check], cmoc: str) -> Check:
 def secondary_table(v: Validation) -> pd.DataFrame:
     """One row per secondary or emergent check."""
     return pd.DataFrame([{"cmoc": k.contrast.cmoc, **_check_row(k)} for k in v.secondary])
+
+
+def knockout_verdict(v: Validation, cmoc: str) -> str:
+    """The verdict of `cmoc`'s contrast with its own rule knocked out: "not supported" (the
+    verdict can fail), "supported", "cannot be knocked out", or "" (not run)."""
+    if cmoc in NOT_KNOCKABLE:
+        return "cannot be knocked out"
+    k = v.knockout(cmoc)
+    return "" if k is None else k.verdict
+
+
+def knockout_table(v: Validation) -> pd.DataFrame:
+    """One row per CMOC whose contrast ran: its knock-out, A, Holm p and verdict, or why it
+    cannot be knocked out."""
+    rows = []
+    for k in v.primary:
+        cmoc = k.contrast.cmoc
+        ko = v.knockout(cmoc)
+        rows.append({
+            "cmoc": cmoc,
+            "knocked_out": knockout_text(cmoc) if cmoc in KNOCKOUTS else "",
+            "a12": ko.result.a12 if ko else math.nan,
+            "median_difference": ko.result.median_difference if ko else math.nan,
+            "p_holm": ko.p_holm if ko else math.nan,
+            "verdict": knockout_verdict(v, cmoc),
+            "reason": NOT_KNOCKABLE.get(cmoc, "") or (
+                SURVIVES_KNOCKOUT[cmoc].reason if ko and ko.supported
+                and cmoc in SURVIVES_KNOCKOUT else ""),
+        })
+    return pd.DataFrame(rows, columns=["cmoc", "knocked_out", "a12", "median_difference",
+                                       "p_holm", "verdict", "reason"])
 
 
 def robustness_table(v: Validation) -> pd.DataFrame:
@@ -639,6 +705,8 @@ def report_markdown(v: Validation, forest: str, command: str) -> str:
         robust = int(table["robust"].fillna(False).sum())
         out.append(f"- Robustness: {robust} of {len(v.primary)} verdicts agree under all "
                    f"{len(v.robustness)} perturbed settings.")
+    if v.knockouts:
+        out.append("- Can each verdict fail: " + _knockout_summary(v) + ".")
     weakest = sorted(v.primary, key=lambda k: k.result.a12)[:5]
     out.append("- Weakest effects (smallest A): " + ", ".join(
         f"{k.contrast.cmoc} A = {k.result.a12:.2f}" for k in weakest) + ".")
@@ -748,6 +816,8 @@ def report_markdown(v: Validation, forest: str, command: str) -> str:
             rows.append(cells)
         out += _table(["CMOC", "default: A, verdict"] + [f"{n}: A, verdict" for n in names],
                       rows) + ["", "✓ supported, ✗ not supported.", ""]
+    if v.knockouts:
+        out += knockout_section(v)
     out += ["## Where the model and the theory disagree", ""]
     out += disagreements(v, table)
     out += ["", "### What the contrasts leave untested", "",
@@ -755,6 +825,50 @@ def report_markdown(v: Validation, forest: str, command: str) -> str:
             "secondary check, the bistability check or a calibration target):", ""]
     out += [f"- **{cmoc}**: {SCOPE[cmoc]}" for cmoc in v.cmocs if cmoc in SCOPE]
     return "\n".join(out) + "\n"
+
+
+def _knockout_summary(v: Validation) -> str:
+    """One sentence: how many contrasts fail with their own rule knocked out."""
+    failed = [k for k in v.knockouts if not k.supported]
+    survived = [k.contrast.cmoc for k in v.knockouts if k.supported]
+    fixed = [k.contrast.cmoc for k in v.primary if k.contrast.cmoc in NOT_KNOCKABLE]
+    text = (f"{len(failed)} of {len(v.knockouts)} contrasts are not supported with their "
+            "own rule knocked out")
+    if survived:
+        text += (f"; {len(survived)} still {'is' if len(survived) == 1 else 'are'} "
+                 f"({', '.join(survived)}: through other rules, see the disagreements)")
+    if fixed:
+        text += (f"; {len(fixed)} CMOC{'' if len(fixed) == 1 else 's'} cannot be knocked "
+                 f"out ({', '.join(fixed)})")
+    return text
+
+
+def knockout_section(v: Validation) -> list[str]:
+    """The report's knock-out table: can each verdict fail?"""
+    out = ["## Can each verdict fail? Each contrast with its own rule knocked out", "",
+           "Each primary contrast rerun with the parameters that encode its own CMOC "
+           "(docs/ODD.md §10) at their neutral value in both arms (`KNOCKOUTS` in "
+           "`analysis/contrasts.py`, usually 0; a value outside its allowed range, or a "
+           "constant the arms themselves set, is written past validation). A verdict that "
+           "cannot fail tests nothing, so each should now be *not supported*: the same "
+           f"replicates, seeds and rule as above, one Holm family of {len(v.knockouts)}. "
+           "Where the knock-out leaves the two arms the same, A is 0.50 and p is 1. "
+           f"{_knockout_summary(v)}.", ""]
+    rows = []
+    for k in v.primary:
+        cmoc = k.contrast.cmoc
+        ko = v.knockout(cmoc)
+        if cmoc in NOT_KNOCKABLE:
+            rows.append([f"**{cmoc}**", "—", f"{k.result.a12:.2f}", "", "",
+                         f"cannot be knocked out: {NOT_KNOCKABLE[cmoc]}"])
+        elif ko is not None:
+            verdict = ("**supported**: another route (see the disagreements)"
+                       if ko.supported else ko.verdict)
+            rows.append([f"**{cmoc}**", f"`{knockout_text(cmoc)}`", f"{k.result.a12:.2f}",
+                         f"{ko.result.a12:.2f}", _p(ko.p_holm), verdict])
+    out += _table(["CMOC", "knocked out (both arms)", "A with the rule", "A knocked out",
+                   "p (Holm)", "verdict"], rows) + [""]
+    return out
 
 
 def _more(v: Validation) -> str:
@@ -786,6 +900,24 @@ def disagreements(v: Validation, table: pd.DataFrame) -> list[str]:
               for k in v.secondary if not k.supported]
     lines += [f"- **Calibration target missed**: {text} ({numbers})."
               for text, ok, numbers in v.targets if not ok]
+    for ko in v.knockouts:
+        if ko.supported:
+            cmoc = ko.contrast.cmoc
+            route = SURVIVES_KNOCKOUT.get(cmoc)
+            with_rule = v.check(cmoc)
+            line = (f"- **{cmoc} passes with its own rule knocked out**: with "
+                    f"`{knockout_text(cmoc)}` in both arms its contrast "
+                    f"is still supported (A = {ko.result.a12:.2f}, Holm p = {_p(ko.p_holm)}; "
+                    f"with the rule A = {with_rule.result.a12:.2f}), so its verdict does not "
+                    "rest on that rule alone. ")
+            if route is None:
+                line += "The route it passes through is not identified."
+            else:
+                closed = ", ".join(f"{key.split('.', 1)[1]}={value:g}"
+                                   for key, value in route.closed_by.items())
+                line += (f"The route left: {route.reason}; with `{closed}` as well the "
+                         "contrast is not supported (tests/test_cmoc.py).")
+            lines.append(line)
     if v.robustness:
         for cmoc in table.loc[table["robust"].eq(False).fillna(False), "cmoc"]:
             k = v.check(cmoc)
@@ -810,6 +942,8 @@ def disagreements(v: Validation, table: pd.DataFrame) -> list[str]:
             held.append("every calibration target holds")
         if v.robustness:
             held.append("no verdict changes under the perturbed settings")
+        if v.knockouts:
+            held.append("every contrast fails with its own rule knocked out")
         lines.append("None at this seed and replicate count: " + ", ".join(held[:-1])
                      + (" and " if len(held) > 1 else "") + held[-1] + ".")
     for cmoc, reason in EXEMPT.items():
@@ -846,6 +980,9 @@ def manifest(v: Validation) -> dict[str, Any]:
                 "the primary contrasts AND oriented Vargha-Delaney A >= the contrast's floor",
         "robustness_settings": {s.name: s.factors for s in SETTINGS
                                 if s.name in v.robustness},
+        "knockouts": {k.contrast.cmoc: knockout_text(k.contrast.cmoc) for k in v.knockouts},
+        "not_knockable": {cmoc: NOT_KNOCKABLE[cmoc] for cmoc in v.cmocs
+                          if cmoc in NOT_KNOCKABLE},
         "contrasts": [{
             "cmoc": k.contrast.cmoc, "claim": k.contrast.claim,
             "scenario": k.contrast.scenario if isinstance(k.contrast.scenario, str)
@@ -872,6 +1009,7 @@ def write_folder(v: Validation, folder: Path, command: str) -> None:
     validation_table(v).to_parquet(folder / "validation.parquet", index=False)
     secondary_table(v).to_parquet(folder / "secondary.parquet", index=False)
     robustness_table(v).to_parquet(folder / "robustness.parquet", index=False)
+    knockout_table(v).to_parquet(folder / "knockouts.parquet", index=False)
     forest_plot(v, [folder / "forest.png", folder / "forest.pdf"])
     (folder / "report.md").write_text(report_markdown(v, "forest.png", command))
     (folder / "manifest.json").write_text(json.dumps(manifest(v), indent=2))
@@ -948,6 +1086,8 @@ def validate_command(replicates: int = 200, seed: int = 0, out: str | None = Non
           f"({v.seconds:.0f} s): {int(counts.get('supported', 0))} supported, "
           f"{int(counts.get('not supported', 0))} not supported, "
           f"{int(counts.get('exempt', 0))} exempt")
+    if v.knockouts:
+        print(f"can each verdict fail: {_knockout_summary(v)}")
     if v.targets:
         print(f"calibration targets met: {sum(bool(t[1]) for t in v.targets)} of "
               f"{len(v.targets)}")

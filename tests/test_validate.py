@@ -130,9 +130,12 @@ def test_fast_subset_end_to_end(tmp_path, capsys):
                  "--quiet"]) == 0
     assert leftovers(tmp_path) == ["report"]
     assert {"validation.parquet", "report.md", "manifest.json", "forest.png",
-            "forest.pdf", "secondary.parquet", "robustness.parquet"} <= set(leftovers(out))
+            "forest.pdf", "secondary.parquet", "robustness.parquet",
+            "knockouts.parquet"} <= set(leftovers(out))
     table = pd.read_parquet(out / "validation.parquet")
-    assert set(COLUMNS + ["robust", "robustness", "secondary"]) <= set(table.columns)
+    assert set(COLUMNS + ["robust", "robustness", "secondary", "knockout"]) <= set(
+        table.columns)
+    assert (table["knockout"] == "not supported").all()
     assert table["cmoc"].tolist() == FAST.split(",")
     assert (table["verdict"] == "supported").all(), table[["cmoc", "a12", "p_holm"]]
     assert table["robust"].all()
@@ -145,6 +148,7 @@ def test_fast_subset_end_to_end(tmp_path, capsys):
         assert f"**{cmoc}**" in report
     assert "Holm" in report and "(forest.png)" in report and "Calibration targets" in report
     assert "no verdict changes under the perturbed settings" in report
+    assert "every contrast fails with its own rule knocked out" in report
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["kind"] == "validation" and manifest["replicates"] == 30
     assert manifest["numerics"] == numerics_digest()
@@ -202,6 +206,40 @@ def test_broken_mechanism_is_not_supported():
     assert "**C13 not supported**" in V.report_markdown(v, "forest.png", "test")
     intact = V.validate(replicates=30, only=("C13",), robustness=False, calibrate=False)
     assert intact.check("C13").supported
+
+
+def test_the_report_shows_whether_each_verdict_can_fail(tmp_path, monkeypatch):
+    """Every contrast is rerun with its own rule knocked out: the report tables each
+    knock-out (C05 fails, as it should), lists a CMOC no parameter switches off (C34) with
+    its reason, and reports a contrast that still passes (C18) as a disagreement, with
+    the route it passes through."""
+    v = V.validate(replicates=50, only=("C05", "C18", "C34"), robustness=False,
+                   calibrate=False)
+    assert [k.contrast.cmoc for k in v.knockouts] == ["C05", "C18"]
+    assert not v.knockout("C05").supported and v.knockout("C05").result.a12 == 0.5
+    assert v.knockout("C18").supported and v.knockout("C34") is None
+    table = V.validation_table(v).set_index("cmoc")["knockout"].to_dict()
+    assert table == {"C05": "not supported", "C18": "supported",
+                     "C34": "cannot be knocked out"}
+    V.write_folder(v, tmp_path, "test")
+    knockouts = pd.read_parquet(tmp_path / "knockouts.parquet").set_index("cmoc")
+    assert knockouts.loc["C05", "knocked_out"] == "trust_prior_success=0"
+    assert "culture_drift" not in knockouts.loc["C05", "reason"]
+    assert "drift_cultures" in knockouts.loc["C18", "reason"]
+    assert "culture centres" in knockouts.loc["C34", "reason"]
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["knockouts"]["C05"] == "trust_prior_success=0"
+    assert set(manifest["not_knockable"]) == {"C34"}
+    report = (tmp_path / "report.md").read_text()
+    assert "## Can each verdict fail?" in report
+    assert ("1 of 2 contrasts are not supported with their own rule knocked out; 1 still is "
+            "(C18") in report
+    assert "| **C34** | — |" in report and "cannot be knocked out: the divide" in report
+    assert "**C18 passes with its own rule knocked out**" in report
+    assert "with `culture_drift=0` as well the contrast is not supported" in report
+    assert "None at this seed" not in report
+    monkeypatch.setattr(V, "SURVIVES_KNOCKOUT", {})
+    assert "route it passes through is not identified" in V.report_markdown(v, "f.png", "t")
 
 
 def test_an_exempt_cmoc_gets_a_row_with_its_reason(monkeypatch):
