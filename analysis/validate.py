@@ -907,9 +907,11 @@ def disagreements(v: Validation, table: pd.DataFrame) -> list[str]:
             with_rule = v.check(cmoc)
             line = (f"- **{cmoc} passes with its own rule knocked out**: with "
                     f"`{knockout_text(cmoc)}` in both arms its contrast "
-                    f"is still supported (A = {ko.result.a12:.2f}, Holm p = {_p(ko.p_holm)}; "
-                    f"with the rule A = {with_rule.result.a12:.2f}), so its verdict does not "
-                    "rest on that rule alone. ")
+                    f"is still supported (median paired difference "
+                    f"{ko.result.median_difference:+.3g}, A = {ko.result.a12:.2f}, Holm p = "
+                    f"{_p(ko.p_holm)}; with the rule {with_rule.result.median_difference:+.3g}, "
+                    f"A = {with_rule.result.a12:.2f}), so its verdict does not rest on that "
+                    "rule alone. ")
             if route is None:
                 line += "The route it passes through is not identified."
             else:
