@@ -1138,6 +1138,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--secondary", action="store_true", help="also run SECONDARY and "
                         "the emergent checks")
     args = parser.parse_args(argv)
+    from analysis.validate import checked_ids  # validate imports this module at its load
+
+    try:  # --only C99, c05: one line, or the ids as icsabm validate --only takes them
+        args.only = checked_ids(args.only, "--only") if args.only else None
+    except ScenarioError as exc:
+        print(f"python -m analysis.contrasts: error: {exc}", file=sys.stderr)
+        return 2
     chosen = tuple(c for c in CONTRASTS if not args.only or c.cmoc in args.only)
     if args.secondary:
         chosen += tuple(c for c in SECONDARY if not args.only or c.cmoc in args.only)

@@ -341,9 +341,11 @@ def test_run_contrast_refuses_what_is_not_a_count_or_seed(kwargs, words):
 
 
 @pytest.mark.parametrize("argv, words", [(["--seed", "-1"], "--seed = -1 is out of range"),
-                                         (["--replicates", "0"], "--replicates = 0 is out")])
+                                         (["--replicates", "0"], "--replicates = 0 is out"),
+                                         (["--only", "C99"], "--only: unknown CMOC id 'C99'")])
 def test_contrasts_script_says_a_bad_argument_in_one_line(capsys, argv, words):
-    """`python -m analysis.contrasts --seed -1` ended in a traceback from numpy."""
+    """`python -m analysis.contrasts --seed -1` ended in a traceback from numpy, and
+    `--only C99` ran nothing and said '0 of 0 supported'."""
     from analysis.contrasts import main
 
     assert main(["--only", "C05", *argv]) == 2
