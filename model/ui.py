@@ -434,7 +434,9 @@ def regime_markdown(model: ICSModel) -> str:
     regime, month = model.regime
     window = int(model.state.params[P.REGIME_WINDOW])
     active = int(model.state.org[S.ACTIVE].sum())
-    if model.month < window:  # classify would judge fewer months than the window
+    # Dissolution is judged on who is left, not on the window (`classify`): it is shown as
+    # soon as it happens, as the state chart's title says it (C20, C36)
+    if model.month < window and regime != "dissolution":  # too few months to judge
         judged = (f"not judged yet: the regime is judged over the last {window} months "
                   f"(month {model.month} of {window})")
     else:

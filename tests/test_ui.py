@@ -244,6 +244,20 @@ def test_regime_panel_does_not_judge_before_the_window_is_full():
     assert "inertia**" not in text and "synergy**" not in text
 
 
+def test_regime_panel_shows_a_dissolution_before_the_window_is_full():
+    """Dissolution is judged on who is left, not over the window: the panel said "not judged
+    yet" while the state chart's title said the partnership had dissolved."""
+    from model.ics_model import ICSModel
+
+    model = ICSModel("research_collaboration", seed=0,
+                     overrides={"constants.exit_faith": 1.0, "constants.exit_patience": 2})
+    model.run_for(8)
+    assert model.regime[0] == "dissolution" and model.month < 12
+    text = ui.regime_markdown(model)
+    assert "**dissolution**" in text and "not judged yet" not in text
+    assert "dissolved at month" in ui.state_svg(model)
+
+
 def test_regime_panel_says_when_synergy_is_not_sustained(monkeypatch):
     model = ui.ExploreModel(scenario="voluntary_alliance", use_levers=False, seed="0")
     model.run_for(12)
