@@ -421,6 +421,9 @@ def _panel(series, x_values, x_max: int, y_ticks: list[float], y_label: str, tit
         parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" '
                      f'stroke-width="1.8"{style}><title>{html.escape(label)}</title>'
                      '</polyline>')
+        if len(values) == 1:  # month 0: a line of one point draws nothing, so a dot
+            parts.append(f'<circle cx="{px(0):.1f}" cy="{py(values[0]):.1f}" r="2.5" '
+                         f'fill="{colour}"><title>{html.escape(label)}</title></circle>')
         if legend:
             y = top + head + 8 + 16 * k
             parts.append(f'<line x1="{left + pw + 8:.1f}" y1="{y:.1f}" x2="{left + pw + 26:.1f}" '

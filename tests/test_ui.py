@@ -190,6 +190,18 @@ def test_charts_carry_labels_and_all_series():
     assert threshold < ui.nice_ticks(1.1 * threshold)[-1]  # inside the frame
 
 
+def test_charts_show_the_starting_values_at_month_0():
+    """A line of one point draws nothing: at month 0 (and after every Reset) the charts were
+    empty but for the thresholds; each series is a dot there."""
+    model = ui.ExploreModel()
+    for svg, series in ((ui.state_svg(model), len(ui.STATE_SERIES)), (ui.output_svg(model), 2)):
+        dots = re.findall(r'<circle cx="([^"]*)" cy="[^"]*" r="2.5"', svg)
+        assert len(dots) == series
+        assert len(set(dots)) == 1  # all at month 0, on the left edge of their frame
+    model.run_for(1)
+    assert 'r="2.5"' not in ui.state_svg(model) + ui.output_svg(model)  # lines from month 1
+
+
 def test_state_chart_stops_where_the_partnership_dissolved():
     """After dissolution (fewer than two members) the recorded means are 0 over no one:
     the lines stop at the last month with a partnership, and the title says so."""
