@@ -165,13 +165,14 @@ class ExploreModel(ICSModel):
             raise TypeError(f"unknown control(s): {', '.join(sorted(kwargs))}")
         seed_value, seed_note = parse_seed(seed)
         notes = [seed_note] if seed_note else []
+        self.sliders_refused = False  # ticked, but the scenario cannot take them
         try:
             built = load_scenario(scenario, overrides=lever_overrides(
                 scenario, regime, use_levers, levers, counts))
         except ScenarioError as exc:  # e.g. counts that leave fewer than two organisations
             notes.append(f"the sliders were not applied ({exc}); the scenario runs with its "
                          "own values")
-            use_levers = False
+            use_levers, self.sliders_refused = False, True
             built = load_scenario(scenario, overrides=lever_overrides(
                 scenario, regime, False, levers, counts))
         if use_levers and built.roster.path is not None:
@@ -471,9 +472,12 @@ def built_with_markdown(model: ICSModel) -> str:
     scenario = model.scenario
     levers = ", ".join(f"{lv.key} {scenario.context[f'context.{lv.key}']:g}" for lv in LEVERS)
     counts = ", ".join(f"{kind} {n}" for kind, n in scenario.roster.counts.items() if n)
-    applied = getattr(model, "use_levers", False)
-    source = ("the sliders' values" if applied else
-              f"the scenario's own values (tick *{APPLY_SLIDERS}* to use the sliders')")
+    if getattr(model, "use_levers", False):
+        source = "the sliders' values"
+    elif getattr(model, "sliders_refused", False):
+        source = "the scenario's own values: the sliders were not applied, see the note above"
+    else:
+        source = f"the scenario's own values (tick *{APPLY_SLIDERS}* to use the sliders')"
     return "\n\n".join([
         f"**This model was built with:** scenario {scenario.name}, regime {scenario.regime}, "
         f"seed {model.seed}, {levers} ({source}); organisations: {counts}",

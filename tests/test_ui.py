@@ -122,7 +122,9 @@ def test_sliders_the_scenario_cannot_take_leave_it_as_written_with_a_note():
     text = ui.regime_markdown(model)
     assert "sliders were not applied" in text and "gives 1 organisations" in text
     assert "not a whole number" in text  # the seed's note is kept too
-    assert "the scenario's own values" in ui.built_with_markdown(model)
+    built = ui.built_with_markdown(model)
+    assert "the scenario's own values" in built and "sliders were not applied" in built
+    assert "tick" not in built  # the box is ticked: telling the student to tick it was wrong
 
 
 def test_unknown_control_is_an_error():
