@@ -82,6 +82,8 @@ def page(server):
         page.failed = []  # responses >= 400 and script errors (KaTeX used to give both)
         page.on("response", lambda r: r.status >= 400 and page.failed.append((r.status, r.url)))
         page.on("pageerror", lambda error: page.failed.append(str(error)))
+        page.sockets = []  # Solara's websocket to the server: what the page sends it
+        page.on("websocket", lambda socket: page.sockets.append(socket))
         page.goto(server, wait_until="networkidle")
         page.wait_for_function("document.body.innerText.includes('Step: 0')", timeout=240_000)
         yield page
@@ -133,12 +135,15 @@ def test_app_steps_resets_and_rebuilds(page, tmp_path):
     slider = page.locator(".v-input").filter(has_text="Formalisation (C11, C12)") \
         .locator("[role=slider]")
     slider.focus()
-    slider.press("ArrowRight")
-    slider.press("ArrowRight")
+    # the slider shows its value at once but sends it to the server throttled: a Reset
+    # clicked before the value has gone can reach the server first (seen in CI: 0.35), so
+    # wait for the message that carries it (the socket keeps the order of messages)
+    assert len(page.sockets) == 1
+    with page.sockets[0].expect_event("framesent",
+                                      predicate=lambda sent: '"v_model":0.4' in str(sent)):
+        slider.press("ArrowRight")
+        slider.press("ArrowRight")
     expect(slider).to_have_attribute("aria-valuenow", "0.4")
-    # the slider shows its value at once but sends it to the server throttled: on a busy
-    # machine a Reset clicked at once can reach the server first (seen in CI: 0.35)
-    page.wait_for_timeout(1500)
     page.get_by_role("button", name="Reset").click()
 
     expect(page.get_by_text("Step: 0", exact=True)).to_be_visible()
