@@ -88,6 +88,14 @@ def _port(text: str) -> int:
     return value
 
 
+def _host(text: str) -> str:
+    if not text.strip():  # socket and Solara read "" as every interface, not as loopback
+        raise argparse.ArgumentTypeError(f"host {text!r} is empty: give an address to bind, "
+                                         "such as 127.0.0.1 (this machine only) or 0.0.0.0 "
+                                         "(every interface)")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="icsabm", description="Agent-based model of collaboration between "
                      "the partner organisations of an Integrated Care System.")
@@ -149,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--quiet", action="store_true", help="no progress bar")
 
     ui = sub.add_parser("ui", help="start the browser app (Mesa SolaraViz)")
-    ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    ui.add_argument("--host", type=_host, default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     ui.add_argument("--port", type=_port, default=8765, help="port (default 8765)")
     return parser
 

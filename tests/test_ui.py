@@ -341,3 +341,14 @@ def test_a_small_partnership_shows_names_and_visible_ties():
     large = ui.ExploreModel()
     assert not any(f">{org.name.replace('_', ' ')}</text>" in ui.network_svg(large)
                    for org in large.organisations)
+
+
+def test_ui_rejects_an_empty_host():
+    """`--host ""` (an unset shell variable) bound every interface and printed http://:8765/:
+    the app was open to the network while the student thought it was on loopback."""
+    result = subprocess.run([sys.executable, "-m", "model", "ui", "--host", " ", "--port",
+                             "70000"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "host ' ' is empty" in result.stderr and "127.0.0.1" in result.stderr
+
