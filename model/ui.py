@@ -557,6 +557,11 @@ def Page():
               play_interval=150, render_interval=1)
 
 
+def app_url(host: str, port: int) -> str:
+    """The address a browser opens: an IPv6 host goes in brackets (http://[::1]:8765/)."""
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
 def serve(host: str = "127.0.0.1", port: int = 8765) -> int:
     """Run the app with Solara's server (what `icsabm ui` does)."""
     from model.cli import CLIError
@@ -574,7 +579,7 @@ def serve(host: str = "127.0.0.1", port: int = 8765) -> int:
     print("icsabm ui: preparing the model (the first time, compiling takes up to a minute)",
           file=sys.stderr, flush=True)
     ExploreModel().step()
-    print(f"icsabm ui: http://{host}:{port}/ (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    print(f"icsabm ui: {app_url(host, port)} (Ctrl-C to stop)", file=sys.stderr, flush=True)
     argv = ["run", "model.ui", "--host", host, "--port", str(port), "--production",
             "--no-open", "--no-check-version", "--log-level", "warning"]
     import click

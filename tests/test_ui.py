@@ -352,3 +352,10 @@ def test_ui_rejects_an_empty_host():
     assert len(result.stderr.strip().splitlines()) == 1
     assert "host ' ' is empty" in result.stderr and "127.0.0.1" in result.stderr
 
+
+def test_ui_prints_an_address_a_browser_can_open():
+    """`--host ::1` printed http://::1:8765/, which no browser opens."""
+    assert ui.app_url("::1", 8765) == "http://[::1]:8765/"
+    assert ui.app_url("127.0.0.1", 8765) == "http://127.0.0.1:8765/"
+    assert ui.app_url("localhost", 80) == "http://localhost:80/"
+
