@@ -157,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--quiet", action="store_true", help="no progress bar")
 
     ui = sub.add_parser("ui", help="start the browser app (Mesa SolaraViz)")
-    ui.add_argument("--host", type=_host, default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    ui.add_argument("--host", type=_host, default="127.0.0.1",
+                    help="address to bind (default 127.0.0.1)")
     ui.add_argument("--port", type=_port, default=8765, help="port (default 8765)")
     return parser
 
