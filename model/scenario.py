@@ -607,7 +607,8 @@ def _roster(source: str, table: dict, base_dir: Path) -> Roster:
         kinds.extend([KIND_INDEX[kind]] * count)
     if not 2 <= len(kinds) <= MAX_ORGANISATIONS:
         raise ScenarioError(
-            f"{source}: [organisations] gives {len(kinds)} organisations; "
+            f"{source}: [organisations] gives {len(kinds)} "
+            f"organisation{'s' * (len(kinds) != 1)}; "
             f"allowed: 2 to {MAX_ORGANISATIONS}"
         )
     n = len(kinds)
@@ -651,7 +652,8 @@ def read_roster(path: Path) -> Roster:
     body = rows[1:]
     if not 2 <= len(body) <= MAX_ORGANISATIONS:
         raise ScenarioError(
-            f"roster {where}: {len(body)} organisations; allowed: 2 to {MAX_ORGANISATIONS}"
+            f"roster {where}: {len(body)} organisation{'s' * (len(body) != 1)}; allowed: "
+            f"2 to {MAX_ORGANISATIONS}"
         )
     names, kinds, sizes, xs, ys = [], [], [], [], []
     first_line: dict[str, int] = {}  # the line each name is first given on

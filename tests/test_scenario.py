@@ -91,6 +91,10 @@ def test_roster_with_and_without_coordinates(tmp_path):
         (tmp_path / "dup.csv").write_text("name,kind,size\nA,pcn,5\nA,pcn,6\n")
         load_scenario({"regime": "voluntary", "form": "alliance",
                        "organisations": {"roster": str(tmp_path / "dup.csv")}})
+    (tmp_path / "one.csv").write_text("name,kind,size\nA,pcn,5\n")
+    with pytest.raises(ScenarioError, match="one.csv: 1 organisation; allowed: 2 to 2000"):
+        load_scenario({"regime": "voluntary", "form": "alliance",
+                       "organisations": {"roster": str(tmp_path / "one.csv")}})
 
 
 def test_a_scenario_file_with_a_byte_order_mark_is_read(tmp_path):

@@ -120,7 +120,7 @@ def test_sliders_the_scenario_cannot_take_leave_it_as_written_with_a_note():
     assert model.scenario.regime == "mandated"  # the regime is not a slider: it still applies
     assert not model.use_levers
     text = ui.regime_markdown(model)
-    assert "sliders were not applied" in text and "gives 1 organisations" in text
+    assert "sliders were not applied" in text and "gives 1 organisation;" in text
     assert "not a whole number" in text  # the seed's note is kept too
     built = ui.built_with_markdown(model)
     assert "the scenario's own values" in built and "sliders were not applied" in built
