@@ -96,6 +96,13 @@ def _host(text: str) -> str:
     return text
 
 
+def out_arg(text: str) -> str:
+    """An `--out` value with a leading `~` the shell left unexpanded (`--out=~/runs/x`, a
+    quoted `"~/x"`) taken as the home folder, as pandas takes it when it writes the tables:
+    otherwise a folder named `~` would be made here and the tables sought elsewhere."""
+    return os.path.expanduser(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="icsabm", description="Agent-based model of collaboration between "
                      "the partner organisations of an Integrated Care System.")
@@ -120,14 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--replicate-seed", type=_seed, metavar="SEED",
                      help="run exactly one replicate with this replicate seed (as recorded in "
                           "the seed column of a run or sweep), e.g. to reproduce one sweep run")
-    run.add_argument("--out", help="output folder (default runs/<scenario>-<UTC timestamp>)")
+    run.add_argument("--out", type=out_arg,
+                     help="output folder (default runs/<scenario>-<UTC timestamp>)")
     run.add_argument("--agents", action="store_true",
                      help="also write organisations.parquet (one row per organisation and month)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
 
     sweep = sub.add_parser("sweep", help="run a parameter sweep and write a sweep folder")
     sweep.add_argument("sweep_file", help="sweep TOML file, or a bundled sweep name")
-    sweep.add_argument("--out", help="sweep folder (default runs/<sweep>-<UTC timestamp>)")
+    sweep.add_argument("--out", type=out_arg,
+                       help="sweep folder (default runs/<sweep>-<UTC timestamp>)")
     sweep.add_argument("--scheduler", metavar="ADDRESS",
                        help="local:N for a local Dask cluster of N workers, or tcp://host:port; "
                             "absent: in-process numba on all cores")
@@ -139,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     figures = sub.add_parser("figures", help="draw the publication figures of a run or sweep "
                              "folder")
     figures.add_argument("folder", metavar="RUN_OR_SWEEP_DIR", help="a run or sweep folder")
-    figures.add_argument("--out", help="figure folder (default <folder>/figures)")
+    figures.add_argument("--out", type=out_arg,
+                         help="figure folder (default <folder>/figures)")
     figures.add_argument("--format", default="pdf,png", metavar="pdf,png,svg",
                          help="comma-separated file formats (default pdf,png)")
 
@@ -149,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="paired replicates per contrast (default 200; C17 and C19, "
                                "whose outcome is one organisation's trust, run 4 times as many)")
     validate.add_argument("--seed", type=_seed, default=0, help="master seed (default 0)")
-    validate.add_argument("--out", help="report folder (default runs/validation-<UTC timestamp>)")
+    validate.add_argument("--out", type=out_arg,
+                          help="report folder (default runs/validation-<UTC timestamp>)")
     validate.add_argument("--only", metavar="IDS",
                           help="comma-separated CMOC ids to run (default: all)")
     validate.add_argument("--skip-robustness", action="store_true",

@@ -419,3 +419,40 @@ def test_out_that_is_the_current_folder_is_refused_before_running(tmp_path, monk
     assert capsys.readouterr().err == ("icsabm: error: --out '.': the current folder; "
                                        "give a new folder or an empty one inside it\n")
     assert leftovers(tmp_path) == []
+
+
+TINY_SWEEP = """[sweep]
+name = "tiny"
+scenario = "voluntary_alliance"
+design = "grid"
+replicates = 1
+steps = 2
+seed = 0
+[axes]
+"context.funding" = [0.2, 0.8]
+"""
+
+
+def test_out_with_a_tilde_the_shell_left_is_the_home_folder(tmp_path, monkeypatch, capsys):
+    """`--out=~/x` (bash expands no `~` after `=`) or a quoted "~/x": the commands made a
+    folder named `~` here, ran, and failed at the end when pandas wrote the tables into
+    the home folder instead, leaving the `~` folder behind."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    (work / "tiny.toml").write_text(TINY_SWEEP)
+    commands = [["run", "voluntary_alliance", "--replicates", "1", "--steps", "2", "--quiet",
+                 "--out=~/run"],
+                ["figures", str(home / "run"), "--format", "png", "--out", "~/figs"],
+                ["sweep", "tiny.toml", "--quiet", "--out", "~/sweep"],
+                ["validate", "--only", "C01", "--replicates", "2", "--skip-robustness",
+                 "--quiet", "--out", "~/validation"]]
+    for command in commands:
+        assert main(command) == 0, capsys.readouterr().err
+    assert leftovers(work) == ["tiny.toml"]
+    made = [name for name in leftovers(home) if not name.startswith(".")]  # not caches
+    assert made == ["figs", "run", "sweep", "validation"]
+    assert (home / "run" / "summary.parquet").is_file()
+    assert (home / "sweep" / "phase.parquet").is_file()
