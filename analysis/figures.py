@@ -477,9 +477,9 @@ def figures_command(folder: str, out: str | None, formats: str) -> int:
     """`icsabm figures RUN_OR_SWEEP_DIR [--out DIR] [--format pdf,png,svg]`.
 
     Writes into a temporary folder beside the target and moves it into place
-    at the end, so a failure leaves nothing half-written. An existing target
-    is replaced only if it is empty or an earlier ``icsabm figures`` output
-    (it holds ``figures.json``).
+    at the end, so a failure leaves nothing half-written (nor the parent folders
+    made for it). An existing target is replaced only if it is empty or an
+    earlier ``icsabm figures`` output (it holds ``figures.json``).
     """
     from model.cli import CLIError
 
@@ -493,10 +493,10 @@ def figures_command(folder: str, out: str | None, formats: str) -> int:
     if target.exists() and not (target.is_dir() and (
             not any(target.iterdir()) or (target / INDEX_FILE).is_file())):
         raise CLIError(f"--out {target}: already exists and is not an icsabm figures folder")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    from model.cli import staging_folder  # the folder's permissions, not mkdtemp's 0700
+    from model.cli import make_parents, remove_made, staging_folder
 
-    tmp = staging_folder(target)
+    parents = make_parents(target)
+    tmp = staging_folder(target)  # the folder's permissions, not mkdtemp's 0700
     start = time.perf_counter()
     try:
         print(f"figures of {source}:")
@@ -514,9 +514,11 @@ def figures_command(folder: str, out: str | None, formats: str) -> int:
             os.replace(tmp, target)
     except FigureInputError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        remove_made(parents)
         raise CLIError(str(exc)) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        remove_made(parents)
         raise
     print(f"{len(index['figures'])} figures in {time.perf_counter() - start:.1f} s -> {target}")
     return 0

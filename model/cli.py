@@ -238,14 +238,15 @@ def output_folder(out: str | None, name: str) -> Iterator[tuple[Path, Path]]:
 
     The block writes into the hidden staging folder, which is moved onto `folder`
     when the block ends. On an error or Ctrl-C the staging folder is removed, and
-    so is a default folder made here: nothing half-written is left behind.
+    so are a default folder and the parents of `--out` made here: nothing
+    half-written is left behind.
     """
     if out is None:
-        folder, made = default_folder(name), True
+        folder, made, parents = default_folder(name), True, []
     else:
         folder, made = Path(out), False
         check_fresh_out(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
+        parents = make_parents(folder)
     tmp = None
     try:
         tmp = staging_folder(folder)
@@ -258,7 +259,26 @@ def output_folder(out: str | None, name: str) -> Iterator[tuple[Path, Path]]:
             shutil.rmtree(tmp, ignore_errors=True)
         if made and folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
+        remove_made(parents)
         raise
+
+
+def make_parents(folder: Path) -> list[Path]:
+    """Make the missing parent folders of `folder` (`--out results/2024/run`); returns the
+    ones made, deepest first, for `remove_made` to take away if the command fails."""
+    made = [parent for parent in folder.parents if not parent.exists()]
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    return made
+
+
+def remove_made(parents: list[Path]) -> None:
+    """Remove the parent folders `make_parents` made, deepest first, while they are empty:
+    a failed or interrupted command leaves no empty folders behind."""
+    for parent in parents:
+        try:
+            parent.rmdir()
+        except OSError:  # not empty (something else wrote there meanwhile), or gone
+            return
 
 
 def check_fresh_out(folder: Path, hint: str = "") -> None:

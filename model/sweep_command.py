@@ -19,8 +19,8 @@ Writes a sweep folder:
 
 Everything is validated, and a Dask cluster checked (`model.cluster`), before
 the folder is created, and a new sweep that fails before its first chunk is on
-disk takes its folder away again. An interrupted sweep
-(Ctrl-C, ``kill -9``, a lost worker) is finished by the same command with
+disk takes its folder (and the parents made for it) away again. An interrupted
+sweep (Ctrl-C, ``kill -9``, a lost worker) is finished by the same command with
 ``--resume``: chunks already on disk are kept, the rest are computed, and the
 result equals an uninterrupted sweep.
 """
@@ -40,7 +40,13 @@ import pandas as pd
 from tqdm import tqdm
 
 from model import __version__
-from model.cli import IncompleteError, check_fresh_out, default_folder
+from model.cli import (
+    IncompleteError,
+    check_fresh_out,
+    default_folder,
+    make_parents,
+    remove_made,
+)
 from model.cluster import (
     Engine,
     SchedulerLostError,
@@ -167,11 +173,13 @@ def _occupied_hint(folder: Path, sweep: Sweep) -> str:
     return " (it holds a different, unfinished sweep)"
 
 
-def _discard(folder: Path, created: bool) -> None:
+def _discard(folder: Path, created: bool, parents: list[Path]) -> None:
     """Take away what a new sweep wrote before its first chunk: the folder if the
-    sweep created it, else its manifest and (empty) summary folder."""
+    sweep created it, and the parent folders it made for it (`make_parents`), else its
+    manifest and (empty) summary folder."""
     if created:
         shutil.rmtree(folder, ignore_errors=True)
+        remove_made(parents)
         return
     (folder / "manifest.json").unlink(missing_ok=True)
     shutil.rmtree(folder / PARTS, ignore_errors=True)
@@ -240,13 +248,14 @@ def sweep_command(sweep_file: str, out: str | None, scheduler: str | None, resum
             if out:
                 folder = Path(out)
                 created = not folder.exists()
-                folder.mkdir(parents=True, exist_ok=True)
+                parents = make_parents(folder)
+                folder.mkdir(exist_ok=True)
             else:
-                folder, created = default_folder(sweep.name), True
+                folder, created, parents = default_folder(sweep.name), True, []
         session = _begin_session(manifest, engine.info, started)
         write_json(folder / "manifest.json", manifest)
         phase = _run(sweep, chunks, folder, engine, manifest, session, start, quiet,
-                     discard=None if resume else (lambda: _discard(folder, created)))
+                     discard=None if resume else (lambda: _discard(folder, created, parents)))
     manifest["complete"] = True
     manifest["finished_utc"] = dt.datetime.now(dt.UTC).isoformat()
     write_json(folder / "manifest.json", manifest)

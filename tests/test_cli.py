@@ -456,3 +456,32 @@ def test_out_with_a_tilde_the_shell_left_is_the_home_folder(tmp_path, monkeypatc
     assert made == ["figs", "run", "sweep", "validation"]
     assert (home / "run" / "summary.parquet").is_file()
     assert (home / "sweep" / "phase.parquet").is_file()
+
+
+def test_a_stopped_command_leaves_no_parent_folders_it_made(tmp_path, monkeypatch, capsys):
+    """`--out results/2024/x` and Ctrl-C (or a failure) part-way: the staging folder went,
+    but the parents made for it stayed behind, empty."""
+    import analysis.figures
+    import analysis.validate
+    import model.batch
+    import model.sweep_command
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.toml").write_text(TINY_SWEEP)
+    assert main(["run", "voluntary_alliance", "--replicates", "1", "--steps", "2", "--quiet",
+                 "--out", "run"]) == 0
+    for target in ("run_arrays", "run_sweep", "save_figure", "validate"):
+        module = {"run_arrays": model.batch, "run_sweep": model.sweep_command,
+                  "save_figure": analysis.figures, "validate": analysis.validate}[target]
+        monkeypatch.setattr(module, target, stop)
+    commands = [["run", "voluntary_alliance", "--replicates", "1", "--steps", "2", "--quiet"],
+                ["sweep", "tiny.toml", "--quiet"],
+                ["figures", "run", "--format", "png"],
+                ["validate", "--only", "C01", "--replicates", "2", "--quiet"]]
+    for command in commands:
+        assert main([*command, "--out", f"new/{command[0]}/out"]) == 130
+    assert capsys.readouterr().err.count("icsabm: interrupted") == 4
+    assert leftovers(tmp_path) == ["run", "tiny.toml"]
