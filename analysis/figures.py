@@ -481,10 +481,10 @@ def figures_command(folder: str, out: str | None, formats: str) -> int:
     made for it). An existing target is replaced only if it is empty or an
     earlier ``icsabm figures`` output (it holds ``figures.json``).
     """
-    from model.cli import CLIError
+    from model.cli import CLIError, make_parents, remove_made, staging_folder, through_link
 
     source = Path(folder)
-    target = Path(out) if out else source / "figures"
+    target = through_link(Path(out) if out else source / "figures")
     try:
         fmts = parse_formats(formats)
         _, jobs, notes = figure_jobs(source)  # input checked before touching the output
@@ -493,8 +493,6 @@ def figures_command(folder: str, out: str | None, formats: str) -> int:
     if target.exists() and not (target.is_dir() and (
             not any(target.iterdir()) or (target / INDEX_FILE).is_file())):
         raise CLIError(f"--out {target}: already exists and is not an icsabm figures folder")
-    from model.cli import make_parents, remove_made, staging_folder
-
     parents = make_parents(target)
     tmp = staging_folder(target)  # the folder's permissions, not mkdtemp's 0700
     start = time.perf_counter()

@@ -246,6 +246,7 @@ def output_folder(out: str | None, name: str) -> Iterator[tuple[Path, Path]]:
     else:
         folder, made = Path(out), False
         check_fresh_out(folder)
+        folder = through_link(folder)
         parents = make_parents(folder)
     tmp = None
     try:
@@ -261,6 +262,13 @@ def output_folder(out: str | None, name: str) -> Iterator[tuple[Path, Path]]:
             folder.rmdir()
         remove_made(parents)
         raise
+
+
+def through_link(folder: Path) -> Path:
+    """`folder`, or where it leads when it is a symbolic link (`--out scratch`, linked to
+    a folder on another disk), whether or not that exists yet: the finished output is
+    moved onto the folder itself, which a link cannot be replaced by."""
+    return folder.resolve() if folder.is_symlink() else folder
 
 
 def make_parents(folder: Path) -> list[Path]:

@@ -46,6 +46,7 @@ from model.cli import (
     default_folder,
     make_parents,
     remove_made,
+    through_link,
 )
 from model.cluster import (
     Engine,
@@ -246,7 +247,7 @@ def sweep_command(sweep_file: str, out: str | None, scheduler: str | None, resum
             _check_numerics(engine)
             manifest = _manifest(sweep, started)
             if out:
-                folder = Path(out)
+                folder = through_link(Path(out))
                 created = not folder.exists()
                 parents = make_parents(folder)
                 folder.mkdir(exist_ok=True)

@@ -485,3 +485,27 @@ def test_a_stopped_command_leaves_no_parent_folders_it_made(tmp_path, monkeypatc
         assert main([*command, "--out", f"new/{command[0]}/out"]) == 130
     assert capsys.readouterr().err.count("icsabm: interrupted") == 4
     assert leftovers(tmp_path) == ["run", "tiny.toml"]
+
+
+@pytest.mark.parametrize("exists", [True, False])
+def test_out_that_is_a_link_writes_where_it_leads(tmp_path, monkeypatch, capsys, exists):
+    """`--out scratch`, a symbolic link to an empty folder (or to one not made yet): the
+    run and figures passed every check, computed everything, then failed at the end
+    ('scratch: Not a directory') when they moved their output onto the link (figures
+    replaced an existing link's folder by a new one; a sweep refused a dangling link)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.toml").write_text(TINY_SWEEP)
+    for name, command in (("run", ["run", "voluntary_alliance", "--replicates", "1",
+                                   "--steps", "2", "--quiet"]),
+                          ("figs", ["figures", "disk/run", "--format", "png"]),
+                          ("sweep", ["sweep", "tiny.toml", "--quiet"])):
+        (tmp_path / "disk").mkdir(exist_ok=True)
+        if exists:
+            (tmp_path / "disk" / name).mkdir()
+        (tmp_path / f"{name}-link").symlink_to(tmp_path / "disk" / name)
+        assert main([*command, "--out", f"{name}-link"]) == 0, capsys.readouterr().err
+        assert (tmp_path / f"{name}-link").is_symlink()
+    assert (tmp_path / "disk" / "run" / "summary.parquet").is_file()
+    assert (tmp_path / "figs-link" / "figures.json").is_file()
+    assert (tmp_path / "disk" / "sweep" / "phase.parquet").is_file()
+    assert leftovers(tmp_path) == ["disk", "figs-link", "run-link", "sweep-link", "tiny.toml"]
