@@ -481,7 +481,14 @@ def figures_command(folder: str, out: str | None, formats: str) -> int:
     made for it). An existing target is replaced only if it is empty or an
     earlier ``icsabm figures`` output (it holds ``figures.json``).
     """
-    from model.cli import CLIError, make_parents, remove_made, staging_folder, through_link
+    from model.cli import (
+        NAME_CHARS,
+        CLIError,
+        make_parents,
+        remove_made,
+        staging_folder,
+        through_link,
+    )
 
     source = Path(folder)
     target = through_link(Path(out) if out else source / "figures")
@@ -504,7 +511,8 @@ def figures_command(folder: str, out: str | None, formats: str) -> int:
                  "wall_time_s": round(time.perf_counter() - start, 2)}
         (tmp / INDEX_FILE).write_text(json.dumps(index, indent=2))
         if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name[:NAME_CHARS]}.old-",
+                                        dir=target.parent))
             os.replace(target, old / target.name)
             os.replace(tmp, target)
             shutil.rmtree(old, ignore_errors=True)

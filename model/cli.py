@@ -189,11 +189,17 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The longest name part of an output or staging folder: with a time stamp, a `-2` or a
+#: staging folder's `.tmp-` around it, it stays below the 255 bytes a file system allows.
+NAME_CHARS = 100
+
+
 def folder_name(name: str) -> str:
     """`name` as one safe folder-name component: characters other than letters, digits,
-    `.`, `_` and `-` become `_`, and it never is empty or starts with `.` or `-`
-    (a scenario named `../x` must not write outside `runs/`)."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".-") or "unnamed"
+    `.`, `_` and `-` become `_`, it never is empty or starts with `.` or `-` (a scenario
+    named `../x` must not write outside `runs/`), and it is cut to NAME_CHARS (a scenario
+    named by a sentence must not fail with 'File name too long')."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".-")[:NAME_CHARS] or "unnamed"
 
 
 def default_folder(name: str) -> Path:
@@ -220,7 +226,7 @@ def staging_folder(folder: Path) -> Path:
     empty `--out`), else the ones the umask gives a new folder (`mkdtemp` alone
     makes it 0700, so nobody else could read the results).
     """
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name[:NAME_CHARS]}.tmp-", dir=folder.parent))
     if folder.is_dir():
         mode = folder.stat().st_mode & 0o7777
     else:

@@ -44,6 +44,7 @@ from model.cli import (
     IncompleteError,
     check_fresh_out,
     default_folder,
+    folder_name,
     make_parents,
     remove_made,
     through_link,
@@ -147,7 +148,7 @@ def _find_resumable(sweep: Sweep) -> Path | None:
     """The newest (by start time) `runs/<name>-*` folder of the same sweep that is not
     complete; a folder name's -2, -3 suffix does not sort by time, its manifest does."""
     found: list[tuple[str, Path]] = []
-    for folder in RUNS_DIR.glob(f"{sweep.name}-*"):
+    for folder in RUNS_DIR.glob(f"{folder_name(sweep.name)}-*"):  # as default_folder names it
         try:
             manifest = json.loads((folder / "manifest.json").read_text())
         except (OSError, ValueError):

@@ -509,3 +509,25 @@ def test_out_that_is_a_link_writes_where_it_leads(tmp_path, monkeypatch, capsys,
     assert (tmp_path / "figs-link" / "figures.json").is_file()
     assert (tmp_path / "disk" / "sweep" / "phase.parquet").is_file()
     assert leftovers(tmp_path) == ["disk", "figs-link", "run-link", "sweep-link", "tiny.toml"]
+
+
+def test_a_long_name_makes_a_folder_the_file_system_takes(tmp_path, monkeypatch, capsys):
+    """A scenario or sweep named by a sentence of 300 characters: the default folder
+    `runs/<name>-<time>` was longer than the 255 a file system allows, and the command
+    failed with 'File name too long', leaving runs/ behind; an --out name of 250 (which
+    the file system takes) failed on its staging folder's longer name."""
+    monkeypatch.chdir(tmp_path)
+    long = "a" * 300
+    run = ["run", "voluntary_alliance", "--replicates", "1", "--steps", "2", "--quiet"]
+    assert main([*run, "--set", f"name={long}"]) == 0, capsys.readouterr().err
+    assert main([*run, "--out", "b" * 250]) == 0, capsys.readouterr().err
+    (tmp_path / "tiny.toml").write_text(TINY_SWEEP.replace('"tiny"', f'"{long}"'))
+    assert main(["sweep", "tiny.toml", "--quiet"]) == 0, capsys.readouterr().err
+    folders = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert [name[:101] for name in folders] == ["a" * 100 + "-"] * 2
+    sweep = next(p for p in (tmp_path / "runs").iterdir() if (p / "phase.parquet").exists())
+    manifest = json.loads((sweep / "manifest.json").read_text())
+    (sweep / "manifest.json").write_text(json.dumps({**manifest, "complete": False}))
+    assert main(["sweep", "tiny.toml", "--resume", "--quiet"]) == 0  # finds its folder
+    assert f"-> {sweep.relative_to(tmp_path)}" in capsys.readouterr().out
+    assert leftovers(tmp_path) == ["b" * 250, "runs", "tiny.toml"]
