@@ -354,6 +354,8 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
         if not axes:
             raise _err(source, "a grid design needs at least one axis in [axes]")
         grids = [grid_axis(source, n, spec) for n, spec in axes.items()]
+        for axis, (_, rows) in zip(axes, grids, strict=True):
+            _check_rows_once(source, axis, rows)
         _check_distinct(source, {n: keys for n, (keys, _) in zip(axes, grids, strict=True)},
                         fixed)
         _check_size(source, math.prod(len(rows) for _, rows in grids), replicates)
@@ -457,6 +459,23 @@ def _check_distinct(source: str, axis_keys: dict[str, list[str]], fixed: dict) -
                 raise _err(source, f"key {key!r} is both fixed in sweep.set and varied on axis "
                                    f"{axis!r}; give it in one place only")
             seen[key] = axis
+
+
+def _check_rows_once(source: str, axis: str, rows: list[tuple]) -> None:
+    """Each value (or row) of a grid axis once: `[0.2, 0.2, 0.4]`, a typo, repeated every
+    point of that value, and the phase figure drew two columns of one value (`replicates`
+    sets the runs per point)."""
+    seen: dict[Any, int] = {}
+    for number, row in enumerate(rows, start=1):
+        try:
+            first = seen.setdefault(row, number)
+        except TypeError:  # a list in a row: refused as a value later, naming its key
+            continue
+        if first != number:
+            value = shown(row[0] if len(row) == 1 else list(row))
+            raise _err(source, f"axis {axis!r} gives {value} twice (values {first} and "
+                               f"{number}); give each value once: replicates sets the runs "
+                               "per point")
 
 
 def _check_size(source: str, n_points: int, replicates: int) -> None:

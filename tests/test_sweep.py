@@ -1429,6 +1429,23 @@ def test_grid_bounds_that_are_not_finite_floats_are_named(tmp_path, capsys, axis
     assert capsys.readouterr().err == ""
 
 
+@pytest.mark.parametrize("axis, fragment", [
+    ("[0.2, 0.4, 0.2]", "axis 'context.funding' gives 0.2 twice (values 1 and 3)"),
+    ("[1, 1.0]", "axis 'context.funding' gives 1.0 twice (values 1 and 2)"),
+    ("{ start = 0.3, stop = 0.3, num = 2 }", "gives 0.3 twice (values 1 and 2)"),
+    ("{ keys = ['context.funding', 'regime'], rows = [[0.1, 'voluntary'], [0.1, 'voluntary']] }",
+     "axis 'context.funding' gives [0.1, 'voluntary'] twice (values 1 and 2)"),
+])
+def test_a_grid_value_given_twice_is_named(tmp_path, axis, fragment):
+    """A repeated value (a typo in a list, a range of one value) ran every point of it
+    twice and drew two columns of it in the phase figure, unsaid."""
+    path = write(tmp_path, HEAD + f"[axes]\n'context.funding' = {axis}\n")
+    with pytest.raises(ScenarioError) as err:
+        load_sweep(path)
+    assert fragment in str(err.value) and "replicates sets the runs per point" in str(err.value)
+    assert load_sweep(write(tmp_path, HEAD + "[axes]\n'context.funding' = [0.2, 0.4]\n"))
+
+
 @pytest.mark.parametrize("bounds", [f"low = 0, high = {BIG}", "low = nan, high = 0.5"])
 def test_range_bounds_that_are_not_finite_floats_are_named(tmp_path, bounds):
     path = write(tmp_path, HEAD + f"design = 'lhs'\n[axes]\n'context.funding' = {{ {bounds} }}\n")
