@@ -218,7 +218,8 @@ def resolve_path(scenario: str | Path) -> Path:
         raise ScenarioError(f"scenario {str(path)!r} is a folder, not a scenario file")
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
-            raise ScenarioError(f"scenario file {str(path)!r} does not exist")
+            raise ScenarioError(f"scenario file {str(path)!r} "
+                                + ("is not a regular file" if path.exists() else "does not exist"))
         return path
     bundled = bundled_scenarios()
     if str(scenario) in bundled:

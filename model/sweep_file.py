@@ -288,6 +288,10 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
         bundled = SCENARIO_DIR / f"{path}.toml"
         if path.suffix != ".toml" and bundled.is_file():
             path, source = bundled, str(bundled)
+        elif path.is_dir():
+            raise ScenarioError(f"sweep file {source!r} is a folder, not a sweep file")
+        elif path.exists():  # a FIFO, a device
+            raise ScenarioError(f"sweep file {source!r} is not a regular file")
         else:
             raise ScenarioError(f"sweep file {source!r} does not exist; bundled sweeps are "
                                 + ", ".join(bundled_sweeps()))

@@ -531,3 +531,20 @@ def test_a_long_name_makes_a_folder_the_file_system_takes(tmp_path, monkeypatch,
     assert main(["sweep", "tiny.toml", "--resume", "--quiet"]) == 0  # finds its folder
     assert f"-> {sweep.relative_to(tmp_path)}" in capsys.readouterr().out
     assert leftovers(tmp_path) == ["b" * 250, "runs", "tiny.toml"]
+
+
+@pytest.mark.parametrize("command", ["run", "sweep", "scenarios"])
+def test_a_scenario_or_sweep_file_that_is_no_file_is_named_as_such(tmp_path, monkeypatch,
+                                                                   capsys, command):
+    """A folder given as a sweep file, or a FIFO or device as either file, was reported as
+    a file that 'does not exist', which the user can see it does."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder.toml").mkdir()
+    os.mkfifo(tmp_path / "fifo.toml")
+    what = "sweep" if command == "sweep" else "scenario"
+    for given, says in (("folder.toml", "is a folder, not a"), ("fifo.toml", "is not a regular "
+                        "file"), ("/dev/null", "is not a regular file")):
+        assert main([command, given]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{given!r} {says}" in err and what in err, err
+    assert leftovers(tmp_path) == ["fifo.toml", "folder.toml"]
