@@ -281,7 +281,14 @@ def make_parents(folder: Path) -> list[Path]:
     """Make the missing parent folders of `folder` (`--out results/2024/run`); returns the
     ones made, deepest first, for `remove_made` to take away if the command fails."""
     made = [parent for parent in folder.parents if not parent.exists()]
-    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):  # a file where a folder must be
+        file = next((p for p in reversed(folder.parents) if p.exists() and not p.is_dir()),
+                    None)
+        if file is None:
+            raise
+        raise CLIError(f"--out {folder}: {file} is a file, not a folder") from None
     return made
 
 

@@ -548,3 +548,25 @@ def test_a_scenario_or_sweep_file_that_is_no_file_is_named_as_such(tmp_path, mon
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and f"{given!r} {says}" in err and what in err, err
     assert leftovers(tmp_path) == ["fifo.toml", "folder.toml"]
+
+
+@pytest.mark.parametrize("command", [
+    ["run", "voluntary_alliance", "--replicates", "1", "--steps", "2", "--quiet"],
+    ["sweep", "tiny.toml", "--quiet"],
+    ["figures", "run", "--format", "png"],
+    ["validate", "--only", "C01", "--replicates", "2", "--quiet"],
+])
+def test_out_below_a_file_names_the_file(tmp_path, monkeypatch, capsys, command):
+    """`--out notes.txt/run`: the one line was 'notes.txt: File exists', which neither
+    names --out nor says what is wrong."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.toml").write_text(TINY_SWEEP)
+    (tmp_path / "notes.txt").write_text("keep me")
+    if command[0] == "figures":
+        assert main(["run", "voluntary_alliance", "--replicates", "1", "--steps", "2",
+                     "--quiet", "--out", "run"]) == 0
+        capsys.readouterr()
+    assert main([*command, "--out", "notes.txt/a/out"]) == 2
+    assert capsys.readouterr().err == ("icsabm: error: --out notes.txt/a/out: notes.txt is a "
+                                       "file, not a folder\n")
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
