@@ -210,6 +210,11 @@ def sweep_command(sweep_file: str, out: str | None, scheduler: str | None, resum
             what = f"a {kind} folder, " if kind in ("run", "validation") else ""
             raise ScenarioError(f"--resume: {folder} is {what}not a sweep folder (its "
                                 "manifest.json is not a sweep's); give a sweep's folder")
+        sessions = manifest.get("sessions", [])
+        if not (isinstance(sessions, list) and all(isinstance(x, dict) for x in sessions)):
+            raise ScenarioError(f"--resume: {folder}/manifest.json: 'sessions' is not a list "
+                                "of sessions (the file was edited); put it back as icsabm "
+                                "wrote it, or start a new sweep without --resume")
         if manifest.get("sweep_digest") != sweep.digest():
             raise ScenarioError(f"--resume: {folder} holds a different sweep (its digest "
                                 "differs); start a new one without --resume")

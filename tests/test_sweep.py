@@ -506,6 +506,18 @@ def test_resume_refuses_a_sweep_started_by_other_kernels(tmp_path, capsys):
     assert untouched
 
 
+@pytest.mark.parametrize("sessions", ["x", ["x"], {"a": 1}])
+def test_resume_of_a_manifest_whose_sessions_were_edited_is_one_line(tmp_path, capsys,
+                                                                      sessions):
+    """A hand-edited manifest whose `sessions` is not a list of sessions ended --resume in
+    an AttributeError traceback; now one line, nothing touched."""
+    original, rc, errors, untouched = _resume_with_edited_manifest(tmp_path, capsys,
+                                                                   sessions=sessions)
+    assert rc == 2 and len(errors) == 1, errors
+    assert "'sessions' is not a list of sessions" in errors[0]
+    assert untouched
+
+
 def test_lost_dask_worker_is_recovered(tmp_path):
     """A worker killed mid-sweep: its chunk is recomputed; nothing lost or duplicated."""
     from dask.distributed import Client, LocalCluster
