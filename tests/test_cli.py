@@ -62,6 +62,15 @@ def test_the_run_header_counts_in_words(tmp_path, capsys, replicates, steps, hea
     assert capsys.readouterr().out.splitlines()[0].startswith(header)
 
 
+def test_a_set_key_given_twice_takes_its_last_value(tmp_path):
+    """README: a --set key given twice takes its last value (a script appends to a base set)."""
+    out = tmp_path / "run"
+    assert main(["run", "merger", "--replicates", "1", "--steps", "1", "--out", str(out),
+                 "--set", "context.funding=0.1", "--set", "context.funding=0.2",
+                 "--quiet"]) == 0
+    assert pd.read_parquet(out / "summary.parquet")["context.funding"].tolist() == [0.2]
+
+
 def test_console_script_and_overrides(tmp_path, icsabm):
     out = tmp_path / "run"
     proc = subprocess.run([icsabm, "run", "voluntary_alliance", "--replicates", "3", "--steps",
