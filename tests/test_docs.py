@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from model.paramdoc import render
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -221,3 +223,43 @@ def test_the_shipped_theory_is_the_teams_spec():
         pytest.skip("the team's spec folder is not on this machine")
     assert THEORY.read_text(encoding="utf-8") == SPEC.read_text(encoding="utf-8"), \
         "docs/THEORY.md differs from the spec: copy the spec's THEORY.md into docs/"
+
+
+# ------------------------------------------------------------------ ODD §7 against the kernel
+
+def _odd_section(number: str) -> str:
+    """The text of ODD's paragraph '**7.1 ...' (or section '## 8. ...'), one line."""
+    import re
+
+    text = (ROOT / "docs" / "ODD.md").read_text()
+    start = re.search(rf"^(\*\*{re.escape(number)} |## {re.escape(number)}\. )", text, re.M).start()
+    end = re.search(r"^(\*\*\d+\.\d+ |## )", text[start + 3:], re.M)
+    return " ".join(text[start:start + 3 + (end.start() if end else len(text))].split())
+
+
+def test_odd_says_a_shocks_capacity_loss_is_a_cut_that_hits_faith_and_trust():
+    """ODD §7.1 called only a fall in the funded level a cut, so a reader took shocks to
+    spare faith and trust; the kernel counts a shock's capacity loss as a cut (C27)."""
+    from model import kernel
+    from model import params as P
+    from model import state as S
+    from model.ics_model import ICSModel
+
+    m = ICSModel("voluntary_alliance", seed=3, network=False,
+                 overrides={"context.turbulence_rate": 1.0, "context.turbulence_size": 0.5})
+    st = m.state
+    arrays = {}
+    for cut_faith, cut_trust in ((0.0, 0.0), (0.5, 0.5)):
+        org, pair, world, p, rng = (a.copy() for a in (st.org, st.pair, st.world, st.params,
+                                                       st.rng))
+        p[P.FUNDING_CUT_FAITH], p[P.FUNDING_CUT_TRUST] = cut_faith, cut_trust
+        kernel.shocks_and_cuts(org, pair, world, p, rng)
+        assert world[S.SHOCKS] == 1.0
+        arrays[cut_faith] = (org[S.FAITH], pair[S.TRUST])
+    assert (arrays[0.5][0] < arrays[0.0][0]).all()  # no funding fell: the shock's loss did it
+    off_diagonal = ~np.eye(st.org.shape[1], dtype=bool)
+    assert (arrays[0.5][1][off_diagonal] < arrays[0.0][1][off_diagonal]).all()
+    section = _odd_section("7.1")
+    assert "a shock's capacity loss also counts as a cut" in section
+    assert "min(capacity, turbulence_size · u · capacity)" in section
+    assert "clip(1 − funding_cut_trust · cut)" in section
