@@ -263,3 +263,22 @@ def test_odd_says_a_shocks_capacity_loss_is_a_cut_that_hits_faith_and_trust():
     assert "a shock's capacity loss also counts as a cut" in section
     assert "min(capacity, turbulence_size · u · capacity)" in section
     assert "clip(1 − funding_cut_trust · cut)" in section
+
+
+def test_odd_schedule_is_the_order_of_kernel_step():
+    """ODD §3 names the kernel functions of a month in the order `kernel.step` calls them
+    (it left out the timeline, the context and the expected progress `raise_conflicts`
+    reads, computed before it)."""
+    import ast
+    import re
+
+    text = (ROOT / "docs" / "ODD.md").read_text()
+    start = text.index("## 3. Process overview")
+    schedule = text[start:text.index("\n## ", start + 1)]
+    functions = _functions()
+    documented = [name for name in re.findall(r"`([a-z_]+)`", schedule) if name in functions]
+    calls = [node for node in ast.walk(ast.parse(functions["step"]))
+             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+             and node.func.id in functions]
+    called = [node.func.id for node in sorted(calls, key=lambda n: (n.lineno, n.col_offset))]
+    assert documented == called
