@@ -282,3 +282,22 @@ def test_odd_schedule_is_the_order_of_kernel_step():
              and node.func.id in functions]
     called = [node.func.id for node in sorted(calls, key=lambda n: (n.lineno, n.col_offset))]
     assert documented == called
+
+
+def test_odd_regimes_say_when_dissolution_and_the_window_are_judged():
+    """ODD §8 put dissolution 'over the final regime_window months'; `classify` judges it
+    on the final month alone, before the window, and the window never holds month 0."""
+    from model import params as P
+    from model.regimes import DISSOLUTION, INERTIA, classify
+
+    p = P.DEFAULTS.copy()  # a 12-month window, dissolution below half of the members
+    months = 25
+    behaviour, output = np.full(months, 0.9), np.full(months, 0.5)
+    members = np.full(months, 10.0)
+    members[-1] = 4.0  # eleven months of the window with everyone, the last with 4 of 10
+    assert classify(behaviour, output, members, 10.0, p)[0] == DISSOLUTION
+    short = np.array([0.9, 0.1, 0.1, 0.1])  # month 0 high, months 1-3 low
+    assert classify(short, np.full(4, 0.5), np.full(4, 10.0), 10.0, p)[0] == INERTIA
+    section = _odd_section("8")
+    assert "judged first and on the final month alone (not on the window)" in section
+    assert "never month 0" in section
