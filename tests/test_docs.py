@@ -301,3 +301,20 @@ def test_odd_regimes_say_when_dissolution_and_the_window_are_judged():
     section = _odd_section("8")
     assert "judged first and on the final month alone (not on the window)" in section
     assert "never month 0" in section
+
+
+def test_every_output_column_is_documented_in_the_odd_and_the_readme():
+    """The time-series and summary columns beyond the contract's (mean_risk_tolerance,
+    real_progress, strain, final_mean_capacity, ...) were named nowhere, nor whether a
+    count is the month's or the run's; ODD §8 defines each, the README names each."""
+    import re
+
+    from model import state as S
+
+    odd = _odd_section("8")
+    text = (ROOT / "README.md").read_text()
+    start = text.index("### Inspect the output")
+    readme = set(re.findall(r"[a-z_]+", text[start:text.index("\n### ", start + 1)]))
+    for name in (*S.METRICS, *S.SUMMARY, *S.ORG_RECORD, "maturity"):
+        assert f"`{name}`" in odd, f"ODD §8 does not define {name}"
+        assert name in readme, f"README's 'Inspect the output' does not name {name}"
