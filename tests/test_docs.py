@@ -318,3 +318,29 @@ def test_every_output_column_is_documented_in_the_odd_and_the_readme():
     for name in (*S.METRICS, *S.SUMMARY, *S.ORG_RECORD, "maturity"):
         assert f"`{name}`" in odd, f"ODD §8 does not define {name}"
         assert name in readme, f"README's 'Inspect the output' does not name {name}"
+
+
+def test_odd_names_every_parameter_and_only_real_ones_in_its_equations():
+    """Every parameter of params.py appears in the ODD (the complexity weights were
+    written w_partners, w_reg, ... and so named no parameter), and every name in an
+    equation of §5 and §7 is a parameter, a kernel function or a state field: a renamed
+    or dropped parameter left behind in a formula fails here, not in a reader's hands."""
+    import re
+
+    from model import params as P
+    from model import state as S
+
+    text = (ROOT / "docs" / "ODD.md").read_text()
+    for param in P.PARAMS:
+        assert re.search(rf"(?<![a-z_]){param.name}(?![a-z_])", text), \
+            f"{param.key} is not in docs/ODD.md"
+    known = {p.name for p in P.PARAMS} | set(_functions()) | {
+        *S.ORG_FIELDS, *S.PAIR_FIELDS, *S.WORLD_FIELDS}
+    equations = text[text.index("## 5. Initialization"):text.index("## 6. Input data")]
+    equations += text[text.index("## 7. Submodels"):text.index("## 8. Regimes")]
+    for code in re.findall(r"`([^`]+)`", equations):
+        for name in re.findall(r"(?<![.\w])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![.\w])", code):
+            if re.search(r"_(i|j|ij|ii|kind)$", name):  # a symbol: leadership_j, offset_kind
+                continue
+            assert name in known, f"ODD names {name!r}, which is no parameter, " \
+                                  "kernel function or state field"
