@@ -344,3 +344,13 @@ def test_odd_names_every_parameter_and_only_real_ones_in_its_equations():
                 continue
             assert name in known, f"ODD names {name!r}, which is no parameter, " \
                                   "kernel function or state field"
+
+
+def test_the_cmoc_list_is_theory_section_3():
+    """The ids the traceability tests walk (`CMOCS`) are exactly those THEORY §3 states,
+    so a statement added to the theory cannot go untraced in code, ODD and contrasts."""
+    import re
+
+    text = THEORY.read_text(encoding="utf-8")
+    catalogue = text[text.index("## 3. "):text.index("## 4. ")]
+    assert re.findall(r"^- \*\*(C\d\d)\*\*", catalogue, re.M) == CMOCS
