@@ -354,3 +354,21 @@ def test_the_cmoc_list_is_theory_section_3():
     text = THEORY.read_text(encoding="utf-8")
     catalogue = text[text.index("## 3. "):text.index("## 4. ")]
     assert re.findall(r"^- \*\*(C\d\d)\*\*", catalogue, re.M) == CMOCS
+
+
+def test_every_knock_out_sets_parameters_of_its_odd_row():
+    """ODD §10 says a CMOC's knock-out sets 'the parameters of the table below that encode
+    it'; C31's also zeroed constants.trust_loss_tension, which its row did not name."""
+    import re
+    from fnmatch import fnmatch
+
+    from analysis.contrasts import KNOCKOUTS
+
+    listed = {}  # CMOC id -> the keys of its row's parameters column, wildcards kept
+    for line in (ROOT / "docs" / "ODD.md").read_text().splitlines():
+        if m := re.match(r"\| (C\d\d) \| .*\| (.*?) \|$", line):
+            listed[m.group(1)] = re.findall(r"`([a-z_.*]+)`", m.group(2))
+    for cmoc, knocked in KNOCKOUTS.items():
+        for key in knocked:
+            assert any(fnmatch(key, pattern) for pattern in listed[cmoc]), \
+                f"{cmoc}: the knock-out sets {key}, which ODD §10's row does not name"
