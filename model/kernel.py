@@ -117,9 +117,9 @@ def derive_behaviour(org, pair, world, p):
     integrative forms, and with the partner's accountability. Risk tolerance
     R_i = mean_j 1 - (1 - T_ij)(1 - C_ij): trust and confidence substitute
     (C10, C11). Behaviour B_i = min(1, capacity / reference)^omega *
-    sigmoid(s (sqrt(R_i F_i) - theta)) * (1 - strain): trust-or-confidence and
-    faith are both needed (C40), capacity limits it (C43, C51) and turbulence
-    pulls organisations inward (C50).
+    sigmoid(s (sqrt(R_i F_i) - theta)) * (1 - clip(strain_behaviour * strain)):
+    trust-or-confidence and faith are both needed (C40), capacity limits it
+    (C43, C51) and turbulence pulls organisations inward (C50).
     """
     n = org.shape[1]
     trust = pair[S.TRUST]
@@ -332,7 +332,8 @@ def communicate(org, pair, world, p):
 @njit(cache=True, inline="always")
 def build_trust(org, pair, world, p):
     """THEORY §5 step 4: trust from communication, leadership and success; lost to
-    tension, domination and over-formalisation (C12, C13, C17, C18, C19, C21, C41)."""
+    tension, domination and over-formalisation (C12, C13, C17, C18, C19, C21, C41;
+    the tension an unresolved conflict leaves: C31)."""
     n = org.shape[1]
     active = org[S.ACTIVE]
     leadership = org[S.LEADERSHIP]

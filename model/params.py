@@ -322,9 +322,9 @@ PARAMS: tuple[Param, ...] = (
     Param("constants.regime_window", 12, 1, 120, "months", "C40", "THEORY §4",
           "final window over which a run's regime is judged"),
     Param("constants.synergy_behaviour", 0.5, 0, 1, "behaviour", "C40", "THEORY §4",
-          "mean behaviour over the final window above which a run is in synergy"),
+          "mean behaviour over the final window at or above which a run is in synergy"),
     Param("constants.synergy_output", 0.15, 0, 1, "output", "C40", "THEORY §4",
-          "mean output over the final window above which a run is in synergy"),
+          "mean output over the final window at or above which a run is in synergy"),
     Param("constants.dissolution_share", 0.5, 0, 1, "share of members", "C20 C36", "THEORY §4",
           "share of members left below which a voluntary run has dissolved (as has one "
           "with fewer than two members left)"),

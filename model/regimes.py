@@ -35,7 +35,7 @@ def classify(mean_behaviour, output, active_members, n_organisations, p):
         than `dissolution_share` of the members remain, or fewer than two (one
         organisation is no partnership; only voluntary members can leave, C20,
         C36). *Synergy*: over the final `regime_window` months
-        mean behaviour and output are both above their thresholds (C40).
+        mean behaviour and output are both at or above their thresholds (C40).
         Otherwise *inertia*. Time to synergy is the first month from which
         mean behaviour stays at or above its threshold to the end; -1 when the
         run is not synergy, or when behaviour is below its threshold in the
