@@ -544,7 +544,8 @@ def plot_trust_matrix(pairs: pd.DataFrame, title: str | None = None) -> Figure:
     The coloured strips mark each organisation's kind; rows and columns of
     members who left are grey (``EXITED_COLOUR``, in the legend), the diagonal
     is blank. In partnerships of at most `SMALL_PARTNERSHIP` organisations each
-    cell also prints its trust value.
+    cell also prints its trust value, and the rows (first panel) and columns are
+    named, as in the trust network.
     """
     import matplotlib as mpl
 
@@ -557,6 +558,7 @@ def plot_trust_matrix(pairs: pd.DataFrame, title: str | None = None) -> Figure:
     strip = 0.045 * n  # kind strips: the same share of the panel whatever the size
     kind_colours = [mpl.colors.to_rgb(KIND_COLOURS[k]) for k in order["kind"]]
     gone_colour = (*mpl.colors.to_rgb(EXITED_COLOUR), 1.0)
+    names = [textwrap.fill(str(name).replace("_", " "), 10) for name in order["name"]]
     image, exited = None, False
     for ax, month in zip(axes, months, strict=True):
         part = pairs[pairs["month"] == month]
@@ -584,6 +586,11 @@ def plot_trust_matrix(pairs: pd.DataFrame, title: str | None = None) -> Figure:
         ax.set_ylim(n - 0.5, -0.5 - 1.3 * strip)
         ax.set_xticks([])
         ax.set_yticks([])
+        if n <= SMALL_PARTNERSHIP:  # printed values need their organisations' names
+            ax.set_xticks(range(n), names, rotation=90, fontsize=5.5, linespacing=1.0)
+            if ax is axes[0]:
+                ax.set_yticks(range(n), names, fontsize=5.5, linespacing=1.0)
+            ax.tick_params(length=0)
         for side in ax.spines.values():
             side.set_visible(False)
         ax.set_title(f"Month {month}")

@@ -1199,3 +1199,31 @@ def test_run_tables_name_a_wrong_table():
     for call, message in cases:
         with pytest.raises(F.FigureInputError, match=message):
             call()
+
+
+# ------------------------------------------------------------- figure audit (readers)
+@pytest.mark.parametrize("name", ["merger", "voluntary_alliance"])
+def test_small_trust_matrix_names_its_rows_and_columns(name):
+    """A small matrix prints each cell's trust, so the reader must know whose it is: the
+    rows (first panel) and the columns (every panel) carry the organisations' names, as
+    the trust network does, in the matrix's order; they fit and do not overlap."""
+    pairs = _pairs(name)
+    fig = F.plot_trust_matrix(pairs)
+    from analysis.figures_run import _organisation_order
+
+    order = _organisation_order(pairs)
+    names = [s.replace("_", " ") for s in order["name"]]
+
+    def shown(labels):
+        return [t.get_text().replace("\n", " ") for t in labels]
+
+    assert shown(fig.axes[0].get_yticklabels()) == names
+    for ax in fig.axes[:2]:
+        assert shown(ax.get_xticklabels()) == names
+    _assert_text_fits(fig)
+
+
+def test_large_trust_matrix_has_no_names():
+    """Beyond SMALL_PARTNERSHIP organisations names would not fit: no tick labels."""
+    fig = F.plot_trust_matrix(_pairs("ics_mandated", months=(0, 3), steps=3))
+    assert not [t for t in fig.axes[0].get_yticklabels() if t.get_text()]
