@@ -291,7 +291,7 @@ def plot_regime_shares(table: pd.DataFrame, title: str | None = None,
     pivot = table.pivot(index="scenario", columns="regime").reindex(scenarios)
     runs = pivot[("runs", REGIME_ORDER[0])].to_numpy(int)
     wide = max(len(s) for s in scenarios) > 16
-    labels = [textwrap.fill(f"{s} (n = {n})", 40 if wide else 24)
+    labels = [textwrap.fill(f"{s} (n\u00a0=\u00a0{n})", 40 if wide else 24)  # never "(n =" / "10)"
               for s, n in zip(scenarios, runs, strict=True)]
     row = max(0.2, 0.1 * max(label.count("\n") + 1 for label in labels) + 0.04)
     # at least 0.6 in of rows: the axis label, turned upright, is taller than one row

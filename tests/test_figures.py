@@ -1227,3 +1227,14 @@ def test_large_trust_matrix_has_no_names():
     """Beyond SMALL_PARTNERSHIP organisations names would not fit: no tick labels."""
     fig = F.plot_trust_matrix(_pairs("ics_mandated", months=(0, 3), steps=3))
     assert not [t for t in fig.axes[0].get_yticklabels() if t.get_text()]
+
+
+@pytest.mark.parametrize("name", ["formalisation 0, regime mandated",
+                                  "funding 0.9, shared vision 0.8, quick wins 0.7",
+                                  "a_scenario_name_xyz"])
+def test_regime_share_labels_keep_the_run_count_on_one_line(name):
+    """'(n = 10)' was broken over two lines ('... mandated (n =' / '10)') when a label
+    wrapped just there; the count stays whole, on one line."""
+    fig = F.plot_regime_shares(_shares({name: ["synergy"] * 9 + ["inertia"]}))
+    label = fig.axes[0].get_yticklabels()[0].get_text().replace("\u00a0", " ")
+    assert "(n = 10)" in label.splitlines()[-1], label
