@@ -125,9 +125,12 @@ def phase_table(manifest: dict, phase: pd.DataFrame) -> pd.DataFrame:
             table[f"{coord}_axis"] = key_label(keys[0])
             ticks = [_tick(r[0]) for r in rows]
         else:
+            # ' / ' separates the keys as '/' their values in the ticks, so a key's own
+            # slash ('Voluntary / community orgs') becomes 'or': two keys, one separator
             table[f"{coord}_axis"] = (f"{name.replace('_', ' ').capitalize()} ("
                                       + " / ".join(key_label(k, unit=False).lower()
-                                                   for k in keys) + ")")
+                                                   .replace(" / ", " or ") for k in keys)
+                                      + ")")
             ticks = (["/".join(_tick(v) for v in r) for r in rows] if len(keys) <= 2
                      else [f"level {k + 1}" for k in range(len(rows))])
         table[f"{coord}_tick"] = [ticks[i] for i in where[name]]

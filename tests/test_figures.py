@@ -1238,3 +1238,19 @@ def test_regime_share_labels_keep_the_run_count_on_one_line(name):
     fig = F.plot_regime_shares(_shares({name: ["synergy"] * 9 + ["inertia"]}))
     label = fig.axes[0].get_yticklabels()[0].get_text().replace("\u00a0", " ")
     assert "(n = 10)" in label.splitlines()[-1], label
+
+
+def test_axis_of_several_keys_names_each_key_once():
+    """The partners axis of phase_partners_support moves PCNs and VCSE organisations
+    (ticks '2/1'); its label read 'primary care networks / voluntary / community orgs',
+    three things for two numbers. One ' / ' now separates the keys, as '/' does the
+    values."""
+    manifest = {"sweep": {"name": "t", "design": "grid", "axes": {
+        "partners": {"keys": ["organisations.pcn", "organisations.vcse"],
+                     "rows": [[2, 1], [6, 3]]},
+        "context.funding": [0.2, 0.8]}}}
+    phase = pd.DataFrame({"point": range(4), "runs": 5, "synergy_share": 0.5})
+    table = F.phase_table(manifest, phase)
+    label = table["x_axis"].iloc[0]
+    assert label.count("/") == 1 and set(table["x_tick"]) == {"2/1", "6/3"}, label
+    assert "primary care networks / voluntary" in label
