@@ -175,7 +175,8 @@ def plot_phase(table: pd.DataFrame, value: str = "synergy_share",
     contains 0.5, where the side of the boundary is not settled.
     ``value="median_time_to_synergy"``: median months to synergy among runs
     that have one (`timed_runs`), on one colour scale for every panel (grey
-    cells: none has; a dot: fewer than `MIN_SYNERGY_RUNS` have). The dashed black contour is
+    cells: none has; a dot: fewer than `MIN_SYNERGY_RUNS` have). Each panel is framed,
+    so white cells (a share of 0) do not run off into the page. The dashed black contour is
     where half the runs end in synergy — the edge of the basin of THEORY §1's
     bistable system. The title (default: `phase_title`) gives the runs per cell.
     """
@@ -206,6 +207,8 @@ def plot_phase(table: pd.DataFrame, value: str = "synergy_share",
         grid[part["y"], part["x"]] = part[value].astype(float)
         share[part["y"], part["x"]] = part["synergy_share"]
         ax.set_facecolor("#DDDDDD")
+        for side in ax.spines.values():  # framed: cells at 0 are white, as the page is
+            side.set_visible(True)
         many = nx * ny > MAX_VECTOR_CELLS  # an image, not a path a cell, in the PDF
         mesh = ax.pcolormesh(np.arange(nx + 1) - 0.5, np.arange(ny + 1) - 0.5, grid,
                              cmap=SYNERGY_MAP if share_plot else "cividis", **scale,

@@ -1254,3 +1254,16 @@ def test_axis_of_several_keys_names_each_key_once():
     label = table["x_axis"].iloc[0]
     assert label.count("/") == 1 and set(table["x_tick"]) == {"2/1", "6/3"}, label
     assert "primary care networks / voluntary" in label
+
+
+@pytest.mark.parametrize("value", ["synergy_share", "median_time_to_synergy"])
+def test_phase_panels_are_framed(value):
+    """A share of 0 is white, the page's colour: without the theme's top and right
+    spines a corner of cells at 0 (phase_partners_support: most partners, least support)
+    ran off into the page and read as no data. Every phase panel is framed."""
+    fig = F.plot_phase(_phase_cells([6.0, 51.0], [0.0, 48.0], share=0.0, low=0.0,
+                                    high=0.2), value=value)
+    panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert len(panels) == 2
+    for ax in panels:
+        assert all(side.get_visible() for side in ax.spines.values())
