@@ -148,9 +148,10 @@ def _ticks(ax, coord: str, part: pd.DataFrame) -> None:
 
 
 def runs_text(runs: pd.Series) -> str:
-    """'20 runs per cell', or '18–20 runs per cell' when the count varies."""
+    """'20 runs per cell', or '18–20 runs per cell' when the count varies (a no-break
+    space after the number: a wrapped title never splits it from 'runs')."""
     lo, hi = int(runs.min()), int(runs.max())
-    return f"{lo}{'' if lo == hi else f'–{hi}'} runs per cell"
+    return f"{lo}{'' if lo == hi else f'–{hi}'}\u00a0runs per cell"
 
 
 def phase_title(table: pd.DataFrame, value: str, subject: str | None = None) -> str:

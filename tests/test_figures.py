@@ -478,7 +478,7 @@ def test_phase_figure_marks_unsettled_cells_and_gives_runs_per_cell():
     fig = F.plot_phase(table)
     dots = fig.axes[0].collections[-1].get_offsets()
     assert np.asarray(dots).tolist() == [[1.0, 0.0]]  # only the cell whose interval holds 0.5
-    assert "20 runs per cell" in fig._suptitle.get_text()
+    assert "20\u00a0runs per cell" in fig._suptitle.get_text()  # kept on one line
     table.loc[[0, 2, 3], "synergy_share"] = 0.1  # 2 of 20 runs reached synergy
     fig = F.plot_phase(table, value="median_time_to_synergy")
     assert np.asarray(fig.axes[0].collections[-1].get_offsets()).tolist() == [[0.0, 0.0]]
@@ -1267,3 +1267,13 @@ def test_phase_panels_are_framed(value):
     assert len(panels) == 2
     for ax in panels:
         assert all(side.get_visible() for side in ax.spines.values())
+
+
+def test_phase_title_keeps_the_runs_per_cell_together():
+    """The bundled phase figure's title broke '(20' / 'runs per cell' over two lines."""
+    subject = "phase_trust_formalisation (base scenario ics_mandated_supported)"
+    for value in ("synergy_share", "median_time_to_synergy"):
+        table = _phase_cells([6.0, 51.0], [0.0, 48.0])
+        fig = F.plot_phase(table, value=value, title=F.phase_title(table, value, subject))
+        title = fig._suptitle.get_text()
+        assert not re.search(r"\d\s*\n\s*runs", title), title
