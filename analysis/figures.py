@@ -526,5 +526,7 @@ def figures_command(folder: str, out: str | None, formats: str) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
         remove_made(parents)
         raise
-    print(f"{len(index['figures'])} figures in {time.perf_counter() - start:.1f} s -> {target}")
+    count = len(index["figures"])
+    print(f"{count} figure{'' if count == 1 else 's'} in {time.perf_counter() - start:.1f} s "
+          f"-> {target}")
     return 0

@@ -1277,3 +1277,11 @@ def test_phase_title_keeps_the_runs_per_cell_together():
         fig = F.plot_phase(table, value=value, title=F.phase_title(table, value, subject))
         title = fig._suptitle.get_text()
         assert not re.search(r"\d\s*\n\s*runs", title), title
+
+
+def test_one_figure_is_counted_in_the_singular(folders, tmp_path, capsys):
+    """A Sobol folder gives one figure; the command said '1 figures in ...'."""
+    assert _cli("figures", str(folders["sobol"]), "--format", "png",
+                "--out", str(tmp_path / "one")) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("1 figure in "), last
