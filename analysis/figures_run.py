@@ -682,7 +682,8 @@ def conflict_table(timeseries: pd.DataFrame) -> pd.DataFrame:
     constructively, set by conflict resolution and accountability (C32).
     Columns: measure (raised | resolved), step, replicates, mean, q05, q25,
     median, q75, q95 (conflicts per month), then sd and ci_low, ci_high: the
-    95% Student-t interval of the mean (NaN with one replicate).
+    95% Student-t interval of the mean (NaN with one replicate), cut at 0, below
+    which a mean of counts cannot lie (rare conflicts spread the t interval past it).
     """
     _table_of("timeseries", timeseries, ["replicate", "step", "conflicts", "conflicts_resolved"],
               "a run's time series (timeseries.parquet, run.timeseries)")
@@ -694,7 +695,7 @@ def conflict_table(timeseries: pd.DataFrame) -> pd.DataFrame:
     n = table["replicates"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         half = student_t.ppf(0.975, n - 1) * table["sd"].to_numpy() / np.sqrt(n)
-    table["ci_low"] = table["mean"] - half
+    table["ci_low"] = np.maximum(table["mean"] - half, 0.0)  # NaN stays NaN
     table["ci_high"] = table["mean"] + half
     return table
 
