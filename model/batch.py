@@ -222,7 +222,7 @@ def summary_table(rows: np.ndarray, seeds: np.ndarray, settings: dict,
     frame = pd.DataFrame(rows, columns=list(S.SUMMARY))
     frame["regime"] = np.array(REGIMES, dtype=object)[frame["regime"].to_numpy(np.int64)]
     tts = frame["time_to_synergy"]
-    frame["time_to_synergy"] = tts.where(tts >= 0).astype("Float64")
+    frame["time_to_synergy"] = tts.where(tts >= 0).astype("Int64")  # a month, or null
     for col in ("exits", "conflicts", "conflicts_resolved", "shocks"):
         frame[col] = frame[col].astype(np.int64)
     frame.insert(0, "seed", np.asarray(seeds, np.int64))

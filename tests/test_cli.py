@@ -71,6 +71,21 @@ def test_a_set_key_given_twice_takes_its_last_value(tmp_path):
     assert pd.read_parquet(out / "summary.parquet")["context.funding"].tolist() == [0.2]
 
 
+def test_time_to_synergy_is_a_whole_month_or_null(tmp_path):
+    """CONTRACT: time_to_synergy is a month, or null; it was stored as Float64 (9.0)."""
+    out = tmp_path / "run"
+    assert main(["run", "voluntary_alliance", "--replicates", "6", "--out", str(out),
+                 "--quiet"]) == 0
+    tts = pd.read_parquet(out / "summary.parquet")["time_to_synergy"]
+    assert str(tts.dtype) == "Int64" and tts.notna().any()
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text('[sweep]\nscenario = "voluntary_alliance"\nreplicates = 3\n'
+                     '[axes]\n"context.funding" = [0.4, 0.6]\n')
+    assert main(["sweep", str(sweep), "--out", str(tmp_path / "sweep"), "--quiet"]) == 0
+    tts = pd.read_parquet(tmp_path / "sweep" / "summary")["time_to_synergy"]
+    assert str(tts.dtype) == "Int64" and tts.notna().any()
+
+
 def test_console_script_and_overrides(tmp_path, icsabm):
     out = tmp_path / "run"
     proc = subprocess.run([icsabm, "run", "voluntary_alliance", "--replicates", "3", "--steps",

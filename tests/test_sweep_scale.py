@@ -213,7 +213,7 @@ def test_the_phase_table_is_computed_for_all_points_at_once(tmp_path, monkeypatc
     point = np.repeat(np.arange(6), 37)
     regime[point == 2] = "inertia"  # no synergy at all
     times = pd.array(np.where(regime == "synergy", rng.integers(1, 60, runs), -1),
-                     dtype="Float64")
+                     dtype="Int64")
     times[(times < 0) | (point == 4)] = pd.NA  # point 4: synergy, but no run timed
     summary = pd.DataFrame({"point": point, "replicate": np.tile(np.arange(37), 6),
                             "regime": regime, "time_to_synergy": times})
