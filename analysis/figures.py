@@ -75,7 +75,15 @@ from analysis.figures_sweep import (  # noqa: F401  (re-exported for notebooks)
 )
 from analysis.stats import REGIME_ORDER
 from analysis.theme import FORMATS, save_figure, use_theme  # noqa: F401
-from model.scenario import MAX_SEED, Scenario, ScenarioError, from_resolved, shown, whole_number
+from model.scenario import (
+    MAX_SEED,
+    Scenario,
+    ScenarioError,
+    counted,
+    from_resolved,
+    shown,
+    whole_number,
+)
 
 #: At most this many replicates are re-simulated for the power figure.
 POWER_REPLICATES = 50
@@ -526,7 +534,6 @@ def figures_command(folder: str, out: str | None, formats: str) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
         remove_made(parents)
         raise
-    count = len(index["figures"])
-    print(f"{count} figure{'' if count == 1 else 's'} in {time.perf_counter() - start:.1f} s "
-          f"-> {target}")
+    print(f"{counted(len(index['figures']), 'figure')} in "
+          f"{time.perf_counter() - start:.1f} s -> {target}")
     return 0

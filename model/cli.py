@@ -357,7 +357,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from model.batch import organisations_frame, run_arrays, summary_frame, timeseries_frame
     from model.resources import check_run_memory
     from model.rng import replicate_seeds
-    from model.scenario import load_scenario, parse_overrides
+    from model.scenario import counted, load_scenario, parse_overrides
 
     if args.replicate_seed is not None and (args.replicates, args.seed) != (None, None):
         raise CLIError("--replicate-seed runs exactly one replicate from its own seed: "
@@ -396,9 +396,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
 
     table = regime_table(summary)
-    print(f"{scenario.name}: {len(seeds)} replicate{'s' * (len(seeds) != 1)} x "
-          f"{scenario.steps} month{'s' * (scenario.steps != 1)} "
-          f"({manifest['wall_time_s']:.1f} s)")
+    print(f"{scenario.name}: {counted(len(seeds), 'replicate')} x "
+          f"{counted(scenario.steps, 'month')} ({manifest['wall_time_s']:.1f} s)")
     print(f"{'regime':<12} {'count':>5} {'share':>6}  95% interval")
     for row in table.itertuples():
         interval = f"[{row.ci_low:.2f}, {row.ci_high:.2f}]" if row.count or len(summary) else ""

@@ -84,6 +84,11 @@ def shown(value: Any) -> str:
     return text if len(text) <= 80 and "\n" not in text else f"a {type(value).__name__}"
 
 
+def counted(n: int, noun: str) -> str:
+    """`n` and `noun`, in the plural unless n is 1: '1 organisation', '3 months'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 @dataclass
 class Roster:
     """The organisations of a scenario, one entry each."""
@@ -608,8 +613,7 @@ def _roster(source: str, table: dict, base_dir: Path) -> Roster:
         kinds.extend([KIND_INDEX[kind]] * count)
     if not 2 <= len(kinds) <= MAX_ORGANISATIONS:
         raise ScenarioError(
-            f"{source}: [organisations] gives {len(kinds)} "
-            f"organisation{'s' * (len(kinds) != 1)}; "
+            f"{source}: [organisations] gives {counted(len(kinds), 'organisation')}; "
             f"allowed: 2 to {MAX_ORGANISATIONS}"
         )
     n = len(kinds)
@@ -653,8 +657,8 @@ def read_roster(path: Path) -> Roster:
     body = rows[1:]
     if not 2 <= len(body) <= MAX_ORGANISATIONS:
         raise ScenarioError(
-            f"roster {where}: {len(body)} organisation{'s' * (len(body) != 1)}; allowed: "
-            f"2 to {MAX_ORGANISATIONS}"
+            f"roster {where}: {counted(len(body), 'organisation')}; allowed: 2 to "
+            f"{MAX_ORGANISATIONS}"
         )
     names, kinds, sizes, xs, ys = [], [], [], [], []
     first_line: dict[str, int] = {}  # the line each name is first given on
