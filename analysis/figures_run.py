@@ -43,6 +43,7 @@ from analysis.theme import (
     DOUBLE_COLUMN,
     KIND_LABELS,
     MATURITY_LABELS,
+    MIN_TEXT_PT,
     REGIME_LABELS,
     SINGLE_COLUMN,
     new_figure,
@@ -520,7 +521,7 @@ def plot_trust_network(pairs: pd.DataFrame, title: str | None = None) -> Figure:
                 top = y > 0.99
                 ax.text(x, y + (0.2 if top else -0.2), textwrap.fill(
                     str(name).replace("_", " "), 10), ha="center", va="bottom" if top else "top",
-                    fontsize=5.5, linespacing=1.0, zorder=3,
+                    fontsize=MIN_TEXT_PT, linespacing=1.0, zorder=3,
                     bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none",
                           "alpha": 0.8})
         ax.set_title(f"Month {month}")
@@ -553,8 +554,17 @@ def plot_trust_matrix(pairs: pd.DataFrame, title: str | None = None) -> Figure:
     n = len(order)
     rank = pd.Series(np.arange(n), index=order["org"])
     months = sorted(pairs["month"].unique())
-    fig = new_figure(DOUBLE_COLUMN, DOUBLE_COLUMN / len(months) + 1.0)
-    axes = np.atleast_1d(fig.subplots(1, len(months), squeeze=False)).ravel()
+    small = n <= SMALL_PARTNERSHIP
+    # a small partnership prints values and names at a readable size (>= MIN_TEXT_PT):
+    # its panels go two a row, so each cell is wide enough for them
+    ncols = min(len(months), 2 if small else len(months))
+    nrows = -(-len(months) // ncols)
+    fig = new_figure(DOUBLE_COLUMN, nrows * (DOUBLE_COLUMN / ncols * (0.7 if small else 1))
+                     + 1.0)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    for ax in axes[len(months):]:
+        ax.set_visible(False)
+    axes = axes[:len(months)]
     strip = 0.045 * n  # kind strips: the same share of the panel whatever the size
     kind_colours = [mpl.colors.to_rgb(KIND_COLOURS[k]) for k in order["kind"]]
     gone_colour = (*mpl.colors.to_rgb(EXITED_COLOUR), 1.0)
@@ -574,10 +584,11 @@ def plot_trust_matrix(pairs: pd.DataFrame, title: str | None = None) -> Figure:
             overlay = np.zeros((n, n, 4))
             overlay[mask] = gone_colour
             ax.imshow(overlay, interpolation="nearest")
-        if n <= SMALL_PARTNERSHIP:  # few cells: print each trust value in its cell
+        if small:  # few cells: print each trust value in its cell
             for (r, c), value in np.ndenumerate(matrix):
                 if np.isfinite(value):
-                    ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=6,
+                    ax.text(c, r, f"{value:.2f}", ha="center", va="center",
+                            fontsize=MIN_TEXT_PT,
                             color="white" if value > 0.55 else "black")
         for k, colour in enumerate(kind_colours):
             ax.add_patch(Rectangle((-0.5 - 1.2 * strip, k - 0.5), strip, 1, color=colour, lw=0))
@@ -586,16 +597,17 @@ def plot_trust_matrix(pairs: pd.DataFrame, title: str | None = None) -> Figure:
         ax.set_ylim(n - 0.5, -0.5 - 1.3 * strip)
         ax.set_xticks([])
         ax.set_yticks([])
-        if n <= SMALL_PARTNERSHIP:  # printed values need their organisations' names
-            ax.set_xticks(range(n), names, rotation=90, fontsize=5.5, linespacing=1.0)
-            if ax is axes[0]:
-                ax.set_yticks(range(n), names, fontsize=5.5, linespacing=1.0)
+        if small:  # printed values need their organisations' names
+            ax.set_xticks(range(n), names, rotation=90, fontsize=MIN_TEXT_PT, linespacing=1.0)
+            if ax in axes[::ncols]:
+                ax.set_yticks(range(n), names, fontsize=MIN_TEXT_PT, linespacing=1.0)
             ax.tick_params(length=0)
         for side in ax.spines.values():
             side.set_visible(False)
         ax.set_title(f"Month {month}")
         ax.set_xlabel("Trusted organisation")
-    axes[0].set_ylabel("Trusting organisation")
+    for ax in axes[::ncols]:
+        ax.set_ylabel("Trusting organisation")
     fig.colorbar(image, ax=axes.tolist(), shrink=0.7, label="Trust of row in column (0–1)")
     _kind_legend(fig, _kind_order(order["kind"]), exited, marker="s")
     fig.suptitle(_wrapped(title or f"Trust matrix by kind, {_months_title(pairs)}",

@@ -19,7 +19,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from analysis.palette import REGIME_COLOURS
-from analysis.theme import DOUBLE_COLUMN, KIND_LABELS, SINGLE_COLUMN, new_figure, themed
+from analysis.theme import (DOUBLE_COLUMN, KIND_LABELS, MIN_TEXT_PT, SINGLE_COLUMN, new_figure,
+                            themed)
 from model import params as P
 from model.scenario import shown
 from model.sweep_file import axis_column
@@ -303,8 +304,9 @@ def plot_sobol(table: pd.DataFrame, title: str | None = None) -> Figure:
     ncols = min(3, len(outcomes))
     nrows = -(-len(outcomes) // ncols)
     n_par = table["parameter"].nunique()
-    fig = new_figure(DOUBLE_COLUMN if ncols > 1 else SINGLE_COLUMN,
-                     nrows * (0.6 + 0.16 * n_par) + 0.5)
+    # a greyed-out panel's note (five lines at MIN_TEXT_PT) needs about 0.9 in of panel
+    panel = max(0.16 * n_par, 0.0 if table["identifiable"].all() else 0.9)
+    fig = new_figure(DOUBLE_COLUMN if ncols > 1 else SINGLE_COLUMN, nrows * (0.6 + panel) + 0.5)
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
     styles = (("ST", "Total (ST)", "#444444"), ("S1", "First order (S1)", "#AAAAAA"))
     for ax, outcome in zip(axes, outcomes, strict=False):
@@ -325,7 +327,7 @@ def plot_sobol(table: pd.DataFrame, title: str | None = None) -> Figure:
             ax.set_xlim(-0.25, 1.25)
             ax.text(0.5, 0.5, textwrap.fill(f"Outcome almost constant ({part['note'].iloc[0]}):"
                                              " indices not identifiable", 22),
-                    transform=ax.transAxes, ha="center", va="center", fontsize=6,
+                    transform=ax.transAxes, ha="center", va="center", fontsize=MIN_TEXT_PT,
                     bbox={"facecolor": "white", "edgecolor": "#888888", "linewidth": 0.5})
     for ax in axes[len(outcomes):]:
         ax.set_visible(False)

@@ -8,7 +8,8 @@ backend is switched, and notebooks still show a returned figure. Notebooks that 
 their own figures can call `use_theme()` once. Colours come from
 `analysis.palette` (a fixed colour per organisation kind, regime and maturity
 level, shared with the browser UI); sizes from the journal column widths
-below; text is 7 pt, readable when a figure is printed at its width.
+below; text is 7 pt, and none is smaller than `MIN_TEXT_PT` (6.5 pt), readable when a
+figure is printed at its width.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ MM = 1 / 25.4
 SINGLE_COLUMN = 85 * MM
 #: Journal double-column width (about 175 mm), in inches.
 DOUBLE_COLUMN = 175 * MM
+#: The smallest text of any figure, in points at its printed width (tick labels; journals
+#: ask for at least 6-7 pt).
+MIN_TEXT_PT = 6.5
 #: Resolution of raster output (PNG).
 DPI = 300
 #: File formats `save_figure` writes.

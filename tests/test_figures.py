@@ -1287,3 +1287,52 @@ def test_one_figure_is_counted_in_the_singular(folders, tmp_path, capsys):
                 "--out", str(tmp_path / "one")) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("1 figure in "), last
+
+
+# ------------------------------------------------------- journal review (figfix2)
+#: The smallest text a figure may carry, in points at its printed width (the theme's
+#: tick labels); journals ask for at least 6-7 pt.
+MIN_TEXT_PT = 6.5
+
+
+@pytest.mark.parametrize("folder", ["agents", "plain", "grid", "sobol", "points"])
+def test_no_text_is_smaller_than_the_journal_minimum(folders, folder):
+    """Organisation names in small networks and matrices were 5.5 pt, matrix cell values
+    and the Sobol note 6 pt; every visible text of every figure is now >= 6.5 pt."""
+    from matplotlib.text import Text
+
+    _, jobs, _ = F.figure_jobs(folders[folder])
+    for job in jobs:
+        _, fig = job.make()
+        small = [(t.get_text(), t.get_fontsize()) for t in fig.findobj(Text)
+                 if t.get_visible() and t.get_text().strip()
+                 and t.get_fontsize() < MIN_TEXT_PT]
+        assert not small, (job.stem, small)
+        _assert_text_fits(fig)
+
+
+def test_sobol_note_of_an_unidentifiable_outcome_is_readable():
+    """The 'Outcome almost constant' note of a greyed-out panel was 6 pt."""
+    from matplotlib.text import Text
+
+    n = 3072
+    table = F.sobol_table(_sobol_frame(("synergy", "final_mean_faith")),
+                          _runs(n, 36, np.full(n, 0.45)))
+    fig = F.plot_sobol(table)
+    notes = [t for t in fig.findobj(Text)
+             if "not identifiable" in t.get_text().replace("\n", " ")]
+    assert notes and all(t.get_fontsize() >= MIN_TEXT_PT for t in notes)
+    _assert_text_fits(fig)
+
+
+@pytest.mark.parametrize("name", ["merger", "voluntary_alliance", "mandated_buddying"])
+def test_small_network_and_matrix_names_are_readable(name):
+    """5.5 pt names (and 6 pt cell values) are below what journals print."""
+    from matplotlib.text import Text
+
+    pairs = _pairs(name)
+    for fig in (F.plot_trust_network(pairs), F.plot_trust_matrix(pairs)):
+        sizes = [t.get_fontsize() for t in fig.findobj(Text)
+                 if t.get_visible() and t.get_text().strip()]
+        assert min(sizes) >= MIN_TEXT_PT
+        _assert_text_fits(fig)
