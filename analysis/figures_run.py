@@ -22,8 +22,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import matplotlib as mpl
 import pandas as pd
 from matplotlib.collections import LineCollection
+from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
@@ -37,6 +39,8 @@ from analysis.palette import (
     MATURITY_COLOURS,
     OKABE_ITO,
     REGIME_COLOURS,
+    SIZE_RELATION_COLOURS,
+    TRUST_SCALE_START,
 )
 from analysis.stats import REGIME_ORDER, regime_table
 from analysis.theme import (
@@ -83,10 +87,16 @@ SIZE_RATIO = 2.0
 ScenarioLike = Scenario | str | os.PathLike | Mapping[str, Any]
 #: Relations of the power figure (truster -> trusted): label, colour, line style.
 POWER_RELATIONS = {
-    "smaller_in_larger": ("Smaller in larger partner", OKABE_ITO["vermillion"], "-"),
-    "peers": ("Among peers of similar size", OKABE_ITO["bluish_green"], "--"),
-    "larger_in_smaller": ("Larger in smaller partner", OKABE_ITO["blue"], ":"),
+    "smaller_in_larger": ("Smaller in larger partner", SIZE_RELATION_COLOURS["smaller_in_larger"],
+                          "-"),
+    "peers": ("Among peers of similar size", SIZE_RELATION_COLOURS["peers"], "--"),
+    "larger_in_smaller": ("Larger in smaller partner", SIZE_RELATION_COLOURS["larger_in_smaller"],
+                          ":"),
 }
+#: Colour scale of trust (0-1) in the network and matrix: cividis, light = low, from
+#: `TRUST_SCALE_START` on, so low trust is not the VCSE kind's yellow.
+TRUST_MAP = ListedColormap(mpl.colormaps["cividis_r"](np.linspace(TRUST_SCALE_START, 1, 256)),
+                           name="trust")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -490,7 +500,7 @@ def plot_trust_network(pairs: pd.DataFrame, title: str | None = None) -> Figure:
     small = n <= SMALL_PARTNERSHIP
     fig = new_figure(DOUBLE_COLUMN, DOUBLE_COLUMN / len(months) + 0.9)
     axes = np.atleast_1d(fig.subplots(1, len(months), squeeze=False)).ravel()
-    cmap, norm = mpl.colormaps["cividis_r"], mpl.colors.Normalize(0, 1)
+    cmap, norm = TRUST_MAP, mpl.colors.Normalize(0, 1)
     area = 4 + 70 * np.sqrt(order["size"].to_numpy() / order["size"].max())
     exited = False
     for ax, month in zip(axes, months, strict=True):
@@ -575,7 +585,7 @@ def plot_trust_matrix(pairs: pd.DataFrame, title: str | None = None) -> Figure:
         matrix = np.full((n, n), np.nan)
         live = part[part["active"] & part["partner_active"]]
         matrix[rank[live["org"]].to_numpy(), rank[live["partner"]].to_numpy()] = live["trust"]
-        image = ax.imshow(matrix, cmap="cividis_r", vmin=0, vmax=1, interpolation="nearest")
+        image = ax.imshow(matrix, cmap=TRUST_MAP, vmin=0, vmax=1, interpolation="nearest")
         active = part.drop_duplicates("org").set_index("org")["active"].reindex(order["org"])
         gone = ~active.to_numpy(bool)
         if gone.any():  # rows and columns of members who left: grey, not blank like low trust

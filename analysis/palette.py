@@ -39,6 +39,19 @@ REGIME_COLOURS = {
     "dissolution": OKABE_ITO["vermillion"],
 }
 
+#: Colour of each size relation in the power figure (C17): none is a regime colour, so
+#: no line there reads as "synergy" or "dissolution".
+SIZE_RELATION_COLOURS = {
+    "smaller_in_larger": OKABE_ITO["reddish_purple"],
+    "peers": OKABE_ITO["bluish_green"],
+    "larger_in_smaller": OKABE_ITO["orange"],
+}
+
+#: Trust is drawn on cividis, light = low, dark = high, cut below this point of the
+#: scale: cividis's lightest end is the yellow of the VCSE kind (drawn beside it in
+#: the trust matrix and network); from here on no colour of the scale is near a kind's.
+TRUST_SCALE_START = 0.2
+
 #: Colour of each maturity level (M23's adaptation of Westrum).
 MATURITY_COLOURS = {
     "pathological": OKABE_ITO["vermillion"],

@@ -1336,3 +1336,43 @@ def test_small_network_and_matrix_names_are_readable(name):
                  if t.get_visible() and t.get_text().strip()]
         assert min(sizes) >= MIN_TEXT_PT
         _assert_text_fits(fig)
+
+
+def _lab(colours) -> np.ndarray:
+    """CIELAB (D65) of sRGB colours, for colour differences (Delta E 1976)."""
+    rgb = np.asarray(colours, float)[..., :3]
+    linear = np.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
+    xyz = linear @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                             [0.0193, 0.1192, 0.9505]]).T / np.array([0.95047, 1, 1.08883])
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]),
+                     200 * (f[..., 1] - f[..., 2])], -1)
+
+
+def test_trust_colours_are_not_kind_colours():
+    """The trust matrix's low-trust cells were the yellow of its VCSE kind strips
+    (cividis_r's light end, Delta E 6): no colour of the trust scale is now near a kind's."""
+    from matplotlib.colors import to_rgb
+
+    pairs = _pairs("merger")
+    for fig in (F.plot_trust_matrix(pairs), F.plot_trust_network(pairs)):
+        bar = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"][0]
+        cmap = bar._colorbar.cmap  # the scale of the cells or edges and of their colour bar
+        scale = _lab(cmap(np.linspace(0, 1, 101)))
+        for kind, colour in KIND_COLOURS.items():
+            gap = np.linalg.norm(scale - _lab(to_rgb(colour)), axis=1).min()
+            assert gap > 20, (kind, gap)
+
+
+def test_power_relations_are_not_drawn_in_regime_colours():
+    """Smaller-in-larger was dissolution vermillion and larger-in-smaller synergy blue."""
+    from matplotlib.colors import to_hex
+
+    steps = np.arange(4)
+    table = pd.concat([_band(steps, 3, relation=r) for r in
+                       ("smaller_in_larger", "peers", "larger_in_smaller")])
+    table["size_ratio"] = 2.0
+    fig = F.plot_power_trust(table)
+    drawn = {to_hex(line.get_color()).upper() for line in fig.axes[0].get_lines()}
+    assert len(drawn) == 3
+    assert not drawn & {c.upper() for c in REGIME_COLOURS.values()}
