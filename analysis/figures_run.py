@@ -301,9 +301,16 @@ def plot_regime_shares(table: pd.DataFrame, title: str | None = None,
     scenarios = list(dict.fromkeys(table["scenario"]))
     pivot = table.pivot(index="scenario", columns="regime").reindex(scenarios)
     runs = pivot[("runs", REGIME_ORDER[0])].to_numpy(int)
-    wide = max(len(s) for s in scenarios) > 16
-    labels = [textwrap.fill(f"{s} (n\u00a0=\u00a0{n})", 40 if wide else 24)  # never "(n =" / "10)"
-              for s, n in zip(scenarios, runs, strict=True)]
+    def wrapped(width: int) -> list[str]:  # never "(n =" / "10)": non-breaking spaces
+        return [textwrap.fill(f"{s} (n\u00a0=\u00a0{n})", width)
+                for s, n in zip(scenarios, runs, strict=True)]
+
+    # single column, labels wrapped at 24 characters (a scenario name of any length); double
+    # only for labels of more than three lines there (sweep points naming several keys)
+    labels = wrapped(24)
+    wide = max(label.count("\n") + 1 for label in labels) > 3
+    if wide:
+        labels = wrapped(40)
     row = max(0.2, 0.1 * max(label.count("\n") + 1 for label in labels) + 0.04)
     # at least 0.6 in of rows: the axis label, turned upright, is taller than one row
     fig = new_figure(DOUBLE_COLUMN if wide else SINGLE_COLUMN,

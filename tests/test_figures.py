@@ -892,8 +892,8 @@ def test_run_figures_name_the_scenario_and_replicates(folders):
 
 
 def test_regime_shares_title_of_a_short_scenario_name_fits():
-    """A name of up to 16 characters gets a single-column figure, whose long labels made
-    the title run off the right edge."""
+    """A scenario's figure is single-column, whose long labels made the title run off the
+    right edge."""
     fig = F.plot_regime_shares(_shares({"ics_mandated": ["inertia"]}),
                                title=f"ics_mandated: regime at the end of the run "
                                      f"({F.replicates_text(1)})")
@@ -1376,3 +1376,14 @@ def test_power_relations_are_not_drawn_in_regime_colours():
     drawn = {to_hex(line.get_color()).upper() for line in fig.axes[0].get_lines()}
     assert len(drawn) == 3
     assert not drawn & {c.upper() for c in REGIME_COLOURS.values()}
+
+
+@pytest.mark.parametrize("name", ["ics_mandated", "voluntary_alliance", "research_collaboration",
+                                  "a_user_scenario_of_thirty_chars"])
+def test_one_runs_regime_shares_are_single_column_whatever_its_name(name):
+    """A name over 16 characters made a 175 x 43 mm strip of one row; the figure of one
+    run is one column wide, its label wrapped."""
+    fig = F.plot_regime_shares(_shares({name: ["synergy", "inertia", "inertia"]}),
+                               title=f"{name}: regime at the end of the run (3 replicates)")
+    assert fig.get_figwidth() == pytest.approx(SINGLE_COLUMN)
+    _assert_text_fits(fig)
