@@ -21,8 +21,8 @@ import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import matplotlib as mpl
+import numpy as np
 import pandas as pd
 from matplotlib.collections import LineCollection
 from matplotlib.colors import ListedColormap

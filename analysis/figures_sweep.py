@@ -19,8 +19,14 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from analysis.palette import REGIME_COLOURS
-from analysis.theme import (DOUBLE_COLUMN, KIND_LABELS, MIN_TEXT_PT, SINGLE_COLUMN, new_figure,
-                            themed)
+from analysis.theme import (
+    DOUBLE_COLUMN,
+    KIND_LABELS,
+    MIN_TEXT_PT,
+    SINGLE_COLUMN,
+    new_figure,
+    themed,
+)
 from model import params as P
 from model.scenario import shown
 from model.sweep_file import axis_column
