@@ -29,7 +29,7 @@ from model import kernel
 from model import state as S
 from model.regimes import MATURITY, REGIMES, maturity, summarise
 from model.resources import check_run_memory
-from model.rng import replicate_seeds, stream_state
+from model.rng import replicate_seeds, stream_states
 from model.scenario import (
     MAX_SEED,
     MAX_STEPS,
@@ -151,7 +151,7 @@ def run_arrays(scenario: Scenario, seeds: Iterable[int], steps: int | None = Non
     steps = batch_steps(scenario, steps)
     r, n = len(seeds), scenario.n_organisations
     params = np.tile(scenario.packed(), (r, 1))
-    rngs = np.stack([stream_state(s) for s in seeds]) if r else np.zeros((0, 4), np.uint64)
+    rngs = stream_states(seeds)
     metrics = np.zeros((r, steps + 1, S.N_METRICS))
     shape = (r, steps + 1, n, S.N_ORG_RECORD) if agents else (r, 0, n, S.N_ORG_RECORD)
     organisations = np.zeros(shape)

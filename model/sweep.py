@@ -30,7 +30,7 @@ import pandas as pd
 from model import state as S
 from model.jit_cache import source_hash
 from model.regimes import REGIMES
-from model.rng import replicate_seeds, stream_state
+from model.rng import replicate_seeds, stream_states
 from model.scenario import ScenarioError, shown
 from model.sweep_file import Sweep, axis_column
 
@@ -127,7 +127,7 @@ def compute_chunk(task: dict) -> dict:
         raise OtherKernelsError(f"{socket.gethostname()} (pid {os.getpid()}) runs kernel "
                                 f"sources {source_hash()[:12]}, not the sweep's "
                                 f"{task['kernels'][:12]}")
-    rngs = np.stack([stream_state(s) for s in task["seeds"]])
+    rngs = stream_states(task["seeds"])
     summaries, coarse = run_summaries(task["kind"], task["size"], task["x"], task["y"],
                                       task["params"], task["timeline"], rngs, task["steps"],
                                       int(task["stride"]))
