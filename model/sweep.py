@@ -30,7 +30,7 @@ import pandas as pd
 from model import state as S
 from model.jit_cache import source_hash
 from model.regimes import REGIMES
-from model.rng import replicate_seeds, stream_states
+from model.rng import run_seeds, stream_states
 from model.scenario import ScenarioError, shown
 from model.sweep_file import Sweep, axis_column
 
@@ -73,17 +73,32 @@ def plans_agree(sweep: Sweep) -> bool:
     return all(group[-1] - group[0] == len(group) - 1 for group in _roster_groups(sweep))
 
 
+def _point_seeds(sweep: Sweep, block_runs: int = 2**20) -> np.ndarray:
+    """Every run's seed as an int64 [point, replicate] array: row p is
+    `replicate_seeds(sweep.seed, R, point=p)`, worked out a block of points at a time
+    (`run_seeds` on arrays: one call per point would cost more than it saves)."""
+    n_points, n_reps = len(sweep.scenarios), sweep.replicates
+    seeds = np.empty((n_points, n_reps), dtype=np.int64)
+    step = max(1, block_runs // n_reps)
+    for first in range(0, n_points, step):
+        points = np.arange(first, min(n_points, first + step))
+        seeds[points] = run_seeds(sweep.seed, np.repeat(points, n_reps),
+                                  np.tile(np.arange(n_reps), len(points))
+                                  ).reshape(len(points), n_reps)
+    return seeds
+
+
 def plan_chunks(sweep: Sweep) -> list[Chunk]:
     """Split the sweep's runs into chunks of at most `sweep.chunk` runs with one roster
     and timeline: the points of each (`_roster_groups`), replicate by replicate, so an
     organisation-count axis costs as many chunks wherever it comes in the grid."""
     chunks: list[Chunk] = []
+    seeds_by_point = _point_seeds(sweep)
     replicates = np.arange(sweep.replicates)
     for group in _roster_groups(sweep):
         points = np.repeat(np.array(group), sweep.replicates)
         reps = np.tile(replicates, len(group))
-        seeds = np.concatenate([replicate_seeds(sweep.seed, sweep.replicates, point=p)
-                                for p in group])
+        seeds = seeds_by_point[group].ravel()
         for first in range(0, len(points), sweep.chunk):
             runs = slice(first, first + sweep.chunk)
             chunks.append(Chunk(len(chunks), points[runs], reps[runs], seeds[runs]))

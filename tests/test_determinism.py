@@ -246,9 +246,10 @@ def test_a_pickled_model_carries_on_with_the_same_bits():
 
 
 def test_seeds_and_streams_are_numpys_seed_sequence_bit_for_bit():
-    """model.rng computes numpy's SeedSequence in jitted code (8.5 µs a seed in numpy, 0.1
-    here); the seeds and generator states must stay exactly numpy's, which the manifests'
-    seed rule names: edge words (0, 2^32 - 1, 2^32, 2^63 - 1) and 2,000 random draws."""
+    """model.rng runs numpy's SeedSequence algorithm on arrays of seeds (numpy's object
+    takes 8.5 µs a seed); the seeds and generator states must stay exactly numpy's, which
+    the manifests' seed rule names: edge words (0, 2^32 - 1, 2^32, 2^63 - 1) and 2,000
+    random draws."""
     from model.rng import replicate_seeds, stream_state, stream_states
 
     def numpy_seeds(master: int, replicates: int, point: int) -> list[int]:
