@@ -41,7 +41,7 @@ import mesa
 from agents.kinds import KINDS, SECTOR_CULTURE, SECTORS
 from model import params as P
 from model.rng import stream_state
-from model.scenario import FORMS, Scenario, load_scenario
+from model.scenario import Scenario, load_scenario
 
 REGIMES = ("inertia", "synergy", "dissolution")
 #: ~100% inertia; mostly synergy; a mix; half dissolution (exits); shocks and a timeline.
@@ -115,15 +115,8 @@ def sigmoid(x: float) -> float:
 
 def parameters(scenario: Scenario) -> dict[str, float]:
     """Every parameter by its short name (`formalisation`, `trust_base`, ...)."""
-    values = {p.name: p.default for p in P.PARAMS}
-    integration, reputation = FORMS[scenario.form]
-    values["mandated"] = 1.0 if scenario.regime == "mandated" else 0.0
-    values["integration"] = integration
-    values["form_reputation"] = reputation
-    for group in (scenario.context, scenario.constants):
-        for key, value in group.items():
-            values[key.split(".", 1)[1]] = float(value)
-    return values
+    return {param.name: float(value) for param, value in zip(P.PARAMS, scenario.packed(),
+                                                              strict=True)}
 
 
 # --- agents --------------------------------------------------------------------
@@ -358,13 +351,13 @@ class ReferenceModel(mesa.Model):
         p, orgs, rng = self.p, self.orgs, self.rng
         n = len(orgs)
         self.month += 1
-        mandated = p["mandated"] == 1.0
 
-        # 2. timeline and shocks (C27, C50)
+        # 2. timeline and shocks (C27, C50); a timeline can change the regime itself
         for month, changes in self.timeline:
             if month == self.month:
                 for key, value in changes.items():
                     p[key.split(".", 1)[1]] = value
+        mandated = p["mandated"] == 1.0
         self.update_context()
         cut = {}
         for org in orgs:

@@ -24,6 +24,7 @@ from mesa.discrete_space import Network
 from agents.kinds import SECTOR_CULTURE, kind_table
 from agents.organisation import Organisation
 from model import kernel
+from model import params as P
 from model import state as S
 from model.regimes import REGIMES, classify
 from model.rng import stream_state
@@ -158,6 +159,12 @@ class ICSModel(mesa.Model):
     def month(self) -> int:
         """Months run so far (0 at the start; Mesa's `steps` counts the same)."""
         return int(self.state.world[S.MONTH])
+
+    @property
+    def mandated(self) -> bool:
+        """Whether a mandate is in force this month: the scenario's regime until a timeline
+        event changes it (THEORY §5 step 2; C01, C02, C11, C17, C36)."""
+        return bool(self.state.params[P.MANDATED] == 1.0)
 
     @property
     def regime(self) -> tuple[str, int | None]:

@@ -27,7 +27,8 @@ def render() -> str:
              "from `--set regime=...` and `--set form=...`. A range marked *whole number* "
              "takes integers only (12, or 12.0). A `[[timeline]]` event can change any "
              "`context.*` key except those marked *month 0 only*, which act only when the "
-             "partnership forms; `structure.*` and `constants.*` are fixed for a run.", "",
+             "partnership forms, and the `structure.*` values through `regime = ...` and "
+             "`form = ...`; `constants.*` are fixed for a run.", "",
              "| key | default | range | unit | CMOC | source | meaning |",
              "|---|---|---|---|---|---|---|"]
     for p in PARAMS:

@@ -3,7 +3,8 @@
 A scenario is data: a name and description, the regime and form, the number
 of months, the organisations (counts per kind or a roster CSV), the context
 (`[context]`), optional free constants (`[constants]`) and an optional
-`[[timeline]]` of context changes. Anything not in the parameter table is
+`[[timeline]]` of changes to the context, the regime and the form. Anything not in
+the parameter table is
 rejected with the list of valid keys; values outside their range are
 rejected with the range. Every error is a `ScenarioError` whose message is
 one line naming the file or key, the value given and what is allowed.
@@ -42,6 +43,8 @@ SCENARIO_DIR = _scenario_dir()
 #: Integration depth and reputation of each collaboration form (`params.FORMS`).
 FORMS = P.FORMS
 REGIMES = ("mandated", "voluntary")
+#: The `structure.*` keys a collaboration form sets.
+FORM_KEYS = ("structure.integration", "structure.form_reputation")
 TOP_KEYS = ("name", "description", "sources", "regime", "form", "steps", "organisations",
             "context", "constants", "timeline")
 MAX_STEPS = 1200
@@ -117,6 +120,8 @@ class Scenario:
     roster: Roster
     context: dict[str, float]
     constants: dict[str, float]
+    #: (month, {dotted key: value}): `context.*` keys, and the `structure.*` values of a
+    #: `regime` or `form` the event sets (`regime_values`, `form_values`).
     timeline: list[tuple[int, dict[str, float]]] = field(default_factory=list)
     sources: str = ""
     path: str | None = None
@@ -128,11 +133,8 @@ class Scenario:
     def packed(self) -> np.ndarray:
         """The packed float64 parameter array the kernels read (params.PARAMS order)."""
         values = P.DEFAULTS.copy()
-        integration, reputation = FORMS[self.form]
-        values[P.MANDATED] = 1.0 if self.regime == "mandated" else 0.0
-        values[P.INTEGRATION] = integration
-        values[P.FORM_REPUTATION] = reputation
-        for group in (self.context, self.constants):
+        for group in (regime_values(self.regime), form_values(self.form), self.context,
+                      self.constants):
             for key, value in group.items():
                 values[P.index(key)] = value
         return values
@@ -180,8 +182,7 @@ class Scenario:
             },
             "context": {k.split(".", 1)[1]: v for k, v in self.context.items()},
             "constants": {k.split(".", 1)[1]: v for k, v in self.constants.items()},
-            "timeline": [{"month": m, "set": {k.split(".", 1)[1]: v for k, v in c.items()}}
-                         for m, c in self.timeline],
+            "timeline": [{"month": m, "set": _timeline_words(c)} for m, c in self.timeline],
         }
 
     def digest(self) -> str:
@@ -192,6 +193,33 @@ class Scenario:
         data["roster"].pop("path")
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+def regime_values(regime: str) -> dict[str, float]:
+    """The `structure.*` value a regime sets: `structure.mandated`, 1 under a mandate
+    (C01, C02, C11, C12, C17, C20, C36)."""
+    return {"structure.mandated": 1.0 if regime == "mandated" else 0.0}
+
+
+def form_values(form: str) -> dict[str, float]:
+    """The `structure.*` values a collaboration form sets: its integration depth (C11,
+    C12) and the legitimacy the form carries (C02, C03) [M23 ch. 2]."""
+    return dict(zip(FORM_KEYS, FORMS[form], strict=True))
+
+
+def _timeline_words(changes: dict[str, float]) -> dict[str, Any]:
+    """A timeline event's resolved changes as a scenario file gives them (`_timeline`'s
+    inverse): context keys by their short name, and `regime` and `form` by name."""
+    words: dict[str, Any] = {}
+    for key, value in changes.items():
+        if key.startswith("context."):
+            words[key.split(".", 1)[1]] = value
+        elif key == "structure.mandated":
+            words["regime"] = "mandated" if value == 1.0 else "voluntary"
+        elif key == FORM_KEYS[0]:
+            given = {k: changes[k] for k in FORM_KEYS}
+            words["form"] = next(f for f in FORMS if form_values(f) == given)
+    return words
 
 
 def bundled_files(sweeps: bool = False) -> dict[str, Path]:
@@ -714,9 +742,20 @@ def _timeline(source: str, events: Any) -> list[tuple[int, dict[str, float]]]:
         month = int(_number(where, "month", event["month"], 1, MAX_STEPS, True))
         changes = event["set"]
         if not isinstance(changes, dict) or not changes:
-            raise ScenarioError(f"{where}: set must be a non-empty table of context keys")
+            raise ScenarioError(f"{where}: set must be a non-empty table of context keys, "
+                                "regime or form")
         resolved = {}
         for name, value in changes.items():
+            if (month, name) in set_by:  # the kernel would apply both, the later winning
+                raise ScenarioError(f"{where}: {name} is already set at month {month} by "
+                                    f"event {set_by[month, name]}; give one value")
+            set_by[month, name] = number
+            if name == "regime":  # a partnership made statutory, or released (C36)
+                resolved.update(regime_values(_text(where, name, value, REGIMES)))
+                continue
+            if name == "form":  # a partnership that deepens (or loosens) its form
+                resolved.update(form_values(_text(where, name, value, tuple(FORMS))))
+                continue
             if name not in valid:
                 raise ScenarioError(f"{where}: {_not_in_timeline(name, value)}")
             param = valid[name]
@@ -726,28 +765,28 @@ def _timeline(source: str, events: Any) -> list[tuple[int, dict[str, float]]]:
                     "cannot change in a timeline"
                 )
             resolved[param.key] = _number(where, param.key, value, param.lo, param.hi, False)
-            if (month, name) in set_by:  # the kernel would apply both, the later winning
-                raise ScenarioError(f"{where}: {name} is already set at month {month} by "
-                                    f"event {set_by[month, name]}; give one value")
-            set_by[month, name] = number
         out.append((month, resolved))
     return out
 
 
 def _not_in_timeline(name: str, value: Any) -> str:
-    """Why `name` cannot be a key of a timeline event's `set` (it is not context)."""
-    only = "a timeline sets context keys only"
+    """Why `name` cannot be a key of a timeline event's `set` (not context, regime or
+    form)."""
+    only = "a timeline sets context keys, regime and form only"
     if name == "context" or name.startswith("context."):
         given = value if name == "context" and isinstance(value, dict) else {
             name.split(".", 1)[1]: value}
         key = next(iter(given), "funding") if given else "funding"
         return f"write context keys without 'context.': set = {{ {key} = ... }}"
-    if name in ("regime", "form", "steps", "name", "description", "sources"):
+    if name in ("steps", "name", "description", "sources"):
         return f"{name} cannot change during a run: {only}"
     if name in ("organisations", "roster") or name in KIND_INDEX:
         return (f"the organisations are fixed at month 0: {name} cannot change during a run; "
                 f"{only}")
     if name in P.BY_GROUP["constants"]:
         return f"constants.{name} cannot change during a run: {only}"
+    if name in P.BY_GROUP["structure"]:
+        word = "regime" if name == "mandated" else "form"
+        return f"{name} follows from the {word}: set = {{ {word} = ... }}"
     changeable = [n for n, p in P.BY_GROUP["context"].items() if p.key not in P.MONTH_ZERO_ONLY]
-    return f"unknown context key {name!r}; valid keys are " + ", ".join(changeable)
+    return f"unknown key {name!r}; valid keys are regime, form, " + ", ".join(changeable)

@@ -433,6 +433,13 @@ def _panel(series, x_values, x_max: int, y_ticks: list[float], y_label: str, tit
     return parts
 
 
+def _regime_in_force(model: ICSModel) -> str:
+    """The regime this month, and the one the partnership formed under when a timeline has
+    changed it."""
+    now = "mandated" if model.mandated else "voluntary"
+    return now if now == model.scenario.regime else f"{now} (formed {model.scenario.regime})"
+
+
 def regime_markdown(model: ICSModel) -> str:
     """The live regime panel: regime so far, month synergy was reached, members."""
     regime, month = model.regime
@@ -458,7 +465,7 @@ def regime_markdown(model: ICSModel) -> str:
         f"**Regime so far:** {judged}",
         f"**In synergy since:** {since}",
         f"**Members:** {active} of {len(model.organisations)} active, "
-        f"{model.scenario.regime} regime ({model.scenario.name})",
+        f"{_regime_in_force(model)} regime ({model.scenario.name})",
     ]
     if getattr(model, "note", None):
         lines += [f"**Note:** {html.escape(model.note)}"]  # it quotes what the student typed

@@ -47,4 +47,5 @@ def test_what_packed_parameters_read_lives_in_the_hashed_sources():
     hashed = {path.resolve() for path in jit_cache._SOURCES}
     assert scenario.FORMS is params.FORMS
     assert Path(inspect.getsourcefile(params)).resolve() in hashed
-    assert "FORMS[self.form]" in inspect.getsource(scenario.Scenario.packed)
+    assert "form_values(self.form)" in inspect.getsource(scenario.Scenario.packed)
+    assert "FORMS[form]" in inspect.getsource(scenario.form_values)  # a timeline's too

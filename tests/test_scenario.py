@@ -14,6 +14,7 @@ from model.scenario import (
     SCENARIO_DIR,
     ScenarioError,
     bundled_scenarios,
+    from_resolved,
     load_scenario,
     parse_overrides,
 )
@@ -576,10 +577,13 @@ def _with_event(changes: dict, month: int = 2) -> dict:
 
 
 @pytest.mark.parametrize(("changes", "message"), [
-    ({"regime": "voluntary"}, "regime cannot change during a run: a timeline sets context "
-                              "keys only"),
-    ({"form": "merger"}, "form cannot change during a run"),
-    ({"steps": 24}, "steps cannot change during a run"),
+    ({"steps": 24}, "steps cannot change during a run: a timeline sets context keys, "
+                    "regime and form only"),
+    ({"mandated": 1}, "mandated follows from the regime: set = { regime = ... }"),
+    ({"integration": 0.9}, "integration follows from the form: set = { form = ... }"),
+    ({"regime": "statutory"}, "regime = 'statutory' is not one of mandated, voluntary"),
+    ({"regime": 1}, "regime = 1 is not a string"),
+    ({"form": "federation"}, "form = 'federation' is not one of network, buddying"),
     ({"roster": "x.csv"}, "the organisations are fixed at month 0: roster cannot change "
                           "during a run"),
     ({"pcn": 5}, "the organisations are fixed at month 0: pcn cannot change during a run"),
@@ -605,8 +609,8 @@ def test_a_timeline_lists_only_the_context_it_can_change():
     with pytest.raises(ScenarioError, match="valid keys are") as info:
         load_scenario(_with_event({"magic": 0.1}))
     listed = str(info.value).split("valid keys are ", 1)[1].split(", ")
-    changeable = [name for name, p in P.BY_GROUP["context"].items()
-                  if p.key not in P.MONTH_ZERO_ONLY]
+    changeable = ["regime", "form"] + [name for name, p in P.BY_GROUP["context"].items()
+                                       if p.key not in P.MONTH_ZERO_ONLY]
     assert listed[:-1] == changeable[:-1] and listed[-1].startswith(changeable[-1])
 
 
@@ -623,6 +627,40 @@ def test_two_timeline_events_cannot_set_one_key_in_the_same_month():
         load_scenario({**base, "timeline": [
             {"month": 2, "set": {"funding": 0.1}}, {"month": 4, "set": {"funding": 0.5}},
             {"month": 2, "set": {"funding": 0.9}}]})
+
+
+def test_a_timeline_can_change_the_regime_and_the_form():
+    """THEORY §2 lists the regime and the integration depth among the context and §5 step
+    2 lets a timeline change any context parameter, but a timeline refused both: a
+    voluntary partnership made statutory mid-run (the 2022 Act) could not be written."""
+    scenario = load_scenario({
+        "regime": "voluntary", "form": "alliance", "organisations": {"pcn": 3},
+        "timeline": [{"month": 12, "set": {"regime": "mandated", "funding": 0.6}},
+                     {"month": 24, "set": {"form": "merger"}},
+                     {"month": 36, "set": {"regime": "voluntary", "form": "network"}}]})
+    assert scenario.timeline == [
+        (12, {"structure.mandated": 1.0, "context.funding": 0.6}),
+        (24, {"structure.integration": 1.0, "structure.form_reputation": -0.05}),
+        (36, {"structure.mandated": 0.0, "structure.integration": 0.1,
+              "structure.form_reputation": 0.0})]
+    rows = scenario.timeline_array()
+    assert [(m, P.PARAMS[int(i)].key, v) for m, i, v in rows][:2] == [
+        (12.0, "structure.mandated", 1.0), (12.0, "context.funding", 0.6)]
+    assert scenario.packed()[P.MANDATED] == 0.0  # month 0 is the file's regime
+    assert scenario.to_dict()["timeline"] == [
+        {"month": 12, "set": {"regime": "mandated", "funding": 0.6}},
+        {"month": 24, "set": {"form": "merger"}},
+        {"month": 36, "set": {"regime": "voluntary", "form": "network"}}]
+    again = from_resolved(scenario.to_dict())  # a manifest reproduces the run
+    assert again.timeline == scenario.timeline and again.digest() == scenario.digest()
+
+
+def test_a_month_cannot_set_the_regime_twice():
+    with pytest.raises(ScenarioError, match=r"^scenario: timeline event 2: regime is already "
+                                            r"set at month 5 by event 1; give one value$"):
+        load_scenario({"regime": "voluntary", "form": "alliance", "organisations": {"pcn": 3},
+                       "timeline": [{"month": 5, "set": {"regime": "mandated"}},
+                                    {"month": 5, "set": {"regime": "voluntary"}}]})
 
 
 def test_set_takes_text_keys_as_typed():

@@ -359,3 +359,18 @@ def test_ui_prints_an_address_a_browser_can_open():
     assert ui.app_url("127.0.0.1", 8765) == "http://127.0.0.1:8765/"
     assert ui.app_url("localhost", 80) == "http://localhost:80/"
 
+
+
+def test_the_regime_panel_shows_the_regime_in_force_this_month():
+    """A timeline can make a partnership statutory: the panel kept saying the regime the
+    scenario started with."""
+    from model import ICSModel
+
+    model = ICSModel({"regime": "voluntary", "form": "alliance", "organisations": {"pcn": 3},
+                      "timeline": [{"month": 2, "set": {"regime": "mandated"}}]}, seed=1)
+    model.run_for(1)
+    assert not model.mandated
+    assert "active, voluntary regime (scenario)" in ui.regime_markdown(model)
+    model.run_for(1)
+    assert model.mandated
+    assert "active, mandated (formed voluntary) regime (scenario)" in ui.regime_markdown(model)
