@@ -60,10 +60,18 @@ SYNERGY_MAP = LinearSegmentedColormap.from_list("synergy", ["#FFFFFF", REGIME_CO
 
 def key_label(key: str, unit: bool = True) -> str:
     """Plain words for a dotted key: ``context.history_of_competition`` -> ``History of
-    competition (0–1)``; ``organisations.pcn`` -> ``Primary care networks (count)``."""
+    competition (0–1)``; ``organisations.pcn`` -> ``Primary care networks (count)``;
+    ``timeline.1.month`` -> ``Month of timeline event 1``."""
     group, _, name = key.partition(".")
     if not name:
         return key.replace("_", " ").capitalize()
+    if group == "timeline" and name.count(".") == 1:  # timeline.<event>.<key>
+        event, _, field = name.partition(".")
+        if field == "month":
+            return f"Month of timeline event {event}"
+        words = f"{field.replace('_', ' ').capitalize()} from timeline event {event}"
+        plain = key_label(f"context.{field}", unit=False)
+        return words + key_label(f"context.{field}", unit)[len(plain):]  # its unit, if any
     if group == "organisations" and name in KIND_LABELS:
         return f"{KIND_LABELS[name]}s" + (" (count)" if unit else "")
     text = name.replace("_", " ").capitalize()

@@ -476,9 +476,12 @@ def _apply_override(raw: dict, key: str, value: Any, label: str) -> None:
             raise ScenarioError(
                 f"{label} {key}: unknown key; valid keys are regime, form, steps, name, "
                 "description, organisations.<kind>, organisations.roster, context.<name>, "
-                "constants.<name>"
+                "constants.<name>, timeline.<event>.month, timeline.<event>.<key>"
             )
         raw[key] = value
+        return
+    if parts[0] == "timeline":
+        _override_event(raw, key, value, label)
         return
     if len(parts) > 2 and parts[0] in ("organisations", "context", "constants"):
         raise ScenarioError(f"{label} {key}: one dot only: a key is group.name, e.g. "
@@ -491,8 +494,8 @@ def _apply_override(raw: dict, key: str, value: Any, label: str) -> None:
                             f"is the key {parts[1]}: give it as {parts[1]}={given}")
     if len(parts) != 2 or parts[0] not in ("organisations", "context", "constants"):
         raise ScenarioError(
-            f"{label} {key}: unknown key; dotted keys start with organisations., context. "
-            "or constants."
+            f"{label} {key}: unknown key; dotted keys start with organisations., context., "
+            "constants. or timeline."
         )
     group, name = parts
     if group == "organisations":
@@ -514,6 +517,38 @@ def _apply_override(raw: dict, key: str, value: Any, label: str) -> None:
         for kind in KIND_NAMES:
             table.pop(kind, None)
     table[name] = value
+
+
+def _override_event(raw: dict, key: str, value: Any, label: str) -> None:
+    """`timeline.<event>.month` or `timeline.<event>.<key>`: the month of the scenario's
+    timeline event number <event> (from 1, in file order), or one key of its `set`
+    (added when the event does not set it). The loader then validates the event as in
+    a file, so that a sweep can vary when an event happens or what it sets (THEORY §5
+    step 2)."""
+    parts = key.split(".")
+    events = raw.get("timeline", [])
+    if not isinstance(events, list):
+        raise ScenarioError(f"{label} {key}: the scenario's timeline is not an array of "
+                            "tables ([[timeline]])")
+    example = "timeline.1.month or timeline.1.funding"
+    if len(parts) != 3 or not parts[2]:
+        raise ScenarioError(f"{label} {key}: a timeline key is timeline.<event>.month or "
+                            f"timeline.<event>.<key>, e.g. {example}")
+    number = parts[1]
+    if not (number.isascii() and number.isdigit() and 1 <= int(number) <= len(events)):
+        has = counted(len(events), "timeline event")
+        numbers = f"timeline.1 to timeline.{len(events)}" if len(events) > 1 else "timeline.1"
+        raise ScenarioError(f"{label} {key}: the scenario has {has}"
+                            + (f"; give {numbers}" if events else
+                               ": add [[timeline]] events to the scenario file first"))
+    event = events[int(number) - 1]
+    if not isinstance(event, dict) or not isinstance(event.get("set"), dict):
+        raise ScenarioError(f"{label} {key}: timeline event {number} of the scenario is not "
+                            "a table with month and set")
+    if parts[2] == "month":
+        event["month"] = value
+    else:
+        event["set"][parts[2]] = value
 
 
 def _number(source: str, key: str, value: Any, lo: float, hi: float, integer: bool) -> float:
@@ -604,7 +639,7 @@ def _validate(raw: dict, source: str, base_dir: Path, given: Mapping[str, str]) 
     roster = _roster(given[counted[0]] if counted else source, organisations, base_dir)
     context = _group(source, raw, "context", at)
     constants = _group(source, raw, "constants", at)
-    timeline = _timeline(source, raw.get("timeline", []))
+    timeline = _timeline(source, raw.get("timeline", []), given)
     return Scenario(name=name, description=description, regime=regime, form=form, steps=steps,
                     roster=roster, context=context, constants=constants, timeline=timeline,
                     sources=sources, path=None if source == "scenario" else source)
@@ -728,14 +763,23 @@ def read_roster(path: Path) -> Roster:
                   np.array(ys, f), path=where)
 
 
-def _timeline(source: str, events: Any) -> list[tuple[int, dict[str, float]]]:
+def _timeline(source: str, events: Any, given: Mapping[str, str] | None = None
+              ) -> list[tuple[int, dict[str, float]]]:
+    """The events of `[[timeline]]`, resolved; an error in an event that an override
+    changed (`timeline.<event>.*` in `given`) names the override's label, not the file."""
     if not isinstance(events, list):
         raise ScenarioError(f"{source}: timeline must be an array of tables ([[timeline]])")
     valid = P.BY_GROUP["context"]
     out = []
     set_by: dict[tuple[int, str], int] = {}  # (month, key): the event that sets it
+
+    def named(number: int) -> str | None:
+        """How an error names event `number` when an override changed it."""
+        changed = [k for k in (given or {}) if k.startswith(f"timeline.{number}.")]
+        return f"{given[changed[0]]} timeline.{number}" if changed else None
+
     for number, event in enumerate(events, start=1):
-        where = f"{source}: timeline event {number}"
+        where = named(number) or f"{source}: timeline event {number}"
         if not isinstance(event, dict) or set(event) != {"month", "set"}:
             raise ScenarioError(f"{where}: needs exactly the keys month and set")
         # an event after the last month is allowed (a shorter --steps) and never happens
@@ -747,8 +791,12 @@ def _timeline(source: str, events: Any) -> list[tuple[int, dict[str, float]]]:
         resolved = {}
         for name, value in changes.items():
             if (month, name) in set_by:  # the kernel would apply both, the later winning
+                earlier = set_by[month, name]
+                if named(earlier) and not named(number):  # the override moved the earlier
+                    raise ScenarioError(f"{named(earlier)}: {name} at month {month} is also "
+                                        f"set by event {number}; give one value")
                 raise ScenarioError(f"{where}: {name} is already set at month {month} by "
-                                    f"event {set_by[month, name]}; give one value")
+                                    f"event {earlier}; give one value")
             set_by[month, name] = number
             if name == "regime":  # a partnership made statutory, or released (C36)
                 resolved.update(regime_values(_text(where, name, value, REGIMES)))

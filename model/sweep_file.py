@@ -184,12 +184,15 @@ def _int(source: str, key: str, value: Any, lo: int, hi: int) -> int:
 def _whole_key(key: str) -> bool:
     """Whether a sweepable key takes whole numbers only: an organisation count, or a
     parameter of `P.INTEGER_KEYS` (months)."""
-    return key.startswith("organisations.") or key in P.INTEGER_KEYS
+    return (key.startswith("organisations.") or key in P.INTEGER_KEYS
+            or (key.startswith("timeline.") and key.endswith(".month")))
 
 
 def _check_key(source: str, key: str) -> None:
-    """A sweepable dotted key: regime, form, organisations.<kind>, context.*, constants.*."""
-    if key in ("regime", "form"):
+    """A sweepable dotted key: regime, form, organisations.<kind>, context.*, constants.*,
+    or timeline.<event>.month / timeline.<event>.<key> (the loader checks the event and
+    the key against the base scenario's timeline)."""
+    if key in ("regime", "form") or key.startswith("timeline."):
         return
     group = key.split(".", 1)[0]
     if group == "organisations":
@@ -200,7 +203,8 @@ def _check_key(source: str, key: str) -> None:
     elif key in P.PARAM_BY_KEY and group in ("context", "constants"):
         return
     raise _err(source, f"unknown axis key {key!r}; axes vary regime, form, "
-                       "organisations.<kind>, context.<name> or constants.<name>")
+                       "organisations.<kind>, context.<name>, constants.<name> or "
+                       "timeline.<event>.month / timeline.<event>.<key>")
 
 
 def _bound(source: str, name: str, what: str, value: Any) -> float:

@@ -1387,3 +1387,13 @@ def test_one_runs_regime_shares_are_single_column_whatever_its_name(name):
                                title=f"{name}: regime at the end of the run (3 replicates)")
     assert fig.get_figwidth() == pytest.approx(SINGLE_COLUMN)
     _assert_text_fits(fig)
+
+
+def test_a_timeline_axis_is_labelled_in_words():
+    """A sweep axis over a timeline event was labelled '1.month'."""
+    from analysis.figures_sweep import key_label
+
+    assert key_label("timeline.1.month") == "Month of timeline event 1"
+    assert key_label("timeline.2.funding") == "Funding from timeline event 2 (0–1)"
+    assert key_label("timeline.2.funding", unit=False) == "Funding from timeline event 2"
+    assert key_label("timeline.1.regime") == "Regime from timeline event 1"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 from model import params as P
 from model.scenario import (
     SCENARIO_DIR,
+    Scenario,
     ScenarioError,
     bundled_scenarios,
     from_resolved,
@@ -677,3 +679,54 @@ def test_set_takes_text_keys_as_typed():
     assert (scenario.name, scenario.description) == ("2024", "1e3")
     assert parse_overrides(["steps=24", "context.funding=.5"]) == {"steps": 24,
                                                                    "context.funding": 0.5}
+
+
+def _two_events(**overrides) -> Scenario:
+    return load_scenario({
+        "regime": "voluntary", "form": "alliance", "organisations": {"pcn": 3},
+        "timeline": [{"month": 12, "set": {"regime": "mandated"}},
+                     {"month": 30, "set": {"funding": 0.1}}]}, overrides=overrides)
+
+
+def test_overrides_move_a_timeline_event_or_change_what_it_sets():
+    """A sweep could not ask *when* a mandate or a funding cut should come: no override
+    reached the timeline. timeline.<event>.month and timeline.<event>.<key> now do."""
+    scenario = _two_events(**{"timeline.1.month": 24, "timeline.2.funding": 0.3,
+                              "timeline.2.formalisation": 0.8, "timeline.1.form": "ics"})
+    assert scenario.timeline == [
+        (24, {"structure.mandated": 1.0, "structure.integration": 0.7,
+              "structure.form_reputation": 0.0}),
+        (30, {"context.funding": 0.3, "context.formalisation": 0.8})]
+    assert _two_events().timeline[0][0] == 12  # the file itself is untouched
+    typed = load_scenario("stp_to_ics", overrides=parse_overrides(
+        ["timeline.1.month=36", "timeline.1.regime=voluntary"]))
+    assert typed.timeline == [(36, {"structure.mandated": 0.0})]
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("timeline.3.month", 5, "overrides timeline.3.month: the scenario has 2 timeline events; "
+                            "give timeline.1 to timeline.2"),
+    ("timeline.0.month", 5, "the scenario has 2 timeline events"),
+    ("timeline.one.month", 5, "the scenario has 2 timeline events"),
+    ("timeline.1", 5, "a timeline key is timeline.<event>.month or timeline.<event>.<key>"),
+    ("timeline.1.set.funding", 5, "a timeline key is timeline.<event>.month"),
+    ("timeline.1.month", 0, "overrides timeline.1: month = 0 is out of range"),
+    ("timeline.1.month", 30, "overrides timeline.1: regime at month 30 is also set by event "
+                             "2; give one value"),
+    ("timeline.2.funding", 2, "overrides timeline.2: context.funding = 2 is out of range"),
+    ("timeline.2.champions", 0.5, "overrides timeline.2: champions acts only when the "
+                                  "partnership forms"),
+    ("timeline.2.magic", 0.5, "overrides timeline.2: unknown key 'magic'"),
+])
+def test_a_bad_timeline_override_is_one_line_naming_it(key, value, message):
+    events = [{"month": 12, "set": {"regime": "mandated"}},
+              {"month": 30, "set": {"funding": 0.1, "regime": "voluntary"}}]
+    with pytest.raises(ScenarioError, match=re.escape(message)):
+        load_scenario({"regime": "voluntary", "form": "alliance", "organisations": {"pcn": 3},
+                       "timeline": events}, overrides={key: value})
+
+
+def test_a_timeline_override_on_a_scenario_without_events_says_to_add_them():
+    with pytest.raises(ScenarioError, match=r"^--set timeline\.1\.month: the scenario has 0 "
+                                            r"timeline events: add \[\[timeline\]\] events"):
+        load_scenario("ics_mandated", overrides={"timeline.1.month": 3}, label="--set")

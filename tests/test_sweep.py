@@ -1668,3 +1668,56 @@ def test_the_summary_folder_reads_as_one_table(tmp_path, body, chunks):
         got = whole[column].astype(object).where(whole[column].notna(), None).tolist()
         assert got == expected, column
         assert ours[column].dtype == whole[column].dtype == phase[column].dtype, column
+
+
+TIMING = """
+[sweep]
+name = "timing"
+scenario = "stp_to_ics"
+design = "grid"
+replicates = 3
+steps = 30
+
+[axes]
+"timeline.1.month" = { start = 6, stop = 30, num = 3 }
+"timeline.1.regime" = ["mandated", "voluntary"]
+"""
+
+
+def test_a_sweep_varies_when_a_timeline_event_happens_and_what_it_sets(tmp_path):
+    """An axis can move a timeline event (when to make a partnership statutory) or change
+    what it sets; any such run is reproduced alone with the same keys in --set."""
+    from model.cli import main
+
+    sweep = load_sweep(write(tmp_path, TIMING))
+    assert sweep.axis_dtypes == {"timeline.1.month": "int64", "timeline.1.regime": "string"}
+    assert [s.timeline for s in sweep.scenarios[:2]] == [
+        [(6, {"structure.mandated": 1.0})], [(6, {"structure.mandated": 0.0})]]
+    sweep_command(str(write(tmp_path, TIMING)), str(tmp_path / "sweep"), None, resume=False,
+                  quiet=True)
+    summary = read_summary(tmp_path / "sweep")
+    assert summary["timeline.1.month"].tolist()[::6] == [6, 18, 30]
+    exits = summary.groupby(["timeline.1.month", "timeline.1.regime"])["exits"].sum()
+    assert exits[6, "mandated"] < exits[6, "voluntary"]  # held from month 6 on (C36)
+    row = summary[(summary.point == 2) & (summary.replicate == 2)].iloc[0]
+    sets = [f"--set=timeline.1.month={row['timeline.1.month']}",
+            f"--set=timeline.1.regime={row['timeline.1.regime']}"]
+    assert main(["run", "stp_to_ics", *sets, "--steps", "30", "--replicate-seed",
+                 str(row["seed"]), "--out", str(tmp_path / "alone"), "--quiet"]) == 0
+    alone = pd.read_parquet(tmp_path / "alone" / "summary.parquet").iloc[0]
+    for column in ("regime", "exits", "final_mean_trust", "cumulative_output"):
+        assert alone[column] == row[column], column
+
+
+@pytest.mark.parametrize("axes, fragment", [
+    ('"timeline.2.month" = [6, 12]', "point 0 (timeline.2.month=6): the sweep "
+                                     "timeline.2.month: the scenario has 1 timeline event; "
+                                     "give timeline.1"),
+    ('"timeline.1.month" = { start = 6, stop = 13, num = 3 }',
+     "axis 'timeline.1.month' takes whole numbers"),
+    ('"timeline.1.month" = [0, 12]', "timeline.1: month = 0 is out of range"),
+])
+def test_a_bad_timeline_axis_is_one_line(tmp_path, axes, fragment):
+    body = TIMING.split("[axes]")[0] + "[axes]\n" + axes + "\n"
+    with pytest.raises(ScenarioError, match=re.escape(fragment)):
+        load_sweep(write(tmp_path, body))
