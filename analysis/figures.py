@@ -56,6 +56,7 @@ from analysis.figures_run import (  # noqa: F401  (re-exported for notebooks)
     regime_share_table,
     replicates_text,
     run_scenarios,
+    timeline_events,
     trajectory_table,
     trust_pairs_table,
     trust_snapshots,
@@ -321,10 +322,11 @@ def run_jobs(run: RunFolder) -> list[Job]:
 
     who = f"{name}, replicate {replicate} (seed {seed}, ended in {regime})"
     runs = replicates_text(len(summary))
+    events = timeline_events(run.scenario)
     return [
         _job("trajectories", "median and 50%/90% bands of trust, faith, behaviour and output "
              "by final regime", lambda: trajectory_table(run.timeseries, summary),
-             plot_trajectories, f"{name}: {runs}"),
+             partial(plot_trajectories, events=events), f"{name}: {runs}"),
         _job("regime_shares", "share of replicates in each regime with 95% Wilson intervals",
              lambda: regime_share_table({name: summary}), plot_regime_shares,
              f"{name}: regime at the end of the run ({runs})"),
@@ -336,7 +338,8 @@ def run_jobs(run: RunFolder) -> list[Job]:
              lambda: maturity_table(organisations_of(run)), plot_maturity,
              f"{name}: maturity of the partners ({runs} pooled)"),
         _job("conflicts", "conflicts raised and resolved per month",
-             lambda: conflict_table(run.timeseries), plot_conflicts,
+             lambda: conflict_table(run.timeseries),
+             partial(plot_conflicts, events=events),
              f"{name}: conflicts raised and resolved ({runs})"),
         _job("power_trust", "trust of smaller organisations in larger ones vs among peers",
              lambda: power_trust_table(run.scenario, seeds), plot_power_trust,

@@ -55,7 +55,14 @@ from analysis.theme import (
 )
 from model import state as S
 from model.regimes import MIN_MEMBERS
-from model.scenario import MAX_SEED, Scenario, ScenarioError, shown, whole_number
+from model.scenario import (
+    MAX_SEED,
+    Scenario,
+    ScenarioError,
+    shown,
+    timeline_words,
+    whole_number,
+)
 
 #: Quantile columns of the band tables: median, 50% and 90% bands across replicates.
 QUANTILES = {"q05": 0.05, "q25": 0.25, "median": 0.5, "q75": 0.75, "q95": 0.95}
@@ -212,9 +219,37 @@ def trajectory_table(timeseries: pd.DataFrame, summary: pd.DataFrame,
     return table
 
 
+def timeline_events(scenario: Scenario) -> list[tuple[int, str]]:
+    """(month, what it sets) of each of the scenario's timeline events that happens within
+    its months, in words (``(24, "regime mandated")``), to mark on a time axis."""
+    def word(value: Any) -> str:
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    return [(month, ", ".join(f"{key} {word(value)}"
+                              for key, value in timeline_words(changes).items()))
+            for month, changes in scenario.timeline if month <= scenario.steps]
+
+
+def _mark_events(ax, events: Sequence[tuple[int, str]]) -> None:
+    for month, _ in events:
+        ax.axvline(month, color="#555555", lw=0.6, ls=":", zorder=0.5)
+
+
+def _events_text(events: Sequence[tuple[int, str]], width: float) -> str:
+    """The legend's lines for the dotted event lines, to add to its title ('' without
+    events), fitted to a figure `width` inches wide."""
+    if not events:
+        return ""
+    text = ("Dotted lines: timeline events ("
+            + "; ".join(f"month {m}: {what}" for m, what in events) + ")")
+    return "\n" + _wrapped(text, width)
+
+
 @themed
-def plot_trajectories(table: pd.DataFrame, title: str | None = None) -> Figure:
-    """Trust, faith, behaviour and output over months: median and 50%/90% bands by final regime."""
+def plot_trajectories(table: pd.DataFrame, title: str | None = None,
+                      events: Sequence[tuple[int, str]] = ()) -> Figure:
+    """Trust, faith, behaviour and output over months: median and 50%/90% bands by final
+    regime; `events` (`timeline_events`) are drawn as dotted lines at their months."""
     variables = list(dict.fromkeys(table["variable"]))
     ncols = 2 if len(variables) > 1 else 1
     nrows = -(-len(variables) // ncols)
@@ -228,6 +263,7 @@ def plot_trajectories(table: pd.DataFrame, title: str | None = None) -> Figure:
                 n = int(table.loc[table["final_regime"] == regime, "replicates"].max())
                 part = _while_half_remain(part, n)
                 _draw_bands(ax, part, REGIME_COLOURS[regime], f"{REGIME_LABELS[regime]} (n = {n})")
+        _mark_events(ax, events)
         ax.set_title(panel_title)
         ax.set_ylabel(ylabel)
         ax.set_ylim(bottom=0)
@@ -241,6 +277,7 @@ def plot_trajectories(table: pd.DataFrame, title: str | None = None) -> Figure:
     if _members_dropped(table):
         legend += (f"\nMeans over members: a replicate with fewer than {MIN_MEMBERS} members "
                    "left (dissolved) drops out; a line ends when under half remain")
+    legend += _events_text(events, fig.get_figwidth())
     fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), title=legend)
     if title:
         fig.suptitle(_wrapped(title, fig.get_figwidth()), x=0.01, ha="left", fontsize=8)
@@ -730,8 +767,10 @@ def conflict_table(timeseries: pd.DataFrame) -> pd.DataFrame:
 
 
 @themed
-def plot_conflicts(table: pd.DataFrame, title: str | None = None) -> Figure:
-    """Mean conflicts raised and resolved per month, with the 95% interval of the mean.
+def plot_conflicts(table: pd.DataFrame, title: str | None = None,
+                   events: Sequence[tuple[int, str]] = ()) -> Figure:
+    """Mean conflicts raised and resolved per month, with the 95% interval of the mean;
+    `events` (`timeline_events`) are drawn as dotted lines at their months.
 
     Counts per month are small whole numbers, so the mean (the expected number of
     conflicts) is the line; its band is the interval of that mean, which contains
@@ -746,14 +785,15 @@ def plot_conflicts(table: pd.DataFrame, title: str | None = None) -> Figure:
         ax.fill_between(part["step"], part["ci_low"], part["ci_high"], color=colour, alpha=0.2,
                         lw=0)
         ax.plot(part["step"], part["mean"], color=colour, ls=ls, label=label)
+    _mark_events(ax, events)
     ax.set_xlabel(MONTH_LABEL)
     ax.set_ylabel("Conflicts per month (count)")
     ax.set_ylim(bottom=0)
     n = int(table["replicates"].max()) if len(table) else 0
     fig.legend(loc="outside lower center", ncols=2,
-               title=f"Conflicts (line: mean of {n} replicates; band: its 95% CI)"
-               if n > 1
-               else "Conflicts (one replicate: no band)")
+               title=(f"Conflicts (line: mean of {n} replicates; band: its 95% CI)"
+                      if n > 1 else "Conflicts (one replicate: no band)")
+               + _events_text(events, SINGLE_COLUMN))
     ax.set_title(_wrapped(title or "Conflicts raised and resolved", SINGLE_COLUMN))
     return fig
 

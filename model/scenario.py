@@ -182,7 +182,7 @@ class Scenario:
             },
             "context": {k.split(".", 1)[1]: v for k, v in self.context.items()},
             "constants": {k.split(".", 1)[1]: v for k, v in self.constants.items()},
-            "timeline": [{"month": m, "set": _timeline_words(c)} for m, c in self.timeline],
+            "timeline": [{"month": m, "set": timeline_words(c)} for m, c in self.timeline],
         }
 
     def digest(self) -> str:
@@ -207,7 +207,7 @@ def form_values(form: str) -> dict[str, float]:
     return dict(zip(FORM_KEYS, FORMS[form], strict=True))
 
 
-def _timeline_words(changes: dict[str, float]) -> dict[str, Any]:
+def timeline_words(changes: dict[str, float]) -> dict[str, Any]:
     """A timeline event's resolved changes as a scenario file gives them (`_timeline`'s
     inverse): context keys by their short name, and `regime` and `form` by name."""
     words: dict[str, Any] = {}

@@ -23,7 +23,7 @@ from analysis.palette import KIND_COLOURS, REGIME_COLOURS
 from analysis.theme import DOUBLE_COLUMN, DPI, SINGLE_COLUMN
 from model.cli import main
 from model.regimes import MATURITY, REGIMES
-from model.scenario import SCENARIO_DIR
+from model.scenario import SCENARIO_DIR, load_scenario
 
 STEPS = 24
 RUN_STEMS = ("trajectories", "regime_shares", "trust_network", "trust_matrix", "maturity",
@@ -1397,3 +1397,43 @@ def test_a_timeline_axis_is_labelled_in_words():
     assert key_label("timeline.2.funding") == "Funding from timeline event 2 (0–1)"
     assert key_label("timeline.2.funding", unit=False) == "Funding from timeline event 2"
     assert key_label("timeline.1.regime") == "Regime from timeline event 1"
+
+
+def _event_lines(ax) -> list[float]:
+    """x of the vertical dotted lines on `ax`."""
+    return [line.get_xdata()[0] for line in ax.lines
+            if line.get_linestyle() == ":" and len(set(line.get_xdata())) == 1]
+
+
+def test_run_figures_mark_the_timeline_events_on_their_months(tmp_path):
+    """Nothing in a figure said when a scenario's funding cut or mandate came: the
+    trajectories and conflicts now draw a dotted line at each event's month, named in
+    the legend; an event after the run's last month is left out."""
+    from analysis.figures_run import timeline_events
+
+    assert timeline_events(load_scenario("stp_to_ics")) == [(24, "regime mandated")]
+    assert timeline_events(load_scenario("stp_to_ics", steps=20)) == []
+    assert timeline_events(load_scenario("ics_mandated")) == []
+    path = tmp_path / "events.toml"
+    path.write_text('regime = "voluntary"\nform = "alliance"\nsteps = 12\n'
+                    "[organisations]\nacute_trust = 3\n"
+                    '[[timeline]]\nmonth = 4\nset = { funding = 0.1, form = "merger" }\n'
+                    '[[timeline]]\nmonth = 8\nset = { regime = "mandated" }\n')
+    events = timeline_events(load_scenario(path))
+    assert events == [(4, "funding 0.1, form merger"), (8, "regime mandated")]
+    assert main(["run", str(path), "--replicates", "3", "--out", str(tmp_path / "run"),
+                 "--quiet"]) == 0
+    _, jobs, _ = F.figure_jobs(tmp_path / "run")
+    for job in jobs:
+        if job.stem in ("trajectories", "conflicts"):
+            _, fig = job.make()
+            for ax in (a for a in fig.axes if a.get_visible()):
+                assert _event_lines(ax) == [4, 8], job.stem
+            title = fig.legends[0].get_title().get_text().replace("\n", " ")
+            assert ("Dotted lines: timeline events (month 4: funding 0.1, form merger; "
+                    "month 8: regime mandated)") in title, job.stem
+            fig.clear()
+    run = F.read_run(tmp_path / "run")
+    plain = F.plot_trajectories(F.trajectory_table(run.timeseries, run.summary))
+    assert all(_event_lines(ax) == [] for ax in plain.axes)
+    assert "Dotted" not in plain.legends[0].get_title().get_text()
