@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -400,12 +401,17 @@ def sobol_table(sweep: Sweep, summary: pd.DataFrame) -> pd.DataFrame:
     from a seed derived from the sweep's master seed, never 0 (SALib treats a
     seed of 0 as none and then draws from numpy's global generator, so the
     intervals would change from run to run).
+
+    Every point draws its own seeds, so replicate noise is part of the variance the
+    indices split: ``noise_share`` (per outcome, `noise_share`) is that part, the total
+    index a parameter the model ignores gets (its first-order index is about 0).
     """
     from SALib.analyze import sobol
 
     bootstrap_seed = int(np.random.SeedSequence(sweep.seed).generate_state(1)[0]) or 1
     per_point = summary.assign(synergy=(summary["regime"] == "synergy").astype(float))
-    means = per_point.groupby("point", sort=True)[list(SOBOL_OUTCOMES)].mean()
+    grouped = per_point.groupby("point", sort=True)[list(SOBOL_OUTCOMES)]
+    means, noise = grouped.mean(), noise_share(grouped, sweep.replicates)
     rows = []
     for outcome in SOBOL_OUTCOMES:
         y = means[outcome].to_numpy(float)
@@ -418,8 +424,33 @@ def sobol_table(sweep: Sweep, summary: pd.DataFrame) -> pd.DataFrame:
         for i, name in enumerate(sweep.sobol_problem["names"]):
             rows.append({"outcome": outcome, "parameter": name,
                          "S1": float(indices["S1"][i]), "S1_conf": float(indices["S1_conf"][i]),
-                         "ST": float(indices["ST"][i]), "ST_conf": float(indices["ST_conf"][i])})
+                         "ST": float(indices["ST"][i]), "ST_conf": float(indices["ST_conf"][i]),
+                         "noise_share": noise[outcome]})
     return pd.DataFrame(rows)
+
+
+def noise_share(grouped: Any, replicates: int) -> dict[str, float]:
+    """Per outcome, the share of the variance of the points' means (what the Sobol
+    indices split) that is replicate noise: the mean variance between a point's
+    replicates over `replicates`, divided by the variance of the means. Each point has
+    its own seeds, so a parameter the model ignores still moves the means by this noise:
+    its total index (Jansen's estimator) is about this share, its first-order index
+    about 0, and every total index carries it. More replicates shrink it. 0 for an
+    outcome equal at every point (its indices are 0), NaN with one replicate (no
+    spread between replicates to measure).
+
+    `grouped`: the summary's outcome columns grouped by point."""
+    means, within = grouped.mean(), grouped.var(ddof=1).mean()
+    shares = {}
+    for outcome in means.columns:
+        y = means[outcome].to_numpy(float)
+        if np.allclose(y, y[0]):
+            shares[outcome] = 0.0
+        elif replicates < 2:
+            shares[outcome] = float("nan")
+        else:
+            shares[outcome] = float(within[outcome] / replicates / np.var(y))
+    return shares
 
 
 def write_json(path: Path, data: dict) -> None:

@@ -8,7 +8,7 @@ Writes a sweep folder:
 * ``phase.parquet`` — per point: runs, share of each regime with its 95% Wilson
   interval, median months to synergy and the runs it rests on (``timed_runs``);
 * ``sobol.parquet`` — for Sobol designs: first-order and total indices with
-  95% intervals for each outcome;
+  95% intervals for each outcome, and its ``noise_share`` (`model.sweep.noise_share`);
 * ``manifest.json`` — version, commit, the resolved sweep and its digest, seeds,
   engine, scheduler, workers, numba threads, numerics (the digest of the
   computing machines' floating-point results, `model.batch.numerics_digest`)

@@ -1721,3 +1721,58 @@ def test_a_bad_timeline_axis_is_one_line(tmp_path, axes, fragment):
     body = TIMING.split("[axes]")[0] + "[axes]\n" + axes + "\n"
     with pytest.raises(ScenarioError, match=re.escape(fragment)):
         load_sweep(write(tmp_path, body))
+
+
+def test_sobol_noise_share_is_the_total_index_of_an_ignored_parameter(tmp_path):
+    """Each point has its own seeds, so replicate noise enters the variance the Sobol
+    indices split: a parameter the model ignores gets a total index of about the noise's
+    share (0.24 for synergy over 3 replicates in a small sweep, with nothing to tell it
+    from an effect). sobol.parquet gives that share per outcome (noise_share), here on
+    outcomes made up of a known effect of x and noise: y ignores the second parameter."""
+    from model.sweep import sobol_table
+
+    path = write(tmp_path, """
+        [sweep]
+        scenario = "voluntary_alliance"
+        design = "sobol"
+        samples = 512
+        replicates = 4
+        seed = 3
+        [axes]
+        "context.formalisation" = { low = 0.0, high = 1.0 }
+        "context.turbulence_size" = { low = 0.0, high = 1.0 }
+        """)
+    sweep = load_sweep(path)
+    replicates = sweep.replicates
+    x = np.repeat([p["context.formalisation"] for p in sweep.points], replicates)
+    rng = np.random.default_rng(0)
+    noise_sd = 0.2  # variance of a point's mean: 0.04 / 4 = 0.01; of x: 1/12
+    outcome = x + rng.normal(0, noise_sd, len(x))
+    summary = pd.DataFrame({
+        "point": np.repeat(np.arange(len(sweep.points)), replicates),
+        "regime": np.where(rng.random(len(x)) < x, "synergy", "inertia"),
+        **{k: outcome for k in ("final_mean_trust", "final_mean_faith",
+                                "final_mean_behaviour", "cumulative_output")}})
+    sobol = sobol_table(sweep, summary)
+    assert {"S1", "S1_conf", "ST", "ST_conf", "noise_share"} <= set(sobol.columns)
+    ignored = sobol[sobol.parameter == "context.turbulence_size"].set_index("outcome")
+    expected = 0.01 / (1 / 12 + 0.01)
+    np.testing.assert_allclose(ignored.loc["final_mean_trust", "noise_share"], expected,
+                               rtol=0.15)
+    for name, row in ignored.iterrows():
+        assert abs(row["ST"] - row["noise_share"]) <= max(row["ST_conf"], 0.02), name
+        assert abs(row["S1"]) <= max(row["S1_conf"], 0.02), name
+    # synergy over 4 replicates is far noisier than the share it estimates
+    assert ignored.loc["synergy", "noise_share"] > 0.3
+    # every parameter of an outcome has the outcome's share
+    assert sobol.groupby("outcome")["noise_share"].nunique().eq(1).all()
+
+
+def test_sobol_noise_share_without_replicates_or_variance():
+    """One replicate: no spread between replicates to measure (NaN); an outcome equal at
+    every point: no variance, so no noise in it (0, as its indices)."""
+    from model.sweep import noise_share
+
+    frame = pd.DataFrame({"point": [0, 1, 2], "a": [0.1, 0.5, 0.9], "b": [1.0, 1.0, 1.0]})
+    shares = noise_share(frame.groupby("point")[["a", "b"]], replicates=1)
+    assert np.isnan(shares["a"]) and shares["b"] == 0.0
