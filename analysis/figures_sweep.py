@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from analysis.palette import REGIME_COLOURS
@@ -309,18 +310,27 @@ def sobol_table(sobol: pd.DataFrame, summary: pd.DataFrame | None = None) -> pd.
             .reset_index(drop=True))
 
 
+#: The dotted line of a Sobol panel at its outcome's `noise_share`.
+NOISE_LINE = {"color": "black", "linestyle": ":", "linewidth": 0.9}
+
+
 @themed
 def plot_sobol(table: pd.DataFrame, title: str | None = None) -> Figure:
     """First-order and total Sobol indices with 95% intervals, sorted by total index,
     one panel per outcome. An outcome whose indices are not identifiable (column
-    ``identifiable``, see `outcome_spread`) is drawn in pale grey and says so."""
+    ``identifiable``, see `outcome_spread`) is drawn in pale grey and says so. With a
+    ``noise_share`` column (`model.sweep.noise_share`), a dotted line marks it in each
+    panel: the total index replicate noise alone gives a parameter with no effect."""
     outcomes = list(dict.fromkeys(table["outcome"]))
     ncols = min(3, len(outcomes))
     nrows = -(-len(outcomes) // ncols)
     n_par = table["parameter"].nunique()
     # a greyed-out panel's note (five lines at MIN_TEXT_PT) needs about 0.9 in of panel
     panel = max(0.16 * n_par, 0.0 if table["identifiable"].all() else 0.9)
-    fig = new_figure(DOUBLE_COLUMN if ncols > 1 else SINGLE_COLUMN, nrows * (0.6 + panel) + 0.5)
+    # one column wide, the legend takes a line for its title's second half and each entry
+    legend = 0.5 if ncols == 1 else 0.0
+    fig = new_figure(DOUBLE_COLUMN if ncols > 1 else SINGLE_COLUMN,
+                     nrows * (0.6 + panel) + 0.5 + legend)
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
     styles = (("ST", "Total (ST)", "#444444"), ("S1", "First order (S1)", "#AAAAAA"))
     for ax, outcome in zip(axes, outcomes, strict=False):
@@ -335,6 +345,9 @@ def plot_sobol(table: pd.DataFrame, title: str | None = None) -> Figure:
         ax.set_yticks(y, part["parameter_label"])
         ax.invert_yaxis()
         ax.axvline(0, color="black", lw=0.5)
+        noise = float(part["noise_share"].iloc[0]) if "noise_share" in part else math.nan
+        if ok and math.isfinite(noise) and noise > 0:
+            ax.axvline(noise, **NOISE_LINE)
         ax.set_xlabel("Sobol index")
         ax.set_title(textwrap.fill(part["outcome_label"].iloc[0], 28))
         if not ok:  # pale bars on the 0-1 scale, whiskers cut, and why in words
@@ -346,8 +359,14 @@ def plot_sobol(table: pd.DataFrame, title: str | None = None) -> Figure:
     for ax in axes[len(outcomes):]:
         ax.set_visible(False)
     handles = [Patch(color=colour, label=label) for _, label, colour in styles]
-    fig.legend(handles=handles, loc="outside lower center", ncols=2,
-               title="Sobol index: share of the outcome's variance (whiskers: 95% intervals)")
+    if "noise_share" in table and (table["noise_share"].astype(float) > 0).any():
+        handles.append(Line2D([], [], **NOISE_LINE,
+                              label="Replicate noise (ST of a parameter with no effect)"))
+    title_text = "Sobol index: share of the outcome's variance (whiskers: 95% intervals)"
+    if ncols == 1:  # one column wide (one outcome, in a notebook): the entries one a line
+        title_text = title_text.replace(" (", "\n(")
+    fig.legend(handles=handles, loc="outside lower center",
+               ncols=1 if ncols == 1 else len(handles), title=title_text)
     fig.suptitle(textwrap.fill(title or "Sensitivity of the outcomes to the context",
                                int(fig.get_figwidth() * 15)), x=0.01, ha="left", fontsize=8)
     return fig

@@ -581,6 +581,27 @@ def test_sensitivity_labels_fit_in_the_figure():
     _assert_text_fits(F.plot_sobol(F.sobol_table(_sobol_frame()), title="sobol_ics: sensitivity"))
 
 
+@pytest.mark.parametrize("outcomes", [("synergy",), tuple(F.OUTCOME_LABELS)])
+def test_sensitivity_marks_the_replicate_noise_of_each_outcome(outcomes):
+    """sobol.parquet's noise_share (the total index replicate noise gives a parameter
+    with no effect) is a dotted line in each panel, named in the legend, which fits in
+    the figure also when one outcome makes it one column wide; a table without the
+    column (a sweep folder written before it) draws as before."""
+    frame = _sobol_frame(outcomes)
+    shares = {o: 0.05 * (k + 1) for k, o in enumerate(outcomes)}
+    frame["noise_share"] = frame["outcome"].map(shares)
+    fig = F.plot_sobol(F.sobol_table(frame))
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    for ax, outcome in zip(panels, outcomes, strict=True):
+        dotted = [line for line in ax.get_lines() if line.get_linestyle() == ":"]
+        assert [line.get_xdata()[0] for line in dotted] == [shares[outcome]], outcome
+    [legend] = fig.legends
+    assert any("Replicate noise" in text.get_text() for text in legend.get_texts())
+    _assert_text_fits(fig)
+    old = F.plot_sobol(F.sobol_table(_sobol_frame(outcomes)))
+    assert not any(line.get_linestyle() == ":" for ax in old.axes for line in ax.get_lines())
+
+
 def _runs(n: int, synergy: int, trust: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"regime": ["synergy"] * synergy + ["inertia"] * (n - synergy),
                          "final_mean_trust": trust, "final_mean_faith": np.linspace(0, 1, n)})
