@@ -58,7 +58,7 @@ from model.cluster import (
 )
 from model.jit_cache import source_hash
 from model.provenance import git_commit
-from model.scenario import ScenarioError
+from model.scenario import ScenarioError, counted
 from model.sweep import (
     CHUNK_PLAN,
     PARTS,
@@ -266,7 +266,7 @@ def sweep_command(sweep_file: str, out: str | None, scheduler: str | None, resum
     manifest["complete"] = True
     manifest["finished_utc"] = dt.datetime.now(dt.UTC).isoformat()
     write_json(folder / "manifest.json", manifest)
-    print(f"{sweep.n_runs} runs at {len(sweep.points)} points -> {folder}")
+    print(f"{counted(sweep.n_runs, 'run')} at {counted(len(sweep.points), 'point')} -> {folder}")
     shares = phase[["synergy_share", "inertia_share", "dissolution_share"]].mean()
     print(f"mean share over points: synergy {shares['synergy_share']:.2f}, inertia "
           f"{shares['inertia_share']:.2f}, dissolution {shares['dissolution_share']:.2f}")

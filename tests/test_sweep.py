@@ -1776,3 +1776,18 @@ def test_sobol_noise_share_without_replicates_or_variance():
     frame = pd.DataFrame({"point": [0, 1, 2], "a": [0.1, 0.5, 0.9], "b": [1.0, 1.0, 1.0]})
     shares = noise_share(frame.groupby("point")[["a", "b"]], replicates=1)
     assert np.isnan(shares["a"]) and shares["b"] == 0.0
+
+
+def test_the_closing_line_counts_runs_and_points_in_words(tmp_path, capsys):
+    """A points design of one point with one replicate ended with '1 runs at 1 points'."""
+    path = write(tmp_path, """
+        [sweep]
+        scenario = "voluntary_alliance"
+        design = "points"
+        replicates = 1
+        steps = 2
+        [[points]]
+        "context.funding" = 0.5
+        """)
+    assert sweep_command(str(path), str(tmp_path / "out"), None, resume=False, quiet=True) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"1 run at 1 point -> {tmp_path / 'out'}"
