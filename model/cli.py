@@ -404,7 +404,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"{row.regime:<12} {row.count:>5} {row.share:>6.2f}  {interval}")
     tts = summary["time_to_synergy"].astype(float)
     if tts.notna().any():
-        print(f"median months to synergy: {tts.median():.0f}")
+        print(f"median months to synergy: {tts.median():g}")
     print(f"written to {folder}")
     return 0
 

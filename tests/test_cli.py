@@ -594,3 +594,15 @@ def test_out_below_a_file_names_the_file(tmp_path, monkeypatch, capsys, command)
     assert capsys.readouterr().err == ("icsabm: error: --out notes.txt/a/out: notes.txt is a "
                                        "file, not a folder\n")
     assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+def test_run_prints_a_median_time_to_synergy_of_half_a_month_as_such(tmp_path, capsys):
+    """Two runs in synergy at months 8 and 9: the median is 8.5 (as phase.parquet and the
+    calibration table give a median), not '8' (Python rounds 8.5 to even)."""
+    out = tmp_path / "run"
+    assert main(["run", "ics_mandated_supported", "--set", "context.history_of_competition=0",
+                 "--set", "context.prior_success=0.9", "--replicates", "2", "--steps", "36",
+                 "--seed", "0", "--out", str(out), "--quiet"]) == 0
+    months = pd.read_parquet(out / "summary.parquet")["time_to_synergy"].tolist()
+    assert sorted(months) == [8, 9]
+    assert "median months to synergy: 8.5" in capsys.readouterr().out.splitlines()
