@@ -1791,3 +1791,24 @@ def test_the_closing_line_counts_runs_and_points_in_words(tmp_path, capsys):
         """)
     assert sweep_command(str(path), str(tmp_path / "out"), None, resume=False, quiet=True) == 0
     assert capsys.readouterr().out.splitlines()[0] == f"1 run at 1 point -> {tmp_path / 'out'}"
+
+
+def test_readme_says_the_summary_folder_is_read_in_chunk_order(tmp_path):
+    """Chunks group each roster's points, so with an organisation-count axis last the
+    part files, read by pandas, hold points 0, 2, 4, 1, 3, 5; README said to read the
+    folder with pd.read_parquet and nothing about order, a trap for code that reshapes
+    the rows by point. It says so now, and names read_summary, which sorts them."""
+    path = write(tmp_path, """
+        [sweep]
+        scenario = "voluntary_alliance"
+        replicates = 1
+        steps = 2
+        [axes]
+        "context.funding" = [0.2, 0.5, 0.8]
+        "organisations.vcse" = [1, 2]
+        """)
+    sweep_command(str(path), str(tmp_path / "out"), None, resume=False, quiet=True)
+    assert pd.read_parquet(tmp_path / "out" / "summary")["point"].tolist() == [0, 2, 4, 1, 3, 5]
+    assert read_summary(tmp_path / "out")["point"].tolist() == [0, 1, 2, 3, 4, 5]
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "not in point order" in readme and "model.sweep.read_summary(" in readme
