@@ -239,7 +239,9 @@ def plot_phase(table: pd.DataFrame, value: str = "synergy_share",
         _ticks(ax, "x", part)
         _ticks(ax, "y", part)
         ax.set_xlabel(textwrap.fill(part["x_axis"].iloc[0], int(width / len(panels) * 13)))
-        if len(panels) > 1:  # panels by regime; one panel needs no title of its own
+        # panels by regime, named also when the regime axis gives one value (the base
+        # scenario's regime may be the other); one panel of a grid without it has no name
+        if len(panels) > 1 or "scenario.regime" in part:
             ax.set_title(str(panel).capitalize())
         long_ticks = part["x_tick"].astype(str).str.len().max() > 4
         ax.tick_params(axis="x", labelrotation=45 if long_ticks else 0)

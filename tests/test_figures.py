@@ -452,6 +452,26 @@ def test_phase_sweep_without_a_regime_axis_has_one_panel(folders):
     assert fig._suptitle.get_text().startswith("tiny_grid2 (base scenario voluntary_alliance)")
 
 
+def test_phase_panel_of_a_one_regime_axis_names_its_regime():
+    """A grid whose regime axis gives one value (regime = ["voluntary"], on a mandated
+    base scenario) drew one panel with no title: the figure said 'base scenario
+    ics_mandated_supported' and nowhere that every run was voluntary."""
+    manifest = {"sweep": {"name": "one_regime", "design": "grid", "axes": {
+        "context.funding": [0.2, 0.8], "context.formalisation": [0.1, 0.5],
+        "regime": ["voluntary"]}}}
+    phase = pd.DataFrame({
+        "point": range(4), "runs": 20, "context.funding": [0.2, 0.2, 0.8, 0.8],
+        "context.formalisation": [0.1, 0.5, 0.1, 0.5], "scenario.regime": "voluntary",
+        **{f"{r}_{w}": v for r, share in (("synergy", 0.0), ("inertia", 1.0),
+                                          ("dissolution", 0.0))
+           for w, v in (("share", share), ("ci_low", share), ("ci_high", share))},
+        "median_time_to_synergy": np.nan, "timed_runs": 0})
+    table = F.phase_table(manifest, phase)
+    for value in ("synergy_share", "median_time_to_synergy"):
+        fig = F.plot_phase(table, value=value)
+        assert fig.axes[0].get_title(loc="left") == "Voluntary", value
+
+
 def _phase_cells(time_a, time_b, share=0.9, runs=20, low=0.7, high=1.0) -> pd.DataFrame:
     """Two panels of 2 x 1 cells with the given median times."""
     rows = []
