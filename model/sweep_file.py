@@ -349,9 +349,10 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
         base = str(base_path)
     try:
         load_point = _base_loader(base)
-        base_scenario = load_point(fixed, head.get("steps"))
-    except ScenarioError as exc:
-        raise _err(source, f"base scenario: {exc}") from None
+        base_scenario = load_point(fixed, head.get("steps"), "sweep.set", "sweep.steps")
+    except ScenarioError as exc:  # the sweep's own set or steps, or the base file
+        mine = str(exc).startswith(("sweep.set", "sweep.steps"))
+        raise _err(source, f"{'' if mine else 'base scenario: '}{exc}") from None
     steps = base_scenario.steps
 
     axes = raw.get("axes", {})
@@ -437,7 +438,7 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
                  sobol_problem=sobol_problem, path=source)
 
 
-def _base_loader(base: str) -> Callable[[dict[str, Any], int | None], Scenario]:
+def _base_loader(base: str) -> Callable[..., Scenario]:
     """Read the base scenario file once; the returned `load(overrides, steps)` validates
     a copy with the overrides applied, exactly as `load_scenario(base, overrides, steps)`
     does (same source, folder for rosters, default name and checks), without reading and
@@ -445,9 +446,10 @@ def _base_loader(base: str) -> Callable[[dict[str, Any], int | None], Scenario]:
     path = resolve_path(base)
     raw = read_raw(path)
 
-    def load(overrides: dict[str, Any], steps: int | None) -> Scenario:
+    def load(overrides: dict[str, Any], steps: int | None, label: str = "the sweep",
+             steps_label: str = "the sweep") -> Scenario:
         return resolve_raw(copy.deepcopy(raw), str(path), path.parent, overrides, steps,
-                           label="the sweep", steps_label="the sweep")
+                           label=label, steps_label=steps_label)
 
     return load
 

@@ -74,6 +74,14 @@ regime = ["mandated", "voluntary"]
      "'organisations.pcn' = { start = 2, stop = 7, num = 3 }", "space it by 2.5"),
     ("[sweep]\nscenario = 'ics_mandated'\n[axes]\n"
      "'constants.regime_window' = { start = 6.5, stop = 6.5, num = 1 }", "takes whole numbers"),
+    # the sweep's own set and steps are named as such, not as the base scenario's
+    ("[sweep]\nscenario = 'voluntary_alliance'\nset = { 'context.nope' = 1 }\n[axes]\n"
+     "'context.funding' = [0.1]", "sweep.toml: sweep.set context.nope: unknown key;"),
+    ("[sweep]\nscenario = 'voluntary_alliance'\nset = { 'context.quick_wins' = 7 }\n[axes]\n"
+     "'context.funding' = [0.1]", "sweep.toml: sweep.set: context.quick_wins = 7 is out of "
+                                  "range"),
+    ("[sweep]\nscenario = 'voluntary_alliance'\nsteps = 0\n[axes]\n'context.funding' = [0.1]",
+     "sweep.toml: sweep.steps: steps = 0 is out of range"),
 ])
 def test_bad_sweep_files_are_one_clear_line(tmp_path, body, fragment):
     path = write(tmp_path, body)
