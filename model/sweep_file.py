@@ -272,6 +272,11 @@ def _range_axis(source: str, name: str, spec: Any) -> tuple[float, float]:
     if not param.lo <= lo < hi <= param.hi:
         raise _err(source, f"axis {name!r}: low = {lo!r}, high = {hi!r}; allowed: "
                            f"{param.lo:g} <= low < high <= {param.hi:g}")
+    if _whole_key(name) and not (lo.is_integer() and hi.is_integer()):
+        # each sampled value is rounded to a whole month: 3.2 to 3.4 would give 3 throughout
+        raise _err(source, f"axis {name!r} takes whole numbers and each sampled value is "
+                           f"rounded to one: low = {lo:g} and high = {hi:g} must be whole, "
+                           "so that every value stays in the range")
     return float(lo), float(hi)
 
 

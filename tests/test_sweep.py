@@ -74,6 +74,9 @@ regime = ["mandated", "voluntary"]
      "'organisations.pcn' = { start = 2, stop = 7, num = 3 }", "space it by 2.5"),
     ("[sweep]\nscenario = 'ics_mandated'\n[axes]\n"
      "'constants.regime_window' = { start = 6.5, stop = 6.5, num = 1 }", "takes whole numbers"),
+    ("[sweep]\nscenario = 'ics_mandated'\ndesign = 'lhs'\n[axes]\n"
+     "'constants.patience_months' = { low = 3.2, high = 3.4 }",
+     "low = 3.2 and high = 3.4 must be whole"),
     # the sweep's own set and steps are named as such, not as the base scenario's
     ("[sweep]\nscenario = 'voluntary_alliance'\nset = { 'context.nope' = 1 }\n[axes]\n"
      "'context.funding' = [0.1]", "sweep.toml: sweep.set context.nope: unknown key;"),
