@@ -266,6 +266,11 @@ def sweep_command(sweep_file: str, out: str | None, scheduler: str | None, resum
     manifest["complete"] = True
     manifest["finished_utc"] = dt.datetime.now(dt.UTC).isoformat()
     write_json(folder / "manifest.json", manifest)
+    if resume and not session["chunks_computed"]:  # --resume of a finished sweep
+        tables = ("phase table and Sobol indices were" if sweep.design == "sobol"
+                  else "phase table was")
+        print(f"icsabm: {folder} already held every run: nothing was computed (its {tables} "
+              "written again)", file=sys.stderr)
     print(f"{counted(sweep.n_runs, 'run')} at {counted(len(sweep.points), 'point')} -> {folder}")
     shares = phase[["synergy_share", "inertia_share", "dissolution_share"]].mean()
     print(f"mean share over points: synergy {shares['synergy_share']:.2f}, inertia "

@@ -1823,3 +1823,22 @@ def test_readme_says_the_summary_folder_is_read_in_chunk_order(tmp_path):
     assert read_summary(tmp_path / "out")["point"].tolist() == [0, 1, 2, 3, 4, 5]
     readme = " ".join((ROOT / "README.md").read_text().split())
     assert "not in point order" in readme and "model.sweep.read_summary(" in readme
+
+
+def test_resume_of_a_finished_sweep_says_nothing_was_computed(tmp_path, capsys):
+    """--resume of a complete folder printed the same lines as a fresh sweep, with no sign
+    that no run was computed; a resume that computes something says nothing of the kind."""
+    path, out = write(tmp_path, SMALL), tmp_path / "out"
+    sweep_command(str(path), str(out), None, resume=False, quiet=True)
+    capsys.readouterr()
+    phase = pd.read_parquet(out / "phase.parquet")
+    assert sweep_command(str(path), str(out), None, resume=True, quiet=True) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"icsabm: {out} already held every run: nothing was computed (its phase "
+                   "table was written again)"]
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "phase.parquet"), phase)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [s["chunks_computed"] for s in manifest["sessions"]] == [_parts(out), 0]
+    sorted((out / "summary").glob("part-*.parquet"))[0].unlink()
+    sweep_command(str(path), str(out), None, resume=True, quiet=True)
+    assert "already held" not in capsys.readouterr().err
