@@ -112,7 +112,7 @@ def targets(replicates: int = 100, seed: int = 0) -> list[tuple[str, bool, str]]
         "a small voluntary alliance reaches synergy in most replicates within two to three years",
         alliance.share("synergy") > 0.5 and alliance.median_time_to_synergy() <= 36,
         f"synergy {alliance.share('synergy'):.2f}, median "
-        f"{alliance.median_time_to_synergy():.0f} months",
+        f"{alliance.median_time_to_synergy():g} months",
     ))
     ics = run_arm("ics_mandated", replicates, seed)
     out.append((
@@ -130,7 +130,7 @@ def targets(replicates: int = 100, seed: int = 0) -> list[tuple[str, bool, str]]
         "the supported ICS reaches synergy in a clear share of replicates, later than the alliance",
         supported.share("synergy") >= 0.2 and later < ALPHA,
         f"synergy {supported.share('synergy'):.2f} of {many}; months to synergy median "
-        f"{months_s.median():.0f} ({len(months_s)} runs) vs {months_a.median():.0f} "
+        f"{months_s.median():g} ({len(months_s)} runs) vs {months_a.median():g} "
         f"({len(months_a)} runs), one-sided Mann-Whitney p = {later:.2g}",
     ))
     buddying = run_arm("mandated_buddying", replicates, seed, agents=True)
