@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -362,6 +363,24 @@ def sobol_runs_text(sweep: dict) -> str:
     return text
 
 
+def sweep_subject(name: str, sweep: dict) -> str:
+    """What a sweep's figures show runs of: its name, base scenario and fixed `set`
+    (``"timing (base scenario stp_to_ics; set funding=0.8, regime=voluntary)"``), so that a
+    figure of a sweep that overrides its base says so."""
+    def item(key: str, value: Any) -> str:
+        short = key.split(".", 1)[1] if key.startswith(SET_GROUPS) else key
+        return f"{short}={value:g}" if isinstance(value, float) else f"{short}={value}"
+
+    fixed = sweep.get("set")
+    shown_set = ", ".join(item(k, v) for k, v in fixed.items()) if isinstance(fixed, dict) else ""
+    return (f"{name} (base scenario {sweep.get('scenario')}"
+            + (f"; set {shown_set}" if shown_set else "") + ")")
+
+
+#: Groups whose keys `sweep_subject` writes by their short name.
+SET_GROUPS = ("context.", "constants.", "organisations.")
+
+
 def sweep_jobs(folder: Path, manifest: dict) -> list[Job]:
     """The figures a sweep folder supports.
 
@@ -380,12 +399,13 @@ def sweep_jobs(folder: Path, manifest: dict) -> list[Job]:
                                        SWEEP_COLUMNS["sobol.parquet"]),
                             read_sweep_summary(folder, SPREAD_COLUMNS))
         return [_job("sensitivity", "first-order and total Sobol indices with 95% intervals",
-                     lambda: sobol, plot_sobol, f"{name}: sensitivity ({sobol_runs_text(sweep)})")]
+                     lambda: sobol, plot_sobol,
+                     f"{sweep_subject(name, sweep)}: sensitivity ({sobol_runs_text(sweep)})")]
     phase = read_table(folder / "phase.parquet", "sweep", SWEEP_COLUMNS["phase.parquet"])
     n_axes = len([a for a in sweep.get("axes", {}) if a != "regime"])
     if design == "grid" and n_axes == 2:
         table = phase_table(manifest, phase)  # validated now, before anything is written
-        subject = f"{name} (base scenario {sweep.get('scenario')})"
+        subject = sweep_subject(name, sweep)
         return [
             _job("phase_synergy", "share of runs ending in synergy per cell, 50% contour",
                  lambda: table, partial(plot_phase, value="synergy_share"),
@@ -405,7 +425,7 @@ def sweep_jobs(folder: Path, manifest: dict) -> list[Job]:
         return [_job("regime_shares", "share of runs in each regime per point, 95% Wilson "
                      "intervals", lambda: shares,
                      partial(plot_regime_shares, axis_label="Sweep point"),
-                     f"{name}: regime at the end of the run")]
+                     f"{sweep_subject(name, sweep)}: regime at the end of the run")]
     if design == "grid":
         raise FigureInputError(
             f"{folder}: no figure for sweep {name!r}: a grid needs one or two axes besides "

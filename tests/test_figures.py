@@ -576,7 +576,8 @@ def test_sensitivity_title_gives_the_design_and_runs(folders):
     [job] = F.sweep_jobs(folders["sobol"], manifest)
     _, fig = job.make()
     title = fig._suptitle.get_text()
-    assert title.startswith("tiny_sobol: sensitivity")
+    assert title.startswith("tiny_sobol (base scenario ")
+    assert "): sensitivity" in title
     for words in ("4 base samples", "20 points", "2 replicates", "40 runs",
                   "mean over its replicates"):
         assert words in title.replace("\u00a0", " ").replace("\n", " "), words
@@ -1478,3 +1479,19 @@ def test_run_figures_mark_the_timeline_events_on_their_months(tmp_path):
     plain = F.plot_trajectories(F.trajectory_table(run.timeseries, run.summary))
     assert all(_event_lines(ax) == [] for ax in plain.axes)
     assert "Dotted" not in plain.legends[0].get_title().get_text()
+
+
+def test_sweep_figure_titles_give_the_sweeps_own_set(folders):
+    """A sweep whose set overrides its base scenario (set = { regime = "voluntary" } on a
+    mandated base) drew figures titled by the base alone."""
+    assert F.sweep_subject("timing", {"scenario": "stp_to_ics", "set": {
+        "context.funding": 0.8, "regime": "voluntary", "organisations.pcn": 12,
+        "timeline.1.month": 36}}) == ("timing (base scenario stp_to_ics; set funding=0.8, "
+                                      "regime=voluntary, pcn=12, timeline.1.month=36)")
+    assert F.sweep_subject("t", {"scenario": "merger", "set": {}}) == "t (base scenario merger)"
+    manifest = F.read_manifest(folders["grid2"])
+    manifest["sweep"] = {**manifest["sweep"], "set": {"context.quick_wins": 0.5}}
+    for job in F.sweep_jobs(folders["grid2"], manifest):
+        _, fig = job.make()
+        assert "; set quick_wins=0.5)" in fig._suptitle.get_text().replace("\n", " ")
+        fig.clear()
