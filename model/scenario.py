@@ -3,11 +3,11 @@
 A scenario is data: a name and description, the regime and form, the number
 of months, the organisations (counts per kind or a roster CSV), the context
 (`[context]`), optional free constants (`[constants]`) and an optional
-`[[timeline]]` of changes to the context, the regime and the form. Anything not in
-the parameter table is
-rejected with the list of valid keys; values outside their range are
-rejected with the range. Every error is a `ScenarioError` whose message is
-one line naming the file or key, the value given and what is allowed.
+`[[timeline]]` of changes to the context, the regime and the form. Anything
+not in the parameter table is rejected with the list of valid keys; values
+outside their range are rejected with the range. Every error is a
+`ScenarioError` whose message is one line naming the file or key, the value
+given and what is allowed.
 """
 
 from __future__ import annotations
