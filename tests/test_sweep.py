@@ -1255,18 +1255,23 @@ def test_bundled_sweeps_load():
         assert load_scenario(sweep.base)  # its base scenario is bundled
 
 
-def test_any_sweep_run_is_reproduced_alone_by_icsabm_run(tmp_path):
+def _run_alone(tmp_path: Path, base: str, sets: list[str], steps: int, seed: int) -> pd.Series:
+    """The summary row of `icsabm run BASE --set ... --steps STEPS --replicate-seed SEED`."""
     from model.cli import main
 
+    assert main(["run", base, *sets, "--steps", str(steps), "--replicate-seed", str(seed),
+                 "--out", str(tmp_path / "alone"), "--quiet"]) == 0
+    return pd.read_parquet(tmp_path / "alone" / "summary.parquet").iloc[0]
+
+
+def test_any_sweep_run_is_reproduced_alone_by_icsabm_run(tmp_path):
     path = write(tmp_path, SMALL)
     sweep_command(str(path), str(tmp_path / "sweep"), None, resume=False, quiet=True)
     summary = read_summary(tmp_path / "sweep")
     row = summary[(summary.point == 2) & (summary.replicate == 1)].iloc[0]
     sets = [f"--set=context.formalisation={row['context.formalisation']}",
             f"--set=regime={row['scenario.regime']}"]
-    assert main(["run", "voluntary_alliance", *sets, "--steps", "12", "--replicate-seed",
-                 str(row["seed"]), "--out", str(tmp_path / "alone"), "--quiet"]) == 0
-    alone = pd.read_parquet(tmp_path / "alone" / "summary.parquet").iloc[0]
+    alone = _run_alone(tmp_path, "voluntary_alliance", sets, 12, row["seed"])
     assert alone["seed"] == row["seed"]
     for column in ("regime", "final_mean_trust", "final_mean_faith", "cumulative_output"):
         assert alone[column] == row[column], column
@@ -1698,8 +1703,6 @@ steps = 30
 def test_a_sweep_varies_when_a_timeline_event_happens_and_what_it_sets(tmp_path):
     """An axis can move a timeline event (when to make a partnership statutory) or change
     what it sets; any such run is reproduced alone with the same keys in --set."""
-    from model.cli import main
-
     sweep = load_sweep(write(tmp_path, TIMING))
     assert sweep.axis_dtypes == {"timeline.1.month": "int64", "timeline.1.regime": "string"}
     assert [s.timeline for s in sweep.scenarios[:2]] == [
@@ -1713,9 +1716,7 @@ def test_a_sweep_varies_when_a_timeline_event_happens_and_what_it_sets(tmp_path)
     row = summary[(summary.point == 2) & (summary.replicate == 2)].iloc[0]
     sets = [f"--set=timeline.1.month={row['timeline.1.month']}",
             f"--set=timeline.1.regime={row['timeline.1.regime']}"]
-    assert main(["run", "stp_to_ics", *sets, "--steps", "30", "--replicate-seed",
-                 str(row["seed"]), "--out", str(tmp_path / "alone"), "--quiet"]) == 0
-    alone = pd.read_parquet(tmp_path / "alone" / "summary.parquet").iloc[0]
+    alone = _run_alone(tmp_path, "stp_to_ics", sets, 30, row["seed"])
     for column in ("regime", "exits", "final_mean_trust", "cumulative_output"):
         assert alone[column] == row[column], column
 
