@@ -59,6 +59,10 @@ MATURITY_COLOURS = {
     "generative": OKABE_ITO["bluish_green"],
 }
 
+#: Colour of the dotted lines that mark a scenario's timeline events on a time axis: a dark
+#: grey, not the inertia grey of `REGIME_COLOURS`, so no event line reads as a regime.
+EVENT_COLOUR = "#555555"
+
 #: Colour of exited organisations.
 EXITED_COLOUR = "#DDDDDD"
 

@@ -41,7 +41,9 @@ import solara  # noqa: E402
 from mesa.visualization import SolaraViz  # noqa: E402
 
 from agents.kinds import KINDS  # noqa: E402
+from analysis.figures_run import timeline_events  # noqa: E402
 from analysis.palette import (  # noqa: E402
+    EVENT_COLOUR,
     EXITED_COLOUR,
     KIND_COLOURS,
     MATURITY_COLOURS,
@@ -336,13 +338,15 @@ def state_svg(model: ICSModel) -> str:
         title += f" (dissolved at month {shown})"
     return _svg(470, 290, _panel(series, [0.0, float(model.max_steps)], model.max_steps,
                                  [0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
-                                 "mean over active members (0-1)", title, 0, 290))
+                                 "mean over active members (0-1)", title, 0, 290,
+                                 events=chart_events(model)))
 
 
 def output_svg(model: ICSModel) -> str:
     """Monthly output of the collaboration (C42), with the output synergy needs (C40), and
     its running total."""
     frame = model.datacollector.get_model_vars_dataframe()
+    events = chart_events(model)
     threshold = float(model.state.params[P.SYNERGY_OUTPUT])
     dashed = ("synergy threshold", METRIC_COLOURS["output"], np.array([threshold, threshold]),
               "3,3")
@@ -356,8 +360,16 @@ def output_svg(model: ICSModel) -> str:
         title = "Output of the collaboration (dashed: what synergy needs)" if k == 0 else ""
         series = [(label, METRIC_COLOURS[column], values, "")] + ([dashed] if k == 0 else [])
         parts += _panel(series, [0.0, float(model.max_steps)], model.max_steps, ticks, label,
-                        title, 145 * k, 145, legend=False)
+                        title, 145 * k, 145, legend=False, events=events,
+                        event_labels=k == 0)  # labelled once: the panels share the axis
     return _svg(470, 290, parts)
+
+
+def chart_events(model: ICSModel) -> list[tuple[int, str]]:
+    """The scenario's timeline events the charts mark (`timeline_events`: month and what it
+    sets, in words), those within the months the charts show."""
+    return [(month, what) for month, what in timeline_events(model.scenario)
+            if month <= model.max_steps]
 
 
 def nice_ticks(top: float, count: int = 5) -> list[float]:
@@ -383,11 +395,14 @@ def _svg(width: int, height: int, parts: list[str]) -> str:
 
 
 def _panel(series, x_values, x_max: int, y_ticks: list[float], y_label: str, title: str,
-           top: float, height: float, width: float = 470, legend: bool = True) -> list[str]:
+           top: float, height: float, width: float = 470, legend: bool = True,
+           events=(), event_labels: bool = True) -> list[str]:
     """One line chart as SVG elements: frame, grid, ticks, labels, lines and legend.
 
     `series` holds (label, colour, values, dash); values are at months 0, 1, ...
     unless `x_values` gives their months (a threshold drawn across the chart).
+    `events` (`chart_events`) are dotted lines at their months, under the series, each
+    labelled with what it sets (unless not `event_labels`) and in the legend.
     """
     left, right, head, foot = 52.0, (150.0 if legend else 14.0), 22.0, 34.0
     pw, ph = width - left - right, height - head - foot
@@ -414,6 +429,25 @@ def _panel(series, x_values, x_max: int, y_ticks: list[float], y_label: str, tit
                        rotate=True))
     parts.append(f'<rect x="{left:.1f}" y="{top + head:.1f}" width="{pw:.1f}" '
                  f'height="{ph:.1f}" fill="none" stroke="#444444"/>')
+    labels: list[str] = []
+    ends: list[float] = []  # where the labels of each row end, so that near events stagger
+    for month, what in events:
+        x = px(month)
+        parts.append(f'<line x1="{x:.1f}" y1="{top + head:.1f}" x2="{x:.1f}" '
+                     f'y2="{top + head + ph:.1f}" stroke="{EVENT_COLOUR}" stroke-width="1.2" '
+                     f'stroke-dasharray="2,3"><title>{html.escape(f"month {month}: {what}")}'
+                     '</title></line>')
+        if not event_labels:
+            continue
+        text = what if len(what) <= 24 else what[:23] + "…"
+        span = 5.0 * len(text)  # about 0.55 em a character at 9 px
+        start = x + 3 if x + 3 + span <= left + pw else x - 3 - span  # inside the frame
+        row = next((r for r, end in enumerate(ends) if end < start), len(ends))
+        ends[row:row + 1] = [start + span + 4]
+        labels.append(_text(x + 3 if start > x else x - 3, top + head + 10 + 10 * row, text,
+                            size=9, anchor="start" if start > x else "end",
+                            colour=EVENT_COLOUR).replace(
+            "<text ", '<text stroke="white" stroke-width="3" paint-order="stroke" ', 1))
     for k, (label, colour, values, dash) in enumerate(series):
         months = x_values if x_values is not None and dash else range(len(values))
         points = " ".join(f"{px(m):.1f},{py(v):.1f}" for m, v in zip(months, values,
@@ -430,7 +464,13 @@ def _panel(series, x_values, x_max: int, y_ticks: list[float], y_label: str, tit
             parts.append(f'<line x1="{left + pw + 8:.1f}" y1="{y:.1f}" x2="{left + pw + 26:.1f}" '
                          f'y2="{y:.1f}" stroke="{colour}" stroke-width="2"{style}/>')
             parts.append(_text(left + pw + 30, y + 4, label, size=10))
-    return parts
+    if legend and events:
+        y = top + head + 8 + 16 * len(series)
+        parts.append(f'<line x1="{left + pw + 8:.1f}" y1="{y:.1f}" x2="{left + pw + 26:.1f}" '
+                     f'y2="{y:.1f}" stroke="{EVENT_COLOUR}" stroke-width="1.2" '
+                     'stroke-dasharray="2,3"/>')
+        parts.append(_text(left + pw + 30, y + 4, "timeline event", size=10))
+    return parts + labels  # on top of the series, with a white halo
 
 
 def _regime_in_force(model: ICSModel) -> str:
@@ -485,9 +525,11 @@ def built_with_markdown(model: ICSModel) -> str:
         source = "the scenario's own values: the sliders were not applied, see the note above"
     else:
         source = f"the scenario's own values (tick *{APPLY_SLIDERS}* to use the sliders')"
+    events = "; ".join(f"month {month} — {what}" for month, what in timeline_events(scenario))
     return "\n\n".join([
         f"**This model was built with:** scenario {scenario.name}, regime {scenario.regime}, "
         f"seed {model.seed}, {levers} ({source}); organisations: {counts}",
+        *([f"**Timeline:** {html.escape(events)}"] if events else []),
         f"**Scenario:** {scenario.description}",
     ])
 

@@ -374,3 +374,83 @@ def test_the_regime_panel_shows_the_regime_in_force_this_month():
     model.run_for(1)
     assert model.mandated
     assert "active, mandated (formed voluntary) regime (scenario)" in ui.regime_markdown(model)
+
+
+def _event_lines(svg: str) -> list[tuple[float, float]]:
+    """(x1, x2) of the charts' dotted timeline-event lines (not the legend's sample)."""
+    from analysis.palette import EVENT_COLOUR
+
+    return [(float(a), float(b)) for a, b in re.findall(
+        rf'<line x1="([^"]*)" y1="[^"]*" x2="([^"]*)" y2="[^"]*" stroke="{EVENT_COLOUR}" '
+        r'[^>]*stroke-dasharray="[^"]*"><title>', svg)]
+
+
+def _month_x(svg: str, month: float) -> float:
+    """x of `month` on the first panel's month axis of a 60-month run, from its tick labels
+    at 0 and 60 (written to 0.1 px)."""
+    def tick(m: int) -> float:
+        return float(re.findall(rf'<text x="([^"]*)" y="[^"]*" font-size="10" '
+                                rf'text-anchor="middle" fill="[^"]*">{m}</text>', svg)[0])
+
+    return tick(0) + (tick(60) - tick(0)) * month / 60
+
+
+def test_charts_mark_the_timeline_events_before_they_happen():
+    """Students could not see when a scenario's timeline changes its context or regime: each
+    chart now has a dotted line at each event's month from month 0 on, with a short label."""
+    from analysis.palette import EVENT_COLOUR
+
+    assert EVENT_COLOUR.lower() not in {c.lower() for c in REGIME_COLOURS.values()}
+    model = ui.ExploreModel(scenario="ics_turbulent")  # funding cut at 30, restored at 42
+    assert model.month == 0
+    state, output = ui.state_svg(model), ui.output_svg(model)
+    lines = _event_lines(state)
+    assert [x1 for x1, _ in lines] == [x2 for _, x2 in lines]  # vertical
+    assert [x for x, _ in lines] == [pytest.approx(_month_x(state, m), abs=0.1)
+                                     for m in (30, 42)]
+    assert ">funding 0.6</text>" in state and ">funding 0.8</text>" in state
+    assert "<title>month 30: funding 0.6</title>" in state
+    assert ">timeline event</text>" in state  # the legend's line for them
+    # the output chart: both panels (output per month, cumulative) have the lines
+    xs = sorted(x for x, _ in _event_lines(output))
+    assert len(xs) == 4 and xs[0] == xs[1] == pytest.approx(_month_x(output, 30), abs=0.1)
+    assert ">funding 0.6</text>" in output
+    model.run_for(31)  # still there once the month has passed
+    assert len(_event_lines(ui.state_svg(model))) == 2
+
+
+def test_a_regime_event_is_marked_on_the_charts():
+    model = ui.ExploreModel(scenario="stp_to_ics")  # voluntary, mandated at month 24
+    state = ui.state_svg(model)
+    assert [x for x, _ in _event_lines(state)] == [pytest.approx(_month_x(state, 24), abs=0.1)]
+    assert ">regime mandated</text>" in state
+
+
+def test_charts_without_a_timeline_have_no_event_lines():
+    model = ui.ExploreModel()
+    assert not model.scenario.timeline
+    for svg in (ui.state_svg(model), ui.output_svg(model)):
+        assert _event_lines(svg) == [] and "timeline event" not in svg
+
+
+def test_events_after_the_last_month_drawn_are_not_drawn():
+    from model import ICSModel
+
+    model = ICSModel("stp_to_ics", seed=1, steps=12)  # the mandate comes at month 24
+    assert _event_lines(ui.state_svg(model)) == [] and _event_lines(ui.output_svg(model)) == []
+
+
+def test_the_built_with_panel_lists_the_timeline():
+    text = ui.built_with_markdown(ui.ExploreModel(scenario="stp_to_ics"))
+    assert "**Timeline:** month 24 — regime mandated" in text
+    text = ui.built_with_markdown(ui.ExploreModel(scenario="ics_turbulent"))
+    assert "**Timeline:** month 30 — funding 0.6; month 42 — funding 0.8" in text
+    assert "Timeline" not in ui.built_with_markdown(ui.ExploreModel())
+
+
+def test_timeline_words_are_shown_as_text_not_as_html(monkeypatch):
+    monkeypatch.setattr(ui, "timeline_events", lambda scenario: [(6, "form <b>x</b> & y")])
+    model = ui.ExploreModel()
+    for text in (ui.state_svg(model), ui.output_svg(model), ui.built_with_markdown(model)):
+        assert "<b>" not in text and "&lt;b&gt;x&lt;/b&gt; &amp; y" in text
+    assert len(_event_lines(ui.state_svg(model))) == 1
