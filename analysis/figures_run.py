@@ -34,6 +34,7 @@ from scipy.stats import t as student_t
 from agents.kinds import KIND_INDEX, KIND_NAMES
 from analysis.figures_sweep import FigureInputError
 from analysis.palette import (
+    EVENT_COLOUR,
     EXITED_COLOUR,
     KIND_COLOURS,
     MATURITY_COLOURS,
@@ -219,20 +220,22 @@ def trajectory_table(timeseries: pd.DataFrame, summary: pd.DataFrame,
     return table
 
 
-def timeline_events(scenario: Scenario) -> list[tuple[int, str]]:
+def timeline_events(scenario: Scenario, steps: int | None = None) -> list[tuple[int, str]]:
     """(month, what it sets) of each of the scenario's timeline events that happens within
-    its months, in words (``(24, "regime mandated")``), to mark on a time axis."""
+    its months (or `steps` months, for a run longer or shorter than the scenario's), in
+    words (``(24, "regime mandated")``), to mark on a time axis."""
+    last = scenario.steps if steps is None else steps
     def word(value: Any) -> str:
         return f"{value:g}" if isinstance(value, float) else str(value)
 
     return [(month, ", ".join(f"{key} {word(value)}"
                               for key, value in timeline_words(changes).items()))
-            for month, changes in scenario.timeline if month <= scenario.steps]
+            for month, changes in scenario.timeline if month <= last]
 
 
 def _mark_events(ax, events: Sequence[tuple[int, str]]) -> None:
     for month, _ in events:
-        ax.axvline(month, color="#555555", lw=0.6, ls=":", zorder=0.5)
+        ax.axvline(month, color=EVENT_COLOUR, lw=0.6, ls=":", zorder=0.5)
 
 
 def _events_text(events: Sequence[tuple[int, str]], width: float) -> str:

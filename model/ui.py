@@ -368,8 +368,7 @@ def output_svg(model: ICSModel) -> str:
 def chart_events(model: ICSModel) -> list[tuple[int, str]]:
     """The scenario's timeline events the charts mark (`timeline_events`: month and what it
     sets, in words), those within the months the charts show."""
-    return [(month, what) for month, what in timeline_events(model.scenario)
-            if month <= model.max_steps]
+    return timeline_events(model.scenario, model.max_steps)
 
 
 def nice_ticks(top: float, count: int = 5) -> list[float]:
@@ -530,7 +529,7 @@ def built_with_markdown(model: ICSModel) -> str:
         f"**This model was built with:** scenario {scenario.name}, regime {scenario.regime}, "
         f"seed {model.seed}, {levers} ({source}); organisations: {counts}",
         *([f"**Timeline:** {html.escape(events)}"] if events else []),
-        f"**Scenario:** {scenario.description}",
+        f"**Scenario:** {html.escape(scenario.description)}",
     ])
 
 

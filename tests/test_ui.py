@@ -449,8 +449,29 @@ def test_the_built_with_panel_lists_the_timeline():
 
 
 def test_timeline_words_are_shown_as_text_not_as_html(monkeypatch):
-    monkeypatch.setattr(ui, "timeline_events", lambda scenario: [(6, "form <b>x</b> & y")])
+    monkeypatch.setattr(ui, "timeline_events", lambda scenario, steps=None: [(6, "form <b>x</b> & y")])
     model = ui.ExploreModel()
     for text in (ui.state_svg(model), ui.output_svg(model), ui.built_with_markdown(model)):
         assert "<b>" not in text and "&lt;b&gt;x&lt;/b&gt; &amp; y" in text
     assert len(_event_lines(ui.state_svg(model))) == 1
+
+
+def test_a_model_run_past_its_scenarios_months_marks_the_events_it_reaches():
+    """A model built with more months than its scenario ran an event in the extra months
+    without drawing or listing it."""
+    from model import ICSModel
+
+    model = ICSModel({"regime": "voluntary", "form": "alliance", "steps": 12,
+                      "organisations": {"pcn": 3},
+                      "timeline": [{"month": 20, "set": {"regime": "mandated"}}]},
+                     seed=1, steps=30)
+    assert ui.chart_events(model) == [(20, "regime mandated")]
+
+
+def test_the_built_with_panel_escapes_the_scenario_description():
+    from model import ICSModel
+
+    model = ICSModel({"regime": "voluntary", "form": "alliance", "organisations": {"pcn": 3},
+                      "description": "<img src=x onerror=alert(1)> & co"}, seed=1)
+    text = ui.built_with_markdown(model)
+    assert "&lt;img src=x onerror=alert(1)&gt; &amp; co" in text and "<img" not in text
