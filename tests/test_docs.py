@@ -372,3 +372,15 @@ def test_every_knock_out_sets_parameters_of_its_odd_row():
         for key in knocked:
             assert any(fnmatch(key, pattern) for pattern in listed[cmoc]), \
                 f"{cmoc}: the knock-out sets {key}, which ODD §10's row does not name"
+
+
+def test_readme_and_validation_report_tabulate_every_bundled_scenario():
+    """docs/VALIDATION.md's regime-share table lacked stp_to_ics, bundled after the report
+    was last regenerated, while README (which calls it the current report) had the row."""
+    import re
+
+    from model.scenario import bundled_scenarios
+
+    for path in (ROOT / "README.md", ROOT / "docs" / "VALIDATION.md"):
+        rows = set(re.findall(r"^\| ([a-z_]+) \| [\d.]+ \[", path.read_text(), re.M))
+        assert rows == set(bundled_scenarios()), path.name
