@@ -449,7 +449,8 @@ def test_the_built_with_panel_lists_the_timeline():
 
 
 def test_timeline_words_are_shown_as_text_not_as_html(monkeypatch):
-    monkeypatch.setattr(ui, "timeline_events", lambda scenario, steps=None: [(6, "form <b>x</b> & y")])
+    monkeypatch.setattr(ui, "timeline_events",
+                        lambda scenario, steps=None: [(6, "form <b>x</b> & y")])
     model = ui.ExploreModel()
     for text in (ui.state_svg(model), ui.output_svg(model), ui.built_with_markdown(model)):
         assert "<b>" not in text and "&lt;b&gt;x&lt;/b&gt; &amp; y" in text
