@@ -524,7 +524,7 @@ def built_with_markdown(model: ICSModel) -> str:
         source = "the scenario's own values: the sliders were not applied, see the note above"
     else:
         source = f"the scenario's own values (tick *{APPLY_SLIDERS}* to use the sliders')"
-    events = "; ".join(f"month {month} — {what}" for month, what in timeline_events(scenario))
+    events = "; ".join(f"month {month} — {what}" for month, what in chart_events(model))
     return "\n\n".join([
         f"**This model was built with:** scenario {scenario.name}, regime {scenario.regime}, "
         f"seed {model.seed}, {levers} ({source}); organisations: {counts}",

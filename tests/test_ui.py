@@ -467,6 +467,7 @@ def test_a_model_run_past_its_scenarios_months_marks_the_events_it_reaches():
                       "timeline": [{"month": 20, "set": {"regime": "mandated"}}]},
                      seed=1, steps=30)
     assert ui.chart_events(model) == [(20, "regime mandated")]
+    assert "**Timeline:** month 20 — regime mandated" in ui.built_with_markdown(model)
 
 
 def test_the_built_with_panel_escapes_the_scenario_description():
