@@ -225,6 +225,7 @@ def timeline_events(scenario: Scenario, steps: int | None = None) -> list[tuple[
     its months (or `steps` months, for a run longer or shorter than the scenario's), in
     words (``(24, "regime mandated")``), to mark on a time axis."""
     last = scenario.steps if steps is None else steps
+
     def word(value: Any) -> str:
         return f"{value:g}" if isinstance(value, float) else str(value)
 
